@@ -1,0 +1,1 @@
+"""deeplinear: deep linear networks from scratch (filled in as modules land)."""
