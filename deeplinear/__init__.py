@@ -1,1 +1,35 @@
-"""deeplinear: deep linear networks from scratch (filled in as modules land)."""
+"""deeplinear: deep linear networks from scratch, in NumPy and numba.
+
+A depth-N linear network multiplies its input by ``W_e = W_N ... W_1``, with
+``W_j`` of shape ``(d_j, d_{j-1})``. Depth adds no expressiveness, but it
+changes how gradient descent moves ``W_e`` (Arora, Cohen & Hazan, ICML 2018).
+This package computes every gradient by hand, checks it against finite
+differences and against the closed-form end-to-end update, and redoes the
+experiments of a student reproduction (Levy & Wang, 2024).
+"""
+
+from . import gradcheck, init, losses, optim
+from .end_to_end import e2e_update, e2e_update_single_output
+from .gradcheck import check_factor_gradients, numerical_gradient, rel_error
+from .linalg import balancedness, end_to_end, factor_gradients, psd_power
+from .objective import Objective, loss_and_gradients
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "end_to_end",
+    "factor_gradients",
+    "loss_and_gradients",
+    "Objective",
+    "balancedness",
+    "psd_power",
+    "e2e_update",
+    "e2e_update_single_output",
+    "numerical_gradient",
+    "rel_error",
+    "check_factor_gradients",
+    "gradcheck",
+    "init",
+    "losses",
+    "optim",
+]

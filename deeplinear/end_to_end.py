@@ -1,0 +1,146 @@
+"""The end-to-end update of Theorem 1 in Arora, Cohen & Hazan (2018).
+
+If the factors start balanced (``W_{j+1}^T W_{j+1} = W_j W_j^T``) and gradient
+descent with a small learning rate trains them, the end-to-end matrix
+``W_e = W_N ... W_1`` moves, up to O(lr^2) per step, as
+
+Equations::
+
+    W_e <- (1 - lr*wd*N) W_e
+           - lr * sum_{j=1..N} [W_e W_e^T]^((j-1)/N) grad_e [W_e^T W_e]^((N-j)/N)
+
+and for a single output (``W_e`` a row vector) this is
+
+    W_e <- (1 - lr*wd*N) W_e - lr ||W_e||^(2-2/N) (grad_e + (N-1) Pr_{W_e} grad_e)
+
+where ``Pr_{W_e} g = (g . u) u`` projects onto ``u = W_e / ||W_e||``: an
+adaptive learning rate ``||W_e||^(2-2/N)`` and an extra push of ``N - 1``
+times the gradient along the direction ``W_e`` already points.
+
+Here the ``wd`` term is the first-order effect of weight decay
+``lambda/2 sum_j ||W_j||^2`` on the factors.
+
+References
+----------
+.. [1] S. Arora, N. Cohen, E. Hazan. On the Optimization of Deep Networks:
+   Implicit Acceleration by Overparameterization. ICML 2018, Theorem 1 and
+   Claim 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import as_matrix, check_depth, check_nonnegative, check_positive
+from .linalg import psd_power
+
+__all__ = ["e2e_update", "e2e_update_single_output", "e2e_update_reference"]
+
+
+def _check(W_e, grad_e, depth, lr, weight_decay):
+    W_e = as_matrix(W_e, "W_e")
+    grad_e = as_matrix(grad_e, "grad_e")
+    if grad_e.shape != W_e.shape:
+        raise ValueError(f"grad_e: expected the shape of W_e {W_e.shape}, got {grad_e.shape}")
+    depth = check_depth(depth)
+    lr = check_positive(lr, "lr")
+    weight_decay = check_nonnegative(weight_decay, "weight_decay")
+    return W_e, grad_e, depth, lr, weight_decay
+
+
+def e2e_update(W_e, grad_e, depth, lr, weight_decay=0.0, rtol=None) -> np.ndarray:
+    """One step of the end-to-end dynamics (Theorem 1, discrete), any output size.
+
+    The fractional powers come from one SVD ``W_e = U diag(s) V^T``: the
+    eigenvectors of ``W_e W_e^T`` are U with eigenvalues s^2, and those of
+    ``W_e^T W_e`` are V. Singular values at or below ``rtol * s_max`` are
+    exact zeros, so a rank-deficient ``W_e`` (including ``W_e = 0``) gets
+    exact powers. The SVD is the better-conditioned way to the same
+    eigendecomposition: forming ``W_e W_e^T`` first would lose singular
+    values below about ``sqrt(eps) * s_max``. Power 0 is the identity.
+
+    Parameters
+    ----------
+    W_e : ndarray, shape (d_N, d_0)
+    grad_e : ndarray, shape (d_N, d_0)
+        Gradient of the loss at ``W_e``.
+    depth : int
+        N >= 1. Depth 1 is plain gradient descent.
+    lr : float
+        Learning rate > 0.
+    weight_decay : float, default 0.0
+    rtol : float, optional
+        Relative tolerance for zero singular values; default
+        ``max(d_N, d_0) * eps``, the rounding level of an SVD.
+
+    Returns
+    -------
+    ndarray, shape (d_N, d_0)
+        The next ``W_e``.
+    """
+    W_e, grad_e, N, lr, weight_decay = _check(W_e, grad_e, depth, lr, weight_decay)
+    shrink = 1.0 - lr * weight_decay * N
+    if N == 1:
+        return shrink * W_e - lr * grad_e
+    if rtol is None:
+        rtol = max(W_e.shape) * np.finfo(np.float64).eps
+    U, s, Vt = np.linalg.svd(W_e, full_matrices=False)
+    keep = s > rtol * (s[0] if s.size else 0.0)
+    U, s, Vt = U[:, keep], s[keep], Vt[keep]
+    step = np.zeros_like(W_e)
+    for j in range(1, N + 1):
+        a, b = (j - 1) / N, (N - j) / N  # powers of W_e W_e^T and W_e^T W_e
+        left = grad_e if j == 1 else (U * s ** (2 * a)) @ (U.T @ grad_e)
+        step += left if j == N else ((left @ Vt.T) * s ** (2 * b)) @ Vt
+    return shrink * W_e - lr * step
+
+
+def e2e_update_single_output(W_e, grad_e, depth, lr, weight_decay=0.0) -> np.ndarray:
+    """One step of the end-to-end dynamics for a single output (Claim 1 of [1]).
+
+    Equations::
+
+        W_e <- (1 - lr*wd*N) W_e - lr ||W_e||^(2-2/N) (g + (N-1) (g.u) u),  u = W_e/||W_e||
+
+    At ``W_e = 0`` the factor ``||W_e||^(2-2/N)`` is 0 for N >= 2, so the
+    step is zero there (the gradient flow of a deep net started at zero
+    never moves); for N = 1 it is plain gradient descent.
+
+    Parameters
+    ----------
+    W_e : ndarray, shape (1, d_0)
+    grad_e : ndarray, shape (1, d_0)
+    depth : int
+    lr : float
+    weight_decay : float, default 0.0
+
+    Returns
+    -------
+    ndarray, shape (1, d_0)
+    """
+    W_e, grad_e, N, lr, weight_decay = _check(W_e, grad_e, depth, lr, weight_decay)
+    if W_e.shape[0] != 1:
+        raise ValueError(
+            f"W_e: expected a single output, shape (1, d_0), got {W_e.shape}; "
+            "use e2e_update for several outputs"
+        )
+    shrink = 1.0 - lr * weight_decay * N
+    norm = float(np.linalg.norm(W_e))
+    if N == 1:
+        return shrink * W_e - lr * grad_e
+    if norm == 0.0:
+        return shrink * W_e
+    u = W_e / norm
+    projected = np.sum(grad_e * u) * u
+    return shrink * W_e - lr * norm ** (2.0 - 2.0 / N) * (grad_e + (N - 1) * projected)
+
+
+def e2e_update_reference(W_e, grad_e, depth, lr, weight_decay=0.0) -> np.ndarray:
+    """Twin of :func:`e2e_update` that writes Theorem 1 literally with :func:`psd_power`."""
+    N = depth
+    left, right = W_e @ W_e.T, W_e.T @ W_e
+    step = sum(
+        psd_power(left, (j - 1) / N) @ grad_e @ psd_power(right, (N - j) / N)
+        for j in range(1, N + 1)
+    )
+    return (1.0 - lr * weight_decay * N) * W_e - lr * step

@@ -1,0 +1,123 @@
+"""Losses of the predictions ``X @ W_e.T`` against targets ``Y``.
+
+Both are means over all ``n * k`` entries, so ``l2`` is PyTorch's
+``MSELoss`` (the loss of Levy & Wang's report) and ``lp(4)`` is the l4 loss
+for which Arora, Cohen & Hazan (2018) observe acceleration by depth.
+
+Equations::
+
+    L(W_e)       = mean(|X W_e^T - Y|^p)
+    dL/dpred     = p |pred - Y|^(p-1) sign(pred - Y) / (n k)
+    dL/dW_e      = (dL/dpred)^T X                      shape (k, d)
+
+References
+----------
+.. [1] S. Arora, N. Cohen, E. Hazan. On the Optimization of Deep Networks:
+   Implicit Acceleration by Overparameterization. ICML 2018, Section 7.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._kernels import loss as _loss
+from ._validation import as_matrix, check_data
+
+__all__ = ["Loss", "l2", "l4", "lp", "get_loss"]
+
+
+class Loss:
+    """Mean p-th power loss ``mean(|pred - Y|^p)``; use :func:`lp` or ``l2``.
+
+    Parameters
+    ----------
+    p : float
+        Exponent, > 1 so that the gradient is continuous.
+    """
+
+    def __init__(self, p: float):
+        self.p = float(p)
+        self.name = f"l{int(p)}" if float(p).is_integer() else f"l{p:g}"
+
+    def __repr__(self):
+        return f"Loss(p={self.p:g}, name={self.name!r})"
+
+    def value(self, pred, Y) -> float:
+        """Loss value.
+
+        Parameters
+        ----------
+        pred, Y : ndarray, shape (n, k)
+        """
+        pred, Y = _check_pred(pred, Y)
+        return float(np.mean(np.abs(pred - Y) ** self.p))
+
+    def grad_pred(self, pred, Y) -> np.ndarray:
+        """Gradient with respect to the predictions, shape (n, k)."""
+        pred, Y = _check_pred(pred, Y)
+        r = pred - Y
+        return self.p * np.abs(r) ** (self.p - 1) * np.sign(r) / r.size
+
+    def value_and_grad_e(self, W_e, X, Y):
+        """Loss and its gradient with respect to ``W_e``, in one fused pass.
+
+        Parameters
+        ----------
+        W_e : ndarray, shape (k, d)
+        X : ndarray, shape (n, d)
+        Y : ndarray, shape (n, k)
+
+        Returns
+        -------
+        value : float
+        grad_e : ndarray, shape (k, d)
+        """
+        W_e = as_matrix(W_e, "W_e")
+        X, Y = check_data(X, Y, d_in=W_e.shape[1], d_out=W_e.shape[0])
+        grad_e = np.empty_like(W_e)
+        value = _loss.lp_value_and_grad(W_e, X, Y, self.p, grad_e)
+        return float(value), grad_e
+
+    def grad_e(self, W_e, X, Y) -> np.ndarray:
+        """Gradient with respect to ``W_e``, shape (k, d)."""
+        return self.value_and_grad_e(W_e, X, Y)[1]
+
+    def value_and_grad_e_reference(self, W_e, X, Y):
+        """Plain NumPy twin of :meth:`value_and_grad_e`, through the predictions."""
+        pred = X @ W_e.T
+        return self.value(pred, Y), self.grad_pred(pred, Y).T @ X
+
+
+def lp(p) -> Loss:
+    """The loss ``mean(|pred - Y|^p)``, for a real ``p > 1``."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not np.isfinite(p) or p <= 1:
+        raise ValueError(f"p: expected a finite real number > 1, got {p!r}")
+    return Loss(p)
+
+
+l2 = lp(2)
+l4 = lp(4)
+
+
+def get_loss(loss) -> Loss:
+    """Turn ``"l2"``, ``"l4"``, ``"l<p>"`` or a :class:`Loss` into a :class:`Loss`."""
+    if isinstance(loss, Loss):
+        return loss
+    if isinstance(loss, str) and loss.lower().startswith("l"):
+        try:
+            return lp(float(loss[1:]))
+        except ValueError:
+            pass
+    raise ValueError(
+        f"loss: expected 'l2', 'l4', 'l<p>' with p > 1, or a deeplinear.losses.Loss, got {loss!r}"
+    )
+
+
+def _check_pred(pred, Y):
+    pred = as_matrix(pred, "pred", allow_nonfinite=True)
+    Y = as_matrix(Y, "Y")
+    if pred.shape != Y.shape:
+        raise ValueError(f"pred: expected the shape of Y {Y.shape}, got {pred.shape}")
+    return pred, Y

@@ -1,0 +1,97 @@
+"""Chain products, factor gradients, balancedness and PSD powers against their plain twins."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from deeplinear import balancedness, end_to_end, factor_gradients, psd_power
+from deeplinear.linalg import Chain, end_to_end_reference, factor_gradients_reference
+
+from conftest import random_factors
+
+pytestmark = pytest.mark.nojit
+
+# Architectures: single and multi output, d_0 < d_N (transposed kernels),
+# width-1 bottlenecks, hidden wider and narrower than the ends, depth 1..5.
+DIMS = [[4, 1], [3, 5], [5, 3, 1], [2, 7, 4, 9], [6, 1, 1, 6], [1, 4, 1],
+        [4, 5, 6, 3, 2, 1], [3, 8, 8, 8, 8, 2], [1, 1, 1]]
+
+
+@pytest.mark.parametrize("dims", DIMS, ids=str)
+def test_end_to_end_matches_left_to_right_product(rng, dims):
+    factors = random_factors(rng, dims)
+    # 1e-12: a few O(1) products of size <= 9, rounding ~ 9 * 2.2e-16 per product.
+    assert_allclose(end_to_end(factors), end_to_end_reference(factors), rtol=1e-12, atol=1e-12,
+                    err_msg=f"end_to_end differs from W_N @ ... @ W_1 for dims {dims}")
+
+
+@pytest.mark.parametrize("dims", DIMS, ids=str)
+def test_factor_gradients_match_quadratic_reference(rng, dims):
+    factors = random_factors(rng, dims)
+    grad_e = rng.standard_normal((dims[-1], dims[0]))
+    fast = factor_gradients(factors, grad_e)
+    slow = factor_gradients_reference(factors, grad_e)
+    assert [g.shape for g in fast] == [W.shape for W in factors]
+    for j, (a, b) in enumerate(zip(fast, slow), start=1):
+        scale = np.abs(b).max()
+        assert_allclose(a, b, rtol=0, atol=1e-12 * scale,
+                        err_msg=f"dL/dW_{j} differs from the O(N^2) formula for dims {dims}")
+
+
+def test_chain_orientation_follows_small_end():
+    assert not Chain([128, 512, 512, 1]).transposed
+    assert Chain([1, 512, 512, 128]).transposed
+    # Every intermediate carries min(d_0, d_N) rows.
+    assert {S.shape[0] for S in Chain([128, 512, 512, 1]).suffix} == {1}
+
+
+def test_factor_gradients_is_linear_in_grad_e_and_uses_each_factor(rng):
+    # Guards against a kernel that ignores a factor or leaves stale workspace.
+    dims = [3, 4, 2]
+    factors = random_factors(rng, dims)
+    G1, G2 = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    g_sum = factor_gradients(factors, G1 + 2 * G2)
+    g1, g2 = factor_gradients(factors, G1), factor_gradients(factors, G2)
+    for a, b, c in zip(g_sum, g1, g2):
+        assert_allclose(a, b + 2 * c, rtol=1e-12, atol=1e-14)
+    # dW_1 = W_2^T G: with W_2 scaled by 3, dW_1 scales by 3 and dW_2 does not.
+    scaled = [factors[0], 3 * factors[1]]
+    h = factor_gradients(scaled, G1)
+    assert_allclose(h[0], 3 * g1[0], rtol=1e-12)
+    assert_allclose(h[1], g1[1], rtol=1e-12)
+
+
+def test_balancedness_definition(rng):
+    assert balancedness([rng.standard_normal((3, 2))]) == 0.0
+    W1, W2 = rng.standard_normal((4, 3)), rng.standard_normal((2, 4))
+    expected = np.linalg.norm(W2.T @ W2 - W1 @ W1.T)
+    assert balancedness([W1, W2]) == pytest.approx(expected, rel=1e-14)
+    # Max over j, not the sum or the first pair.
+    W3 = 10 * rng.standard_normal((1, 2))
+    worst = max(expected, np.linalg.norm(W3.T @ W3 - W2 @ W2.T))
+    assert balancedness([W1, W2, W3]) == pytest.approx(worst, rel=1e-14)
+
+
+def test_psd_power_exact_on_rank_deficient(rng):
+    # A = B B^T of rank 2 in R^5: eigenvalues 0 must give exactly 0, not eps^(1/3).
+    B = rng.standard_normal((5, 2))
+    A = B @ B.T
+    for p in [1 / 3, 0.5, 2 / 3, 1.0, 1.5]:
+        Ap = psd_power(A, p)
+        lam, Q = np.linalg.eigh(B.T @ B)  # the non-zero eigenvalues of A
+        U = B @ Q / np.sqrt(lam)
+        expected = (U * lam**p) @ U.T
+        # 1e-12 relative: the kept eigenvalues are O(1), rounding ~ 5 * eps.
+        assert_allclose(Ap, expected, rtol=0, atol=1e-12 * np.abs(expected).max(),
+                        err_msg=f"psd_power(A, {p}) is not exact on a rank-2 A")
+    # Square root squared gives A back; power 0 is the identity.
+    assert_allclose(psd_power(A, 0.5) @ psd_power(A, 0.5), A, atol=1e-12 * np.abs(A).max())
+    assert_allclose(psd_power(A, 0), np.eye(5))
+    assert_allclose(psd_power(np.zeros((3, 3)), 1 / 3), np.zeros((3, 3)), atol=0)
+
+
+def test_psd_power_rejects_bad_input():
+    with pytest.raises(ValueError, match="A"):
+        psd_power(np.ones((2, 3)), 0.5)
+    with pytest.raises(ValueError, match="power"):
+        psd_power(np.eye(2), -1)

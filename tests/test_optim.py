@@ -1,0 +1,467 @@
+"""Tests for deeplinear.optim and its kernels in deeplinear._kernels.optim.
+
+Three independent views of every update rule are compared:
+
+* scalar "by hand" recurrences written in this file with Python floats, one
+  entry at a time (``_sgd_by_hand`` etc.) and a few values worked out on paper;
+* the numba kernels, reached through the optimizer classes;
+* the vectorised NumPy twins ``deeplinear.optim._*_update_reference``.
+
+Tolerances: one step of any rule is a handful of float64 operations, each
+rounding by at most 2**-53 ~ 1.1e-16 relative, so three steps agree with an
+independent evaluation of the same formula to ~1e-15. ``rtol=1e-12`` leaves
+ample room for a different (but equivalent) order of operations while still
+failing on any real formula error, which changes results at the 1e-3 level or
+more with the data below.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from deeplinear import optim
+from deeplinear._kernels import optim as kernels
+from deeplinear.optim import SGD, AdaDelta, AdaGrad, Adam, make_optimizer
+
+pytestmark = pytest.mark.nojit  # small arrays only: cheap with NUMBA_DISABLE_JIT=1
+
+RTOL = 1e-12
+
+# --- a 2x2 parameter and three gradients chosen by hand ---------------------
+P0 = [[0.5, -1.25], [2.0, -0.75]]
+GRADS = [
+    [[0.3, -0.2], [1.5, -0.05]],
+    [[-0.4, 0.1], [0.7, 0.25]],
+    [[0.2, -0.6], [-1.1, 0.05]],
+]
+# For AMSGrad the second moment must *decrease* at some step, otherwise
+# vmax == v and the option is invisible: large gradients first, then tiny ones.
+GRADS_SHRINKING = [GRADS[0], [[0.01 * x for x in row] for row in GRADS[1]],
+                   [[0.01 * x for x in row] for row in GRADS[2]]]
+
+
+# --- scalar recurrences, one entry at a time, Python floats only ------------
+
+def _sgd_by_hand(p, gs, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+    out, buf = [], None
+    for t, g in enumerate(gs, start=1):
+        if weight_decay != 0.0:
+            g = g + weight_decay * p
+        if momentum != 0.0:
+            if t == 1:
+                buf = g
+            else:
+                buf = momentum * buf + (1.0 - dampening) * g
+            if nesterov:
+                g = g + momentum * buf
+            else:
+                g = buf
+        p = p - lr * g
+        out.append(p)
+    return out
+
+
+def _adam_by_hand(p, gs, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                  amsgrad=False):
+    b1, b2 = betas
+    out, m, v, vmax = [], 0.0, 0.0, 0.0
+    for t, g in enumerate(gs, start=1):
+        if weight_decay != 0.0:
+            g = g + weight_decay * p
+        m = b1 * m + (1.0 - b1) * g
+        v = b2 * v + (1.0 - b2) * g * g
+        vmax = max(vmax, v)
+        v_used = vmax if amsgrad else v
+        m_hat_over_lr = 1.0 / (1.0 - b1 ** t)
+        denom = math.sqrt(v_used) / math.sqrt(1.0 - b2 ** t) + eps
+        p = p - lr * m_hat_over_lr * (m / denom)
+        out.append(p)
+    return out
+
+
+def _adagrad_by_hand(p, gs, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
+                     initial_accumulator_value=0.0, eps=1e-10):
+    out, s = [], initial_accumulator_value
+    for t, g in enumerate(gs, start=1):
+        clr = lr / (1.0 + (t - 1) * lr_decay)
+        if weight_decay != 0.0:
+            g = g + weight_decay * p
+        s = s + g * g
+        p = p - clr * g / (math.sqrt(s) + eps)
+        out.append(p)
+    return out
+
+
+def _adadelta_by_hand(p, gs, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
+    out, v, u = [], 0.0, 0.0
+    for g in gs:
+        if weight_decay != 0.0:
+            g = g + weight_decay * p
+        v = rho * v + (1.0 - rho) * g * g
+        dx = math.sqrt(u + eps) / math.sqrt(v + eps) * g
+        u = rho * u + (1.0 - rho) * dx * dx
+        p = p - lr * dx
+        out.append(p)
+    return out
+
+
+def _by_hand(fn, grads, **kwargs):
+    """Run a scalar recurrence on every entry of P0; return the 3 parameter matrices."""
+    traj = [[fn(P0[i][j], [G[i][j] for G in grads], **kwargs) for j in range(2)]
+            for i in range(2)]
+    return [np.array([[traj[i][j][k] for j in range(2)] for i in range(2)])
+            for k in range(len(grads))]
+
+
+# (class, hand recurrence, base options, option under test, gradients)
+CASES = {
+    "sgd-plain": (SGD, _sgd_by_hand, dict(lr=0.1), {}, GRADS),
+    "sgd-momentum": (SGD, _sgd_by_hand, dict(lr=0.1), dict(momentum=0.9), GRADS),
+    "sgd-nesterov": (SGD, _sgd_by_hand, dict(lr=0.1, momentum=0.9), dict(nesterov=True), GRADS),
+    "sgd-dampening": (SGD, _sgd_by_hand, dict(lr=0.1, momentum=0.9), dict(dampening=0.3), GRADS),
+    "sgd-weight-decay": (SGD, _sgd_by_hand, dict(lr=0.1), dict(weight_decay=0.05), GRADS),
+    "sgd-momentum-weight-decay": (SGD, _sgd_by_hand, dict(lr=0.1, momentum=0.5),
+                                  dict(weight_decay=0.05), GRADS),
+    "adam-bias-correction": (Adam, _adam_by_hand, dict(lr=0.01), {}, GRADS),
+    "adam-betas": (Adam, _adam_by_hand, dict(lr=0.01), dict(betas=(0.5, 0.7)), GRADS),
+    "adam-eps": (Adam, _adam_by_hand, dict(lr=0.01), dict(eps=0.1), GRADS),
+    "adam-weight-decay": (Adam, _adam_by_hand, dict(lr=0.01), dict(weight_decay=0.1), GRADS),
+    "adam-amsgrad": (Adam, _adam_by_hand, dict(lr=0.01, betas=(0.9, 0.99)),
+                     dict(amsgrad=True), GRADS_SHRINKING),
+    "adagrad-plain": (AdaGrad, _adagrad_by_hand, dict(lr=0.1), {}, GRADS),
+    "adagrad-lr-decay": (AdaGrad, _adagrad_by_hand, dict(lr=0.1), dict(lr_decay=0.5), GRADS),
+    "adagrad-initial-accumulator": (AdaGrad, _adagrad_by_hand, dict(lr=0.1),
+                                    dict(initial_accumulator_value=0.25), GRADS),
+    "adagrad-eps": (AdaGrad, _adagrad_by_hand, dict(lr=0.1), dict(eps=0.5), GRADS),
+    "adagrad-weight-decay": (AdaGrad, _adagrad_by_hand, dict(lr=0.1),
+                             dict(weight_decay=0.1), GRADS),
+    "adadelta-plain": (AdaDelta, _adadelta_by_hand, {}, {}, GRADS),
+    "adadelta-rho": (AdaDelta, _adadelta_by_hand, {}, dict(rho=0.5), GRADS),
+    "adadelta-eps-lr": (AdaDelta, _adadelta_by_hand, {}, dict(eps=1e-2, lr=0.5), GRADS),
+    "adadelta-weight-decay": (AdaDelta, _adadelta_by_hand, {}, dict(weight_decay=0.1), GRADS),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_three_steps_match_scalar_hand_computation(case):
+    cls, by_hand, base, option, grads = CASES[case]
+    options = {**base, **option}
+    expected = _by_hand(by_hand, grads, **options)
+    if option:
+        # Guard on the test data: the option must change the trajectory, or an
+        # implementation that ignored it would pass this test.
+        without = _by_hand(by_hand, grads, **base)
+        assert not np.allclose(expected[-1], without[-1], rtol=1e-6, atol=0), (
+            f"{case}: test data does not exercise {option}")
+
+    W = np.array(P0)
+    opt = cls([W], **options)
+    for t, (G, P_t) in enumerate(zip(grads, expected), start=1):
+        opt.step([np.array(G)])
+        assert_allclose(W, P_t, rtol=RTOL, atol=0, err_msg=f"{case}: step {t}")
+    assert opt.t == 3
+
+
+# Values worked out on paper (single entry, p0 = 0, gradient 1 at every step).
+PAPER = {
+    # buffer 1, 1.9, 2.71 -> p = -0.1, -0.29, -0.561
+    "sgd-momentum": (SGD, dict(lr=0.1, momentum=0.9), [-0.1, -0.29, -0.561]),
+    # nesterov uses g + 0.9 * buffer = 1.9, 2.71, 3.439
+    "sgd-nesterov": (SGD, dict(lr=0.1, momentum=0.9, nesterov=True), [-0.19, -0.461, -0.8049]),
+    # constant gradient and eps = 0: m_hat = 1, v_hat = 1, every step moves exactly lr
+    "adam": (Adam, dict(lr=0.01, eps=0.0), [-0.01, -0.02, -0.03]),
+    # sum = 1, 2, 3 and the rate 0.1 / (1 + (t - 1) / 2) = 0.1, 0.1/1.5, 0.1/2
+    "adagrad": (AdaGrad, dict(lr=0.1, lr_decay=0.5, eps=0.0),
+                [-0.1, -0.1 - 0.1 / 1.5 / math.sqrt(2),
+                 -0.1 - 0.1 / 1.5 / math.sqrt(2) - 0.05 / math.sqrt(3)]),
+    # rho = 0.75, eps = 0.25:
+    # t=1: v = 1/4,  dx = sqrt(0 + 1/4)/sqrt(1/4 + 1/4) = sqrt(1/2),     u = 1/8
+    # t=2: v = 7/16, dx = sqrt(1/8 + 1/4)/sqrt(7/16 + 1/4) = sqrt(6/11), u = 3/32 + 3/22 = 81/352
+    # t=3: v = 37/64, dx = sqrt(81/352 + 1/4)/sqrt(37/64 + 1/4) = sqrt((169/352)/(53/64))
+    "adadelta": (AdaDelta, dict(lr=1.0, rho=0.75, eps=0.25),
+                 [-math.sqrt(1 / 2), -math.sqrt(1 / 2) - math.sqrt(6 / 11),
+                  -math.sqrt(1 / 2) - math.sqrt(6 / 11) - math.sqrt((169 / 352) / (53 / 64))]),
+}
+
+
+@pytest.mark.parametrize("case", list(PAPER))
+def test_paper_values(case):
+    cls, options, expected = PAPER[case]
+    W = np.zeros((1, 1))
+    opt = cls([W], **options)
+    for t, value in enumerate(expected, start=1):
+        opt.step([np.ones((1, 1))])
+        assert_allclose(W[0, 0], value, rtol=RTOL, err_msg=f"{case}: step {t}")
+
+
+def test_adam_first_step_is_lr_times_sign(rng):
+    # After one step m_hat = g and sqrt(v_hat) = |g|, so the step is
+    # -lr * g / (|g| + eps) = -lr * sign(g) / (1 + eps/|g|): it differs from
+    # -lr * sign(g) by lr * eps/|g| (at most 1e-5 * lr here, for |g| = 1e-3),
+    # plus rounding of p1 - p0 (a few ulps of |p|).
+    lr, eps = 0.05, 1e-8
+    G = rng.choice([-1.0, 1.0], size=(4, 5)) * 10.0 ** rng.uniform(-3, 1, size=(4, 5))
+    W = rng.standard_normal((4, 5))
+    W0 = W.copy()
+    Adam([W], lr=lr, eps=eps).step([G])
+    err = np.abs((W - W0) - (-lr * np.sign(G)))
+    bound = lr * eps / np.abs(G) * 1.01 + 8 * np.finfo(float).eps * np.abs(W0)
+    assert np.all(err <= bound), f"Adam first step is not -lr*sign(g): excess {np.max(err - bound)}"
+
+
+# --- kernels against their NumPy twins on random inputs ---------------------
+
+KERNEL_CASES = {
+    "sgd-plain": ("sgd", dict(momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0)),
+    "sgd-momentum-dampening-wd": ("sgd", dict(momentum=0.8, dampening=0.3, nesterov=False,
+                                              weight_decay=0.02)),
+    "sgd-nesterov": ("sgd", dict(momentum=0.9, dampening=0.0, nesterov=True, weight_decay=0.0)),
+    "adam": ("adam", dict(beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, amsgrad=False)),
+    "adam-amsgrad-wd": ("adam", dict(beta1=0.8, beta2=0.95, eps=1e-3, weight_decay=0.1,
+                                     amsgrad=True)),
+    "adagrad": ("adagrad", dict(lr_decay=0.0, eps=1e-10, weight_decay=0.0)),
+    "adagrad-decay-wd": ("adagrad", dict(lr_decay=0.3, eps=1e-3, weight_decay=0.05)),
+    "adadelta": ("adadelta", dict(rho=0.9, eps=1e-6, weight_decay=0.0)),
+    "adadelta-wd": ("adadelta", dict(rho=0.6, eps=1e-3, weight_decay=0.1)),
+}
+STATE_NAMES = {"sgd": ["buf"], "adam": ["m", "v", "vmax"], "adagrad": ["state_sum"],
+               "adadelta": ["square_avg", "acc_delta"]}
+
+
+def _call(rule, impl, p, g, state, t, lr, opts):
+    """Call the kernel (impl='kernel', on 1-D views) or the NumPy twin (on 2-D arrays)."""
+    if impl == "kernel":
+        fn = getattr(kernels, f"{rule}_update")
+        p, g = p.reshape(-1), g.reshape(-1)
+        state = [s.reshape(-1) for s in state]
+    else:
+        fn = getattr(optim, f"_{rule}_update_reference")
+    if rule == "adadelta":  # no step count
+        fn(p, g, *state, lr, *opts.values())
+    else:
+        fn(p, g, *state, t, lr, *opts.values())
+
+
+@pytest.mark.parametrize("case", list(KERNEL_CASES))
+def test_kernel_matches_numpy_twin(case, rng):
+    rule, opts = KERNEL_CASES[case]
+    for trial in range(3):
+        shape = tuple(rng.integers(1, 7, size=2))
+        p = rng.standard_normal(shape)
+        state = [np.abs(rng.standard_normal(shape)) for _ in STATE_NAMES[rule]]
+        if rule == "sgd":
+            state[0] = rng.standard_normal(shape)  # a momentum buffer has any sign
+        t0 = int(rng.integers(1, 4))  # t0 = 1 exercises SGD's buffer initialisation
+        lr = float(rng.uniform(0.01, 0.5))
+        ours = [p.copy()] + [s.copy() for s in state]
+        twin = [p.copy()] + [s.copy() for s in state]
+        for t in range(t0, t0 + 4):
+            g = rng.standard_normal(shape)
+            _call(rule, "kernel", ours[0], g, ours[1:], t, lr, opts)
+            _call(rule, "twin", twin[0], g, twin[1:], t, lr, opts)
+            # atol: entries crossing zero lose relative accuracy to cancellation;
+            # their absolute error is a few ulps of O(1) terms.
+            for name, a, b in zip(["p"] + STATE_NAMES[rule], ours, twin):
+                assert_allclose(a, b, rtol=RTOL, atol=1e-14,
+                                err_msg=f"{case}: {name} at t={t}, trial {trial}")
+        assert not np.allclose(ours[0], p), f"{case}: parameter did not move"
+
+
+# --- in-place updates and per-parameter state ---------------------------------
+
+ALL = [(SGD, dict(lr=0.1, momentum=0.9)), (Adam, dict(amsgrad=True)), (AdaGrad, {}),
+       (AdaDelta, {})]
+STATE_KEYS = {SGD: {"momentum_buffer"}, Adam: {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
+              AdaGrad: {"sum"}, AdaDelta: {"square_avg", "acc_delta"}}
+
+
+@pytest.mark.parametrize("cls,options", ALL, ids=lambda x: getattr(x, "__name__", ""))
+def test_step_updates_the_same_arrays_in_place(cls, options, rng):
+    Ws = [rng.standard_normal((3, 2)), rng.standard_normal((4, 3))]
+    before = [W.copy() for W in Ws]
+    opt = cls(Ws, **options)
+    assert all(a is b for a, b in zip(opt.params, Ws))
+    opt.step([rng.standard_normal(W.shape) for W in Ws])
+    assert all(a is b for a, b in zip(opt.params, Ws))
+    for j, (W, W0) in enumerate(zip(Ws, before)):
+        assert np.all(W != W0), f"{cls.__name__}: params[{j}] not updated in place"
+
+
+@pytest.mark.parametrize("cls,options", ALL, ids=lambda x: getattr(x, "__name__", ""))
+def test_state_is_per_parameter(cls, options, rng):
+    Ws = [rng.standard_normal((3, 2)), rng.standard_normal((4, 3))]
+    opt = cls(Ws, **options)
+    assert len(opt.state) == 2
+    for j, W in enumerate(Ws):
+        assert set(opt.state[j]) == STATE_KEYS[cls], f"{cls.__name__}: state[{j}] keys"
+        for key, arr in opt.state[j].items():
+            assert arr.shape == W.shape and arr.dtype == np.float64, f"state[{j}][{key}]"
+            assert not np.shares_memory(arr, W)
+            for other in opt.state[1 - j].values():
+                assert not np.shares_memory(arr, other), f"state[{j}][{key}] aliased"
+    # Parameter 0 sees a zero gradient, parameter 1 a nonzero one: each
+    # parameter's state must follow its own gradient only.
+    G1 = rng.standard_normal(Ws[1].shape)
+    for _ in range(2):
+        opt.step([np.zeros(Ws[0].shape), G1])
+    fresh = cls([Ws[1].copy()], **options)
+    if cls is SGD:  # plain momentum SGD with zero gradient keeps zero state
+        assert np.all(opt.state[0]["momentum_buffer"] == 0)
+    for key in opt.state[1]:
+        assert not np.all(opt.state[1][key] == 0), f"state[1][{key}] never updated"
+    assert opt.t == 2 and fresh.t == 0
+
+
+def test_state_initial_values():
+    W = np.ones((2, 3))
+    assert np.all(AdaGrad([W], initial_accumulator_value=0.7).state[0]["sum"] == 0.7)
+    assert SGD([W], lr=0.1).state[0] == {}  # no buffer without momentum
+    assert set(Adam([W]).state[0]) == {"exp_avg", "exp_avg_sq"}  # no vmax without amsgrad
+    for opt in (SGD([W], lr=0.1, momentum=0.5), Adam([W], amsgrad=True), AdaDelta([W])):
+        for key, arr in opt.state[0].items():
+            assert np.all(arr == 0), f"{type(opt).__name__}: {key} not zero-initialised"
+
+
+def test_amsgrad_vmax_is_monotone_and_bounds_v(rng):
+    W = rng.standard_normal((3, 4))
+    opt = Adam([W], lr=0.01, betas=(0.9, 0.9), amsgrad=True)
+    previous = np.zeros_like(W)
+    decreased = False
+    for t in range(30):
+        scale = 10.0 if t % 10 == 0 else 0.01  # bursts then calm: v goes down in between
+        opt.step([scale * rng.standard_normal(W.shape)])
+        st = opt.state[0]
+        assert np.all(st["max_exp_avg_sq"] >= previous), f"vmax decreased at step {t + 1}"
+        assert np.all(st["max_exp_avg_sq"] >= st["exp_avg_sq"]), f"vmax < v at step {t + 1}"
+        decreased |= bool(np.any(st["max_exp_avg_sq"] > st["exp_avg_sq"]))
+        previous = st["max_exp_avg_sq"].copy()
+    assert decreased, "test data never made v drop below vmax"
+
+
+def test_nonfinite_gradients_propagate_without_error():
+    W = np.zeros((2, 2))
+    for opt in (SGD([W], lr=0.1), Adam([W]), AdaGrad([W]), AdaDelta([W])):
+        W[...] = 0.0
+        G = np.zeros((2, 2))
+        G[0, 1] = np.nan
+        opt.step([G])
+        assert np.isnan(W[0, 1]), type(opt).__name__
+        assert np.all(np.isfinite(W[[0, 1, 1], [0, 0, 1]])), type(opt).__name__
+
+
+def test_float32_gradients_are_accepted():
+    W32, W64 = np.ones((2, 2)), np.ones((2, 2))
+    G = np.array([[0.5, -0.25], [1.0, 2.0]], dtype=np.float32)
+    SGD([W32], lr=0.1).step([G])
+    SGD([W64], lr=0.1).step([G.astype(np.float64)])
+    assert_allclose(W32, W64, rtol=0, atol=0, err_msg="float32 gradient not upcast exactly")
+
+
+# --- factory ------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,cls", [("sgd", SGD), ("Adam", Adam), ("ADAGRAD", AdaGrad),
+                                      ("AdaDelta", AdaDelta)])
+def test_make_optimizer(name, cls):
+    W = np.ones((2, 2))
+    opt = make_optimizer(name, [W], lr=0.3)
+    assert type(opt) is cls and opt.lr == 0.3 and opt.params[0] is W
+
+
+def test_make_optimizer_rejects_unknown_name_and_option():
+    W = np.ones((2, 2))
+    with pytest.raises(ValueError, match="optimizer.*adadelta.*adagrad.*adam.*sgd"):
+        make_optimizer("rmsprop", [W], lr=0.1)
+    with pytest.raises(ValueError, match="betas"):
+        make_optimizer("sgd", [W], lr=0.1, betas=(0.9, 0.99))
+    with pytest.raises(ValueError, match="lr"):
+        make_optimizer("sgd", [W])  # SGD has no default learning rate
+
+
+# --- bad input ------------------------------------------------------------------
+
+def _W():
+    return np.ones((2, 3))
+
+
+BAD_ARGS = [
+    (SGD, dict(lr=0.0), "lr"), (SGD, dict(lr=-0.1), "lr"), (Adam, dict(lr=0), "lr"),
+    (AdaGrad, dict(lr=-1.0), "lr"), (AdaDelta, dict(lr=0.0), "lr"),
+    (SGD, dict(lr=np.nan), "lr"), (Adam, dict(lr="0.1"), "lr"),
+    (SGD, dict(lr=0.1, momentum=-0.5), "momentum"),
+    (SGD, dict(lr=0.1, momentum=0.9, dampening=-0.1), "dampening"),
+    (SGD, dict(lr=0.1, nesterov=True), "nesterov"),
+    (SGD, dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "nesterov"),
+    (SGD, dict(lr=0.1, momentum=0.9, nesterov="yes"), "nesterov"),
+    (SGD, dict(lr=0.1, weight_decay=-1e-3), "weight_decay"),
+    (Adam, dict(weight_decay=-1.0), "weight_decay"),
+    (AdaGrad, dict(weight_decay=-1.0), "weight_decay"),
+    (AdaDelta, dict(weight_decay=-1.0), "weight_decay"),
+    (Adam, dict(eps=-1e-8), "eps"), (AdaGrad, dict(eps=-1e-8), "eps"),
+    (AdaDelta, dict(eps=-1e-8), "eps"),
+    (Adam, dict(betas=(1.0, 0.999)), r"betas\[0\]"), (Adam, dict(betas=(-0.1, 0.999)), "betas"),
+    (Adam, dict(betas=(0.9, 1.0)), r"betas\[1\]"), (Adam, dict(betas=(0.9,)), "betas"),
+    (Adam, dict(betas=0.9), "betas"), (Adam, dict(amsgrad=1), "amsgrad"),
+    (AdaGrad, dict(lr_decay=-0.1), "lr_decay"),
+    (AdaGrad, dict(initial_accumulator_value=-1.0), "initial_accumulator_value"),
+    (AdaDelta, dict(rho=1.5), "rho"), (AdaDelta, dict(rho=-0.1), "rho"),
+]
+
+
+@pytest.mark.parametrize("cls,options,match", BAD_ARGS)
+def test_bad_hyperparameters_raise(cls, options, match):
+    with pytest.raises(ValueError, match=match):
+        cls([_W()], **options)
+
+
+def test_boundary_hyperparameters_are_accepted():
+    Adam([_W()], betas=(0.0, 0.0), eps=0.0)
+    AdaDelta([_W()], rho=0.0)
+    AdaDelta([_W()], rho=1.0)
+    SGD([_W()], lr=0.1, momentum=0.9, nesterov=True)
+
+
+def _readonly():
+    W = _W()
+    W.flags.writeable = False
+    return W
+
+
+BAD_PARAMS = [
+    ([], "params"), (_W(), "single array"), (None, "params"), ([_W().tolist()], "list"),
+    ([_W().astype(np.float32)], "in place"), ([np.ones((2, 3), dtype=int)], "float"),
+    ([np.ones(3)], "2-D"), ([np.ones((3, 2)).T], "in place"), ([np.ones((2, 6))[:, ::2]], "in place"),
+    ([_readonly()], "writeable"), ([np.full((2, 2), np.nan)], "NaN"),
+]
+
+
+@pytest.mark.parametrize("params,match", BAD_PARAMS)
+def test_bad_params_raise(params, match):
+    with pytest.raises(ValueError, match=match):
+        Adam(params)
+
+
+def test_same_array_twice_is_refused():
+    W = _W()
+    with pytest.raises(ValueError, match=r"params\[1\].*twice"):
+        AdaGrad([W, W])
+
+
+BAD_GRADS = [
+    ([], r"grads.*expected 2"), ([np.ones((2, 3))], r"grads.*expected 2"),
+    ([np.ones((2, 3)), np.ones((3, 3))], r"grads\[1\].*shape"),
+    ([np.ones((2, 3)), np.ones((4, 3), dtype=int)], r"grads\[1\].*float"),
+    ([np.ones(6), np.ones((4, 3))], r"grads\[0\].*2-D"),
+    ([np.ones((2, 3)), "g"], r"grads\[1\]"), (np.ones((2, 3)), "grads"), (3.0, "grads"),
+]
+
+
+@pytest.mark.parametrize("grads,match", BAD_GRADS)
+def test_bad_grads_raise_and_leave_everything_untouched(grads, match):
+    Ws = [np.ones((2, 3)), np.ones((4, 3))]
+    opt = SGD(Ws, lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match=match):
+        opt.step(grads)
+    assert opt.t == 0
+    assert all(np.all(W == 1.0) for W in Ws)
