@@ -306,12 +306,13 @@ def test_state_is_per_parameter(cls, options, rng):
     G1 = rng.standard_normal(Ws[1].shape)
     for _ in range(2):
         opt.step([np.zeros(Ws[0].shape), G1])
-    fresh = cls([Ws[1].copy()], **options)
-    if cls is SGD:  # plain momentum SGD with zero gradient keeps zero state
-        assert np.all(opt.state[0]["momentum_buffer"] == 0)
+    # With a zero gradient (and no weight decay) every state array of these
+    # rules stays at its zero initial value; sharing state would break that.
+    for key in opt.state[0]:
+        assert np.all(opt.state[0][key] == 0), f"state[0][{key}] changed by params[1]'s gradient"
     for key in opt.state[1]:
         assert not np.all(opt.state[1][key] == 0), f"state[1][{key}] never updated"
-    assert opt.t == 2 and fresh.t == 0
+    assert opt.t == 2
 
 
 def test_state_initial_values():
