@@ -177,7 +177,10 @@ def balancedness(factors) -> float:
     -------
     float
     """
-    factors = as_factors(factors)
+    return _balancedness(as_factors(factors))
+
+
+def _balancedness(factors) -> float:
     worst = 0.0
     for W_j, W_next in zip(factors[:-1], factors[1:]):
         worst = max(worst, float(np.linalg.norm(W_next.T @ W_next - W_j @ W_j.T)))

@@ -112,6 +112,10 @@ class Objective:
         grads : list of ndarray, shape (d_j, d_{j-1})
         """
         factors, chain = self._checked(factors)
+        return self._value_and_gradients(factors, chain)
+
+    def _value_and_gradients(self, factors, chain):
+        """:meth:`value_and_gradients` without input checks, for training loops."""
         value, grad_e = self.data_loss_and_grad_e(chain.end_to_end(factors))
         grads = chain.gradients(grad_e)
         if self.weight_decay:

@@ -42,7 +42,10 @@ def test_factor_gradients_match_finite_differences(case):
     assert max(errors) < TOL, f"dims {dims}, {loss}, wd {weight_decay}: errors {errors}"
 
 
-@pytest.mark.parametrize("dims", [[10, 100, 100, 1], [8, 1, 1], [3, 4, 5, 6, 7, 2]], ids=str)
+@pytest.mark.parametrize("dims", [
+    # 20k entries checked one by one: seconds with the JIT, minutes without it.
+    pytest.param([10, 100, 100, 1], marks=pytest.mark.slow),
+    [8, 1, 1], [3, 4, 5, 6, 7, 2]], ids=str)
 @pytest.mark.parametrize("loss", ["l2", "l4"])
 def test_named_architectures_match_finite_differences(rng, dims, loss):
     factors = random_factors(rng, dims)
