@@ -13,6 +13,7 @@ import numpy as np
 
 __all__ = [
     "as_matrix",
+    "as_array_list",
     "as_factors",
     "check_data",
     "check_positive",
@@ -51,24 +52,28 @@ def as_matrix(a, name: str, *, allow_nonfinite: bool = False) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
+def as_array_list(seq, name: str) -> list:
+    """Return ``list(seq)``, refusing a bare array or a non-iterable with a clear message."""
+    if isinstance(seq, np.ndarray):
+        raise ValueError(
+            f"{name}: expected a list of 2-D arrays [W_1, ..., W_N], got a single "
+            f"array of shape {seq.shape}; wrap it as [W] for a depth-1 network"
+        )
+    try:
+        return list(seq)
+    except TypeError:
+        raise ValueError(
+            f"{name}: expected a list of 2-D arrays [W_1, ..., W_N], got {type(seq).__name__}"
+        ) from None
+
+
 def as_factors(factors, name: str = "factors") -> list[np.ndarray]:
     """Check a list ``[W_1, ..., W_N]`` and return float64 C-contiguous copies-or-views.
 
     ``W_j`` must have shape ``(d_j, d_{j-1})``, so consecutive factors must
     chain: ``factors[j].shape[1] == factors[j-1].shape[0]``.
     """
-    if isinstance(factors, np.ndarray):
-        raise ValueError(
-            f"{name}: expected a list of 2-D arrays [W_1, ..., W_N], got a single "
-            f"array of shape {factors.shape}; wrap it as [W] for a depth-1 network"
-        )
-    try:
-        factors = list(factors)
-    except TypeError:
-        raise ValueError(
-            f"{name}: expected a list of 2-D arrays [W_1, ..., W_N], "
-            f"got {type(factors).__name__}"
-        ) from None
+    factors = as_array_list(factors, name)
     if len(factors) == 0:
         raise ValueError(f"{name}: expected at least one factor (depth >= 1), got none")
     out = []

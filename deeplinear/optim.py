@@ -34,7 +34,7 @@ from deeplinear._kernels.optim import (
     adam_update,
     sgd_update,
 )
-from deeplinear._validation import as_matrix, check_nonnegative, check_positive
+from deeplinear._validation import as_array_list, as_matrix, check_nonnegative, check_positive
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdaGrad", "AdaDelta", "make_optimizer", "OPTIMIZERS"]
 
@@ -44,17 +44,7 @@ _UNUSED = np.empty(0)
 
 
 def _check_params(params) -> list[np.ndarray]:
-    if isinstance(params, np.ndarray):
-        raise ValueError(
-            f"params: expected a list of 2-D arrays [W_1, ..., W_N], got a single "
-            f"array of shape {params.shape}; wrap it as [W]"
-        )
-    try:
-        params = list(params)
-    except TypeError:
-        raise ValueError(
-            f"params: expected a list of 2-D arrays, got {type(params).__name__}"
-        ) from None
+    params = as_array_list(params, "params")
     if not params:
         raise ValueError("params: expected at least one array to optimize, got none")
     for j, W in enumerate(params):
