@@ -15,3 +15,17 @@ def random_factors(rng, dims, scale=1.0):
     """Gaussian factors W_j of shape (d_j, d_{j-1}) with entries of std scale/sqrt(d_{j-1})."""
     return [scale * rng.standard_normal((dims[j + 1], dims[j])) / np.sqrt(dims[j])
             for j in range(len(dims) - 1)]
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Tests never touch the network: any attempt to open a connection fails loudly."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("tests must not use the network (blocked in tests/conftest.py)")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)

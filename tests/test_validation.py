@@ -104,3 +104,13 @@ def test_float32_is_promoted_not_refused(net):
     v64, g64 = loss_and_gradients(factors, X, Y)
     v32, _ = loss_and_gradients(factors, X.astype(np.float32), Y)
     assert v32 == pytest.approx(v64, rel=1e-6)  # float32 rounding of X, ~6e-8 relative
+
+
+def test_network_is_blocked_in_tests():
+    import socket
+    import urllib.request
+
+    with pytest.raises(RuntimeError, match="network"):
+        socket.create_connection(("127.0.0.1", 9))
+    with pytest.raises(Exception):
+        urllib.request.urlopen("http://archive.ics.uci.edu/", timeout=1)
