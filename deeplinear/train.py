@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from numba.typed import List
+
+from ._kernels import train as _kt
 from ._validation import as_factors, check_positive
 from .linalg import _balancedness
 from .objective import Objective
-from .optim import make_optimizer
+from .optim import _UNUSED, AdaDelta, AdaGrad, Adam, SGD, make_optimizer
 
 __all__ = ["History", "train"]
 
@@ -50,7 +53,8 @@ class History:
 
 
 def train(factors, X, Y, *, loss="l2", optimizer="sgd", lr, steps, weight_decay=0.0,
-          record_every=1, divergence_factor=1e6, track=False, **optimizer_options) -> History:
+          record_every=1, divergence_factor=1e6, track=False, compiled=True,
+          **optimizer_options) -> History:
     """Train a copy of ``factors`` by full-batch descent on ``(X, Y)``.
 
     Parameters
@@ -69,7 +73,14 @@ def train(factors, X, Y, *, loss="l2", optimizer="sgd", lr, steps, weight_decay=
     divergence_factor : float
         Stop and mark diverged when the loss exceeds this times its initial value.
     track : bool
-        Also record balancedness and ||W_e||_F.
+        Also record balancedness and ||W_e||_F. Tracking runs the step-by-step
+        Python loop (the compiled loop records losses only).
+    compiled : bool, default True
+        Run all the steps inside one numba-compiled function
+        (``deeplinear._kernels.train.train_loop``), which calls the same
+        loss, gradient and update kernels as the step-by-step Python loop
+        and agrees with it to rounding. ``False`` runs the Python loop, one
+        ``Objective`` evaluation and one ``Optimizer.step`` per step.
     **optimizer_options
         Passed to the optimizer (momentum, betas, ...).
 
@@ -85,8 +96,17 @@ def train(factors, X, Y, *, loss="l2", optimizer="sgd", lr, steps, weight_decay=
     divergence_factor = check_positive(divergence_factor, "divergence_factor")
     objective = Objective(X, Y, loss, weight_decay)
     factors, chain = objective._checked([W.copy() for W in as_factors(factors)])
+    if compiled and not track:
+        return _train_compiled(objective, factors, chain, optimizer, lr, steps,
+                               record_every, divergence_factor, optimizer_options)
     opt = make_optimizer(optimizer, factors, lr=lr, **optimizer_options)
+    return _train_python(objective, factors, chain, opt, steps, record_every,
+                         divergence_factor, track)
 
+
+def _train_python(objective, factors, chain, opt, steps, record_every, divergence_factor,
+                  track) -> History:
+    """The step-by-step loop: one objective evaluation and one optimizer step per step."""
     start = time.perf_counter()
     losses, recorded, bal, norms = [], [], [], []
     diverged = False
@@ -112,5 +132,85 @@ def train(factors, X, Y, *, loss="l2", optimizer="sgd", lr, steps, weight_decay=
         final_factors=factors, seconds=time.perf_counter() - start,
         balancedness=np.array(bal) if track else None,
         norm_e=np.array(norms) if track else None,
+        info={"compiled": False},
+    )
+
+
+def _optimizer_kernel_args(opt):
+    """``(code, hyper)`` and the three state lists for ``_kernels.train.train_loop``."""
+    N = len(opt.params)
+
+    def states(*keys):
+        lists = []
+        for key in keys:
+            if key is not None and key in opt.state[0]:
+                lists.append(List([s[key].reshape(-1) for s in opt.state]))
+            else:
+                lists.append(List([_UNUSED for _ in range(N)]))
+        return tuple(lists)
+
+    if isinstance(opt, SGD):
+        hyper = [opt.lr, opt.momentum, opt.dampening, float(opt.nesterov), opt.weight_decay]
+        return (_kt.SGD, np.array(hyper)), states("momentum_buffer", None, None)
+    if isinstance(opt, Adam):
+        hyper = [opt.lr, opt.betas[0], opt.betas[1], opt.eps, opt.weight_decay,
+                 float(opt.amsgrad)]
+        return (_kt.ADAM, np.array(hyper)), states("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    if isinstance(opt, AdaGrad):
+        hyper = [opt.lr, opt.lr_decay, opt.eps, opt.weight_decay]
+        return (_kt.ADAGRAD, np.array(hyper)), states("sum", None, None)
+    if isinstance(opt, AdaDelta):
+        hyper = [opt.lr, opt.rho, opt.eps, opt.weight_decay]
+        return (_kt.ADADELTA, np.array(hyper)), states("square_avg", "acc_delta", None)
+    raise ValueError(f"optimizer: no compiled loop for {type(opt).__name__}")
+
+
+def _train_compiled(objective, factors, chain, optimizer, lr, steps, record_every,
+                    divergence_factor, optimizer_options) -> History:
+    """All ``steps`` steps in one call of ``_kernels.train.train_loop``.
+
+    The loop works on the factors in the chain's orientation (the transposed
+    network ``[W_N^T, ..., W_1^T]`` when ``d_0 < d_N``, see ``linalg.Chain``);
+    the optimizer and its state are built on those arrays, which is the same
+    computation since every update rule is elementwise.
+    """
+    if chain.transposed:
+        kf = [np.ascontiguousarray(W.T) for W in reversed(factors)]
+    else:
+        kf = factors
+    # The optimizer class validates the options and creates the initial state.
+    opt = make_optimizer(optimizer, kf, lr=lr, **optimizer_options)
+    opt_args, states = _optimizer_kernel_args(opt)
+    kfl = List(kf)
+
+    d_N, d_0 = objective.d_out, objective.d_in
+    work = (chain.suffix, chain.g_prefix_t, chain.dW, np.empty((d_N, d_0)),
+            np.empty((d_N, d_0)), np.empty(chain.suffix[0].shape))
+    if objective.gram is not None:
+        C, Bt, yy = objective.gram
+    else:
+        C, Bt, yy = np.empty((0, 0)), np.empty((0, 0)), 0.0
+    data = (np.ascontiguousarray(objective.X), np.ascontiguousarray(objective.Y),
+            C, Bt, float(yy), float(objective.loss.p), float(objective.weight_decay),
+            bool(chain.transposed))
+    run = (int(steps), int(record_every), float(divergence_factor))
+    size = int(steps) // int(record_every) + 2
+    losses = np.empty(size)
+    recorded = np.empty(size, dtype=np.int64)
+
+    start = time.perf_counter()
+    # Overflow in a diverging run is expected, not an error (it can only warn
+    # when numba's JIT is disabled and NumPy scalars do the maths).
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        count, diverged = _kt.train_loop(kfl, states, work, data, opt_args, run,
+                                         losses, recorded)
+    seconds = time.perf_counter() - start
+
+    trained = [np.array(W) for W in kfl]
+    if chain.transposed:
+        trained = [np.ascontiguousarray(W.T) for W in reversed(trained)]
+    return History(
+        loss=losses[:count].copy(), steps=recorded[:count].copy(), diverged=bool(diverged),
+        final_factors=trained, seconds=seconds, info={"compiled": True},
     )
 
