@@ -73,11 +73,21 @@ class Chain:
         self.suffix = List([np.empty((k, kd[j])) for j in range(N + 1)])
         self.g_prefix_t = List([np.empty((k, kd[j])) for j in range(N)])
         self.dW = List([np.empty((kd[j + 1], kd[j])) for j in range(N)])
+        d_0, d_N = self.dims[0], self.dims[-1]
+        # Loss-side buffers: W_e and grad_e as (d_N, d_0), grad_e in the chain's orientation.
+        self.work = (self.suffix, self.g_prefix_t, self.dW, np.empty((d_N, d_0)),
+                     np.empty((d_N, d_0)), np.empty((k, kd[0])))
 
     def _kernel_factors(self, factors):
         if self.transposed:
             return List([np.ascontiguousarray(W.T) for W in reversed(factors)])
         return List(factors)
+
+    def unkernel(self, arrays) -> list[np.ndarray]:
+        """Copies of per-factor arrays in the kernels' orientation, back in ours."""
+        if self.transposed:
+            return [np.ascontiguousarray(D.T) for D in reversed(arrays)]
+        return [np.array(D) for D in arrays]
 
     def end_to_end(self, factors) -> np.ndarray:
         """Return ``W_e = W_N ... W_1``, shape (d_N, d_0), and keep the suffix products."""
@@ -101,9 +111,7 @@ class Chain:
         """
         g = np.ascontiguousarray(grad_e.T) if self.transposed else grad_e
         _chain.factor_gradients(self._kf, self.suffix, g, self.g_prefix_t, self.dW)
-        if self.transposed:
-            return [np.ascontiguousarray(D.T) for D in reversed(self.dW)]
-        return [D.copy() for D in self.dW]
+        return self.unkernel(self.dW)
 
 
 def end_to_end(factors) -> np.ndarray:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._kernels import loss as _loss
+from ._kernels import train as _kt
 from ._validation import as_factors, check_data, check_nonnegative
 from .linalg import Chain
 from .losses import get_loss
@@ -94,8 +95,7 @@ class Objective:
     def value(self, factors) -> float:
         """Objective value ``L(W_e) + weight_decay/2 sum_j ||W_j||^2``."""
         factors, chain = self._checked(factors)
-        value, _ = self.data_loss_and_grad_e(chain.end_to_end(factors))
-        return value + self._penalty(factors)
+        return self._value_and_gradients(factors, chain)[0]
 
     __call__ = value
 
@@ -115,18 +115,22 @@ class Objective:
         return self._value_and_gradients(factors, chain)
 
     def _value_and_gradients(self, factors, chain):
-        """:meth:`value_and_gradients` without input checks, for training loops."""
-        value, grad_e = self.data_loss_and_grad_e(chain.end_to_end(factors))
-        grads = chain.gradients(grad_e)
-        if self.weight_decay:
-            for g, W in zip(grads, factors):
-                g += self.weight_decay * W
-        return value + self._penalty(factors), grads
+        """:meth:`value_and_gradients` without input checks, for training loops.
 
-    def _penalty(self, factors) -> float:
-        if not self.weight_decay:
-            return 0.0
-        return 0.5 * self.weight_decay * sum(float(np.sum(W * W)) for W in factors)
+        It runs the same kernel as one step of the compiled training loop.
+        """
+        value = _kt.objective_and_gradients(chain._kernel_factors(factors), chain.work,
+                                            self.kernel_data(chain.transposed))
+        return float(value), chain.unkernel(chain.dW)
+
+    def kernel_data(self, transposed: bool) -> tuple:
+        """The ``data`` tuple of ``_kernels.train``: what the objective kernel reads."""
+        if self.gram is not None:
+            C, Bt, yy = self.gram
+        else:
+            C, Bt, yy = np.empty((0, 0)), np.empty((0, 0)), 0.0
+        return (self.X, self.Y, C, Bt, float(yy), self.loss.p, self.weight_decay,
+                bool(transposed))
 
 
 def loss_and_gradients(factors, X, Y, loss="l2", weight_decay=0.0):

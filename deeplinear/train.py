@@ -183,16 +183,7 @@ def _train_compiled(objective, factors, chain, optimizer, lr, steps, record_ever
     opt_args, states = _optimizer_kernel_args(opt)
     kfl = List(kf)
 
-    d_N, d_0 = objective.d_out, objective.d_in
-    work = (chain.suffix, chain.g_prefix_t, chain.dW, np.empty((d_N, d_0)),
-            np.empty((d_N, d_0)), np.empty(chain.suffix[0].shape))
-    if objective.gram is not None:
-        C, Bt, yy = objective.gram
-    else:
-        C, Bt, yy = np.empty((0, 0)), np.empty((0, 0)), 0.0
-    data = (np.ascontiguousarray(objective.X), np.ascontiguousarray(objective.Y),
-            C, Bt, float(yy), float(objective.loss.p), float(objective.weight_decay),
-            bool(chain.transposed))
+    work, data = chain.work, objective.kernel_data(chain.transposed)
     run = (int(steps), int(record_every), float(divergence_factor))
     size = int(steps) // int(record_every) + 2
     losses = np.empty(size)
@@ -206,9 +197,7 @@ def _train_compiled(objective, factors, chain, optimizer, lr, steps, record_ever
                                          losses, recorded)
     seconds = time.perf_counter() - start
 
-    trained = [np.array(W) for W in kfl]
-    if chain.transposed:
-        trained = [np.ascontiguousarray(W.T) for W in reversed(trained)]
+    trained = chain.unkernel(kfl)
     return History(
         loss=losses[:count].copy(), steps=recorded[:count].copy(), diverged=bool(diverged),
         final_factors=trained, seconds=seconds, info={"compiled": True},
