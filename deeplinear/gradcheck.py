@@ -77,16 +77,17 @@ def rel_error(a, b) -> float:
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
 
 
-def max_rel_error(a, b) -> float:
-    """Largest entrywise error relative to the largest entry: ``max|a-b| / max(1e-8, max|a| + max|b|)``.
+def max_rel_error(a, b, scale=None) -> float:
+    """Largest entrywise error relative to a scale: ``max|a-b| / max(1e-8, scale)``.
 
-    This is the measure :func:`check_factor_gradients` reports. A wrong
-    formula (a missing transpose, a factor in the wrong place) makes it O(1);
-    finite-difference noise keeps it near 1e-10.
+    ``scale`` defaults to ``max|a| + max|b|``. A wrong formula (a missing
+    transpose, a factor in the wrong place) makes this O(1); finite-difference
+    noise keeps it near 1e-10.
     """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    scale = max(1e-8, float(np.max(np.abs(a)) + np.max(np.abs(b))))
-    return float(np.max(np.abs(a - b)) / scale)
+    if scale is None:
+        scale = float(np.max(np.abs(a)) + np.max(np.abs(b)))
+    return float(np.max(np.abs(a - b)) / max(1e-8, scale))
 
 
 def check_factor_gradients(factors, X, Y, loss="l2", weight_decay=0.0, h=1e-6) -> list[float]:
@@ -105,14 +106,24 @@ def check_factor_gradients(factors, X, Y, loss="l2", weight_decay=0.0, h=1e-6) -
     Returns
     -------
     list of float
-        One error per factor, :func:`max_rel_error` between the hand-derived
-        and the numerical gradient of the objective. Expect about 1e-9 or less.
+        One error per factor: the largest entrywise difference between the
+        hand-derived and the numerical gradient of that factor, divided by
+        the largest gradient entry of the whole network (analytic plus
+        numeric). Expect 1e-8 or less.
+
+    Notes
+    -----
+    Why the whole network's scale: finite differences err by about
+    ``eps |F| / h`` in absolute terms (~1e-10 here), whatever the size of
+    the gradient. One factor can sit at a near-stationary point (entries of
+    1e-5 while the others are 1e-2), where that noise is 1e-5 of its own
+    gradient although nothing is wrong. A wrong formula still shows up as an
+    error of the size of that factor's gradient.
     """
     factors = [W.copy() for W in as_factors(factors)]
     objective = Objective(X, Y, loss, weight_decay)
     _, grads = objective.value_and_gradients(factors)
-    errors = []
-    for W, g in zip(factors, grads):
-        numeric = numerical_gradient(lambda _: objective.value(factors), W, h)
-        errors.append(max_rel_error(g, numeric))
-    return errors
+    numeric = [numerical_gradient(lambda _: objective.value(factors), W, h) for W in factors]
+    scale = max(float(np.max(np.abs(g))) for g in grads) + max(
+        float(np.max(np.abs(g))) for g in numeric)
+    return [max_rel_error(g, num, scale) for g, num in zip(grads, numeric)]

@@ -86,7 +86,7 @@ class Chain:
     def unkernel(self, arrays) -> list[np.ndarray]:
         """Copies of per-factor arrays in the kernels' orientation, back in ours."""
         if self.transposed:
-            return [np.ascontiguousarray(D.T) for D in reversed(arrays)]
+            return [D.T.copy() for D in reversed(arrays)]  # always a copy, never a view
         return [np.array(D) for D in arrays]
 
     def end_to_end(self, factors) -> np.ndarray:

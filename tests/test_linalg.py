@@ -95,3 +95,20 @@ def test_psd_power_rejects_bad_input():
         psd_power(np.ones((2, 3)), 0.5)
     with pytest.raises(ValueError, match="power"):
         psd_power(np.eye(2), -1)
+
+
+@pytest.mark.parametrize("dims", [[1, 1, 2], [1, 3], [2, 1, 4], [3, 2, 1]], ids=str)
+def test_returned_gradients_do_not_alias_the_workspace(rng, dims):
+    # Regression: on the transposed chain a (d, 1) gradient's transpose is
+    # already contiguous, and returning it without a copy let the next call
+    # overwrite results the caller still held.
+    from deeplinear import Objective
+    X, Y = rng.standard_normal((5, dims[0])), rng.standard_normal((5, dims[-1]))
+    obj = Objective(X, Y)
+    factors = random_factors(rng, dims)
+    _, first = obj.value_and_gradients(factors)
+    kept = [g.copy() for g in first]
+    obj.value_and_gradients([2 * W for W in factors])
+    obj.value([3 * W for W in factors])
+    for a, b in zip(first, kept):
+        assert np.array_equal(a, b), "a later call changed gradients returned earlier"
