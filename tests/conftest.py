@@ -1,6 +1,9 @@
 """Shared, seeded fixtures. Every test that draws random numbers takes ``rng``
 so that a failure reproduces exactly."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -29,3 +32,18 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+_ENV_DATA = os.environ.get("DEEPLINEAR_DATA_DIR", "").strip()
+REAL_DATA = Path(_ENV_DATA) if _ENV_DATA else \
+    (Path(__file__).resolve().parent.parent.parent / "shared" / "data")
+
+
+@pytest.fixture
+def shared_data(monkeypatch):
+    """The original UCI files (../shared/data or $DEEPLINEAR_DATA_DIR). Missing: fail, not skip."""
+    if not (REAL_DATA / "abalone" / "abalone.data").is_file():
+        pytest.fail(f"real data not found at {REAL_DATA}: set DEEPLINEAR_DATA_DIR to the folder "
+                    "holding abalone/abalone.data and gas_sensor_drift/batchN.dat")
+    monkeypatch.setenv("DEEPLINEAR_DATA_DIR", str(REAL_DATA))
+    return REAL_DATA

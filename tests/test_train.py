@@ -5,7 +5,6 @@ import pytest
 from numpy.testing import assert_allclose
 
 from deeplinear.datasets import load_synthetic
-from deeplinear.experiments.__main__ import main
 from deeplinear.init import balanced
 from deeplinear.objective import Objective
 from deeplinear.train import train
@@ -57,17 +56,3 @@ def test_record_every(data):
 def test_train_bad_input(data, kw, name):
     with pytest.raises(ValueError, match=name):
         train(balanced([5, 1], rng=0), data.X, data.Y, **kw)
-
-
-def test_main_command_writes_figure_and_table(tmp_path, capsys):
-    assert main(["--steps", "30", "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "depth" in out and "l4" in out
-    assert (tmp_path / "curves.png").stat().st_size > 10_000
-
-
-def test_main_command_rejects_bad_steps(capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["--steps", "0"])
-    assert exc.value.code != 0
-    assert "--steps" in capsys.readouterr().err

@@ -1,11 +1,16 @@
-"""Experiments: ``python -m deeplinear.experiments``.
+"""Experiments: grid searches, named presets and ``python -m deeplinear.experiments``.
 
-With no data set named, a synthetic teacher-student regression is trained by
-networks of depth 1, 2 and 3 from the same balanced start (the same ``W_e``),
-on the l2 loss and on the l4 loss for which Arora, Cohen & Hazan (2018)
-report acceleration by depth. It prints a table and writes a figure.
+``grid_search`` trains every combination of architecture, initializer,
+optimizer, loss, learning rate and seed, and returns ``Results``: a tidy
+table of runs, their curves, and the report-style summary (best lr per
+architecture, steps to a common target). ``run_preset`` runs one of the
+named experiments in ``PRESETS`` (the report's Figures 2-4 and the paper's
+comparisons).
 """
 
-from .synthetic import run_synthetic
+from .grid import REPORT_HIDDEN, REPORT_LRS, arch_name, grid_search, parse_hidden
+from .presets import PRESETS, Preset, get_preset, run_preset
+from .results import Results
 
-__all__ = ["run_synthetic"]
+__all__ = ["grid_search", "Results", "run_preset", "get_preset", "Preset", "PRESETS",
+           "REPORT_LRS", "REPORT_HIDDEN", "arch_name", "parse_hidden"]

@@ -1,35 +1,157 @@
-"""Command line: ``python -m deeplinear.experiments [synthetic]``."""
+"""Command line: ``python -m deeplinear.experiments [synthetic|abalone|ethanol|csv PATH]``.
+
+Runs a preset (by default the report's Figure 2 protocol), prints one row per
+architecture and writes ``curves.csv``, ``summary.json`` and ``curves.png``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
+import warnings
 
-from .synthetic import default_out_dir, run_synthetic
+from .grid import GRID_OPTIMIZERS, parse_hidden
+from .presets import DEFAULT_PRESET, PRESETS, get_preset, run_preset
+
+PROG = "python -m deeplinear.experiments"
+DATASETS = ("synthetic", "abalone", "ethanol", "csv")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage block, exit status 2
+        self.exit(2, f"{PROG}: error: {message} (see --help)\n")
+
+
+def build_parser():
+    import textwrap
+
+    presets = "\n".join(textwrap.fill(f"{p.name}: {p.description}", 78, initial_indent="  ",
+                                       subsequent_indent="      ") for p in PRESETS.values())
+    parser = _Parser(
+        prog=PROG,
+        description=textwrap.fill(
+            "Train deep linear networks over a grid of architectures, inits, optimizers, "
+            "losses, learning rates and seeds; print the best-lr table and write curves.csv, "
+            "summary.json and curves.png. Name the data set first: options taking several "
+            "values (--hidden, --lrs, ...) read until the next option.", 78),
+        epilog=f"presets:\n{presets}\n\nAn option given on the command line replaces the "
+               "preset's value in each of its grids.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dataset", nargs="?", default="synthetic", choices=DATASETS,
+                        help="data set; 'csv' takes a PATH (features and a target column) "
+                             "(default: %(default)s)")
+    parser.add_argument("path", nargs="?", default=None, help="the CSV file, for 'csv'")
+    parser.add_argument("--target", default=None,
+                        help="target column of the CSV file (default: the last column)")
+    parser.add_argument("--preset", default=DEFAULT_PRESET,
+                        help="named experiment, listed below (default: %(default)s)")
+    parser.add_argument("--hidden", nargs="+", default=None, metavar="WIDTHS",
+                        help='architectures as hidden widths, e.g. "[]" "[10]" "[10,10]" '
+                             "(default: the preset's)")
+    parser.add_argument("--init", nargs="+", default=None,
+                        help="default, near-zero, near-identity or balanced "
+                             "(default: the preset's)")
+    parser.add_argument("--optimizer", nargs="+", default=None,
+                        help=f"{', '.join(GRID_OPTIMIZERS)} (default: the preset's)")
+    parser.add_argument("--loss", nargs="+", default=None,
+                        help="l2 (mean squared error) or l4 (default: the preset's)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="full-batch steps per run (default: the preset's)")
+    parser.add_argument("--lrs", type=float, nargs="+", default=None,
+                        help="learning-rate grid (default: the preset's)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="one repeat per seed (default: the preset's)")
+    parser.add_argument("--weight-decay", type=float, default=None,
+                        help="L2 penalty weight_decay/2 sum ||W_j||^2 (default: the preset's, 0 in all)")
+    parser.add_argument("--out", default=None,
+                        help="output directory (default: results/<dataset>-<preset>-<time>)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="parallel worker processes (default: all cores, here %(default)s)")
+    parser.add_argument("--quiet", action="store_true", help="print nothing, no progress bar (default: off)")
+    return parser
+
+
+def _check_args(parser, args):
+    if args.dataset == "csv" and not args.path:
+        parser.error("csv: expected a PATH to the CSV file")
+    if args.dataset != "csv" and args.path:
+        parser.error(f"unexpected argument {args.path!r} (a PATH is only taken by 'csv')")
+    try:
+        get_preset(args.preset)
+        if args.hidden is not None:
+            args.hidden = [parse_hidden(h) for h in args.hidden]
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.steps is not None and args.steps < 1:
+        parser.error(f"--steps: expected an integer >= 1, got {args.steps}")
+    if args.lrs is not None and any(not lr > 0 for lr in args.lrs):
+        parser.error(f"--lrs: expected learning rates > 0, got {args.lrs}")
+    if args.seeds is not None and any(s < 0 for s in args.seeds):
+        parser.error(f"--seeds: expected non-negative integers, got {args.seeds}")
+    if args.weight_decay is not None and not args.weight_decay >= 0:
+        parser.error(f"--weight-decay: expected a number >= 0, got {args.weight_decay}")
+    if args.jobs < 1:
+        parser.error(f"--jobs: expected an integer >= 1, got {args.jobs}")
+
+
+def load_data(args, quiet):
+    from .. import datasets
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", datasets.PartialDataWarning)
+        if args.dataset == "csv":
+            data = datasets.load_csv(args.path, target=args.target)
+        else:
+            data = datasets.load(args.dataset)
+    for w in caught:
+        if not quiet:
+            print(f"note: {w.message}", file=sys.stderr)
+    return data
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m deeplinear.experiments",
-        description="Train deep linear networks of depth 1-3 and compare their learning curves.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("dataset", nargs="?", default="synthetic", choices=["synthetic"],
-                        help="data set to train on")
-    parser.add_argument("--steps", type=int, default=2000, help="gradient steps per run")
-    parser.add_argument("--hidden", type=int, default=20, help="width of the hidden layers")
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument("--out", default=None,
-                        help="output directory (default: results/<dataset>-<timestamp>)")
-    parser.add_argument("--quiet", action="store_true", help="print nothing")
+    parser = build_parser()
     args = parser.parse_args(argv)
-    if args.steps < 1:
-        parser.error(f"--steps: expected an integer >= 1, got {args.steps}")
-    if args.hidden < 1:
-        parser.error(f"--hidden: expected an integer >= 1, got {args.hidden}")
-    out = args.out or default_out_dir(args.dataset)
-    run_synthetic(steps=args.steps, hidden=args.hidden, seed=args.seed, out=out, quiet=args.quiet)
+    _check_args(parser, args)
+    overrides = dict(hidden=args.hidden, init=args.init, optimizer=args.optimizer,
+                     loss=args.loss, steps=args.steps, lrs=args.lrs, seeds=args.seeds,
+                     weight_decay=args.weight_decay)
+    try:
+        data = load_data(args, args.quiet)
+        # Check every grid before any work starts: a bad --init fails here.
+        from .grid import _validate_grid
+        for grid in get_preset(args.preset).with_overrides(**overrides):
+            _validate_grid(**grid)
+    except ValueError as exc:  # includes DataError; its message says what to do
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+
+    out = args.out or os.path.join(
+        "results", f"{data.name}-{args.preset}-{time.strftime('%Y%m%d-%H%M%S')}")
+    executor = None
+    if args.jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        executor = ProcessPoolExecutor(max_workers=args.jobs)
+    try:
+        results = run_preset(args.preset, data, executor=executor, progress=not args.quiet,
+                             **overrides)
+    finally:
+        if executor is not None:
+            executor.shutdown()
+    paths = results.write(out, title=_title(results, args.preset))
+    if not args.quiet:
+        print(results.format_table())
+        print(f"\n{len(results.runs)} runs in {results.seconds:.1f} s; wrote "
+              + ", ".join(paths.values()))
     return 0
+
+
+def _title(results, preset):
+    c = results.config
+    return (f"{c['dataset']} (n={c['n']}, d={c['d_in']}), preset {preset}: learning curves "
+            f"at the best lr, mean and range over seeds")
 
 
 if __name__ == "__main__":

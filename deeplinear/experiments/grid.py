@@ -1,0 +1,294 @@
+"""Grid search over architectures, initializers, optimizers, losses, lrs and seeds.
+
+One *run* trains one network (one architecture, init, optimizer, loss,
+learning rate and seed) with ``deeplinear.train``. The runs of one
+(architecture, init, optimizer, loss, seed) share their starting factors, so
+the learning rates are compared from the same start, as in the report. They
+form one *task*: the unit of work handed to an executor.
+
+Any ``concurrent.futures.Executor`` can run the tasks (a process pool, or a
+Dask or Ray executor on a cluster); results are gathered in submission
+order, so the output does not depend on which worker finished first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from concurrent.futures import as_completed
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..init import INITIALIZERS, balanced, make_factors
+from ..optim import OPTIMIZERS
+from ..train import train
+
+__all__ = ["grid_search", "REPORT_LRS", "REPORT_HIDDEN", "arch_name", "parse_hidden"]
+
+#: The learning-rate grid of the report (Levy & Wang, 2024).
+REPORT_LRS = (1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2)
+#: The report's architectures, as hidden widths ([] is linear regression).
+REPORT_HIDDEN = ((), (1,), (10,), (64,), (1, 1), (10, 10), (64, 64))
+#: Optimizers a grid accepts: the built-in ones and the closed form "e2e".
+GRID_OPTIMIZERS = (*OPTIMIZERS, "e2e")
+#: Scale of the balanced init: ||W_e||_F of the shared end-to-end start.
+BALANCED_SCALE = 1e-2
+
+
+def arch_name(hidden) -> str:
+    """``(10, 10) -> "[10,10]"``, ``() -> "[]"``."""
+    return "[" + ",".join(str(int(h)) for h in hidden) + "]"
+
+
+def parse_hidden(text) -> tuple:
+    """``"[10,10]"``, ``"10,10"``, ``"10 10"`` or ``"[]"`` -> ``(10, 10)`` / ``()``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``hidden`` and the text, if it is not a list of positive integers.
+    """
+    if isinstance(text, (list, tuple)):
+        items = list(text)
+    else:
+        body = str(text).strip()
+        if body.startswith("[") and body.endswith("]"):
+            body = body[1:-1]
+        items = [s for s in body.replace(",", " ").split()]
+    widths = []
+    for item in items:
+        try:
+            width = int(item)
+            if isinstance(item, float) and width != item:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"hidden: expected a list of positive integer widths such as [10,10] or [], "
+                f"got {text!r}") from None
+        if width < 1:
+            raise ValueError(f"hidden: widths must be >= 1, got {text!r}")
+        widths.append(width)
+    return tuple(widths)
+
+
+def _as_names(value, what, allowed, normalize=str.lower):
+    values = [value] if isinstance(value, str) else list(value)
+    if not values:
+        raise ValueError(f"{what}: expected at least one name, got none")
+    names = []
+    for v in values:
+        if not isinstance(v, str):
+            raise ValueError(f"{what}: expected a name, got {v!r}")
+        name = normalize(v)
+        if allowed is not None and name not in allowed:
+            raise ValueError(f"{what}: unknown {v!r}; expected one of {sorted(allowed)}")
+        names.append(name)
+    return tuple(dict.fromkeys(names))
+
+
+def _init_name(name):
+    return name.lower().replace("-", "_")
+
+
+def _loss_name(name):
+    name = name.lower()
+    if not (name.startswith("l") and name[1:].replace(".", "", 1).isdigit()
+            and float(name[1:]) >= 1):
+        raise ValueError(f"loss: expected 'l2', 'l4' or 'l<p>' with p >= 1, got {name!r}")
+    return name
+
+
+def _as_positive_floats(values, what):
+    values = [values] if np.isscalar(values) else list(values)
+    if not values:
+        raise ValueError(f"{what}: expected at least one value")
+    out = []
+    for v in values:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"{what}: expected positive numbers, got {v!r}") from None
+        if not np.isfinite(f) or f <= 0:
+            raise ValueError(f"{what}: expected positive numbers, got {v!r}")
+        out.append(f)
+    return tuple(dict.fromkeys(out))
+
+
+def _as_seeds(values):
+    values = [values] if np.isscalar(values) else list(values)
+    if not values:
+        raise ValueError("seeds: expected at least one seed")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise ValueError(f"seeds: expected non-negative integers, got {v!r}")
+    return tuple(dict.fromkeys(int(v) for v in values))
+
+
+def _data_arrays(data):
+    if isinstance(data, tuple) and len(data) == 2:
+        X, Y = data
+        return np.asarray(X, dtype=float), np.asarray(Y, dtype=float), {"name": "data"}
+    if hasattr(data, "X") and hasattr(data, "Y"):
+        info = {"name": getattr(data, "name", "data")}
+        return data.X, data.Y, info
+    raise ValueError(f"data: expected a Dataset or an (X, Y) tuple, got {type(data).__name__}")
+
+
+@dataclass(frozen=True)
+class _Task:
+    """The runs of one (arch, init, optimizer, loss, seed): one per lr."""
+
+    first_run: int
+    hidden: tuple
+    init: str
+    optimizer: str
+    loss: str
+    seed: int
+    lrs: tuple
+    steps: int
+    record_every: int
+    weight_decay: float
+    divergence_factor: float
+    optimizer_options: tuple
+
+
+def _start(task, d0, dN):
+    """Starting factors of a task, a function of (arch, init, seed) only.
+
+    For the balanced init the end-to-end matrix is drawn first from the seed,
+    so every architecture starts from the same ``W_e`` and differences
+    between depths come from the dynamics alone.
+    """
+    dims = [d0, *task.hidden, dN]
+    rng = np.random.default_rng(task.seed)
+    if task.init == "balanced":
+        W_e = balanced([d0, dN], scale=BALANCED_SCALE, rng=rng)[0]
+        return balanced(dims, rng=rng, end_to_end=W_e)
+    return make_factors(task.init, dims, rng=rng)
+
+
+def _validate_grid(*, hidden, init, optimizer, loss, steps, lrs, seeds, weight_decay=0.0):
+    """The grid's values, normalized; a ValueError naming the first bad one."""
+    archs = tuple(dict.fromkeys(parse_hidden(h) for h in hidden))
+    if not archs:
+        raise ValueError("hidden: expected at least one architecture")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps: expected an integer >= 1, got {steps!r}")
+    if not (isinstance(weight_decay, (int, float, np.floating)) and weight_decay >= 0):
+        raise ValueError(f"weight_decay: expected a number >= 0, got {weight_decay!r}")
+    return {
+        "hidden": archs,
+        "init": _as_names(init, "init", set(INITIALIZERS), _init_name),
+        "optimizer": _as_names(optimizer, "optimizer", set(GRID_OPTIMIZERS)),
+        "loss": _as_names(loss, "loss", None, _loss_name),
+        "steps": int(steps),
+        "lrs": _as_positive_floats(lrs, "lrs"),
+        "seeds": _as_seeds(seeds),
+        "weight_decay": float(weight_decay),
+    }
+
+
+def _run_task(task, X, Y):
+    """Train every lr of ``task``; return ``(rows, curves)`` in lr order."""
+    factors = _start(task, X.shape[1], Y.shape[1])
+    rows, curves = [], []
+    for k, lr in enumerate(task.lrs):
+        h = train(factors, X, Y, loss=task.loss, optimizer=task.optimizer, lr=lr,
+                  steps=task.steps, weight_decay=task.weight_decay,
+                  record_every=task.record_every, divergence_factor=task.divergence_factor,
+                  **dict(task.optimizer_options))
+        rows.append({
+            "run": task.first_run + k, "arch": arch_name(task.hidden), "hidden": task.hidden,
+            "depth": len(task.hidden) + 1, "init": task.init, "optimizer": task.optimizer,
+            "loss": task.loss, "lr": lr, "seed": task.seed, "final_loss": h.final_loss,
+            "diverged": h.diverged, "steps_run": int(h.steps[-1]), "seconds": h.seconds,
+        })
+        curves.append((h.steps, h.loss))
+    return rows, curves
+
+
+def grid_search(data, *, hidden=((),), init="default", optimizer="sgd", loss="l2", steps=100,
+                lrs=REPORT_LRS, seeds=(0, 1, 2), weight_decay=0.0, record_every=None,
+                divergence_factor=1e6, optimizer_options=None, executor=None,
+                progress=False):
+    """Train every combination and keep all the curves.
+
+    Parameters
+    ----------
+    data : Dataset or tuple (X, Y)
+        ``X`` of shape (n, d_0), ``Y`` of shape (n, d_N).
+    hidden : sequence of sequence of int
+        Architectures as hidden widths; ``[]`` is depth 1 (linear regression).
+        Strings such as ``"[10,10]"`` are parsed.
+    init, optimizer, loss : str or sequence of str
+        Names; a sequence makes a grid over them. ``init`` is one of
+        ``deeplinear.init.INITIALIZERS`` (``-`` may stand for ``_``);
+        ``optimizer`` one of "sgd", "adam", "adagrad", "adadelta", "e2e".
+    steps : int
+    lrs : sequence of float
+        The learning-rate grid (default: the report's).
+    seeds : sequence of int
+        One repeat per seed; the seed fixes the starting factors.
+    weight_decay : float
+    record_every : int, optional
+        Default: every step up to 1000 steps, else ``steps // 1000``.
+    divergence_factor : float
+        A run whose loss exceeds this times its initial loss is diverged.
+    optimizer_options : dict, optional
+        Passed to every run's optimizer.
+    executor : concurrent.futures.Executor, optional
+        Runs the tasks (one per arch, init, optimizer, loss and seed). None
+        runs them here, one after the other.
+    progress : bool
+        Show a tqdm progress bar over the runs.
+
+    Returns
+    -------
+    Results
+    """
+    from .results import Results
+
+    X, Y, info = _data_arrays(data)
+    g = _validate_grid(hidden=hidden, init=init, optimizer=optimizer, loss=loss, steps=steps,
+                       lrs=lrs, seeds=seeds, weight_decay=weight_decay)
+    archs, inits, optimizers, losses = g["hidden"], g["init"], g["optimizer"], g["loss"]
+    steps, lrs, seeds, weight_decay = g["steps"], g["lrs"], g["seeds"], g["weight_decay"]
+    if record_every is None:
+        record_every = max(1, int(steps) // 1000)
+    options = tuple(sorted((optimizer_options or {}).items()))
+
+    tasks, first = [], 0
+    for arch, ini, opt, lo, seed in itertools.product(archs, inits, optimizers, losses, seeds):
+        tasks.append(_Task(first, arch, ini, opt, lo, seed, lrs, int(steps), int(record_every),
+                           float(weight_decay), float(divergence_factor), options))
+        first += len(lrs)
+
+    start = time.perf_counter()
+    outputs = _execute(tasks, X, Y, executor, progress)
+    rows = [row for task_rows, _ in outputs for row in task_rows]
+    curves = [curve for _, task_curves in outputs for curve in task_curves]
+    config = {"dataset": info["name"], "n": int(X.shape[0]), "d_in": int(X.shape[1]),
+              "d_out": int(Y.shape[1]), "steps": int(steps), "lrs": list(lrs),
+              "seeds": list(seeds), "weight_decay": float(weight_decay),
+              "record_every": int(record_every)}
+    return Results(pd.DataFrame(rows), curves, config, seconds=time.perf_counter() - start)
+
+
+def _execute(tasks, X, Y, executor, progress):
+    from tqdm.auto import tqdm
+
+    total = sum(len(t.lrs) for t in tasks)
+    with tqdm(total=total, unit="run", disable=not progress, leave=False) as bar:
+        if executor is None:
+            outputs = []
+            for task in tasks:
+                outputs.append(_run_task(task, X, Y))
+                bar.update(len(task.lrs))
+            return outputs
+        futures = [executor.submit(_run_task, task, X, Y) for task in tasks]
+        size = {f: len(t.lrs) for f, t in zip(futures, tasks)}
+        for f in as_completed(futures):
+            bar.update(size[f])
+        return [f.result() for f in futures]  # submission order, not completion order

@@ -1,0 +1,97 @@
+"""Named experiments: each a short declaration of the grid(s) it runs.
+
+A preset is a list of grids, each a dict of ``grid_search`` keywords. Most
+are a single grid; ``paper-vs-adagrad-adadelta`` needs three because its
+optimizers want different learning-rate ranges. Command-line options
+override a key in every grid of the preset.
+
+Sources: the report is Levy & Wang (2024), reproducing Arora, Cohen &
+Hazan, "On the Optimization of Deep Networks: Implicit Acceleration by
+Overparameterization", ICML 2018 (the paper).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .grid import REPORT_HIDDEN, REPORT_LRS
+from .results import Results
+
+__all__ = ["Preset", "PRESETS", "get_preset", "run_preset"]
+
+#: Depths 1-3 at a modest width: under a balanced init the width does not
+#: change the end-to-end dynamics (tutorial 08), so it only costs time.
+PAPER_HIDDEN = ((), (10,), (10, 10))
+#: Learning rates for the adaptive optimizers, whose steps do not scale with
+#: the gradient: larger values than plain gradient descent needs.
+ADAPTIVE_LRS = (1e-3, 5e-3, 1e-2, 5e-2, 1e-1, 5e-1, 1.0)
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    grids: tuple
+
+    def with_overrides(self, **overrides):
+        """The grids with every given (non-None) keyword replaced."""
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        return [{**grid, **overrides} for grid in self.grids]
+
+
+def _report(**changes):
+    grid = dict(hidden=REPORT_HIDDEN, init="default", optimizer="sgd", loss="l2", steps=100,
+                lrs=REPORT_LRS, seeds=(0, 1, 2))
+    grid.update(changes)
+    return grid
+
+
+def _paper(**changes):
+    grid = dict(hidden=PAPER_HIDDEN, init="balanced", optimizer="sgd", loss="l4",
+                steps=100_000, lrs=REPORT_LRS, seeds=(0,))
+    grid.update(changes)
+    return grid
+
+
+PRESETS = {p.name: p for p in [
+    Preset("report-fig2", "Report Fig. 2: the seven architectures, PyTorch's default init, "
+           "SGD on MSE, 100 steps, best of the report's lr grid, 3 seeds.",
+           (_report(),)),
+    Preset("report-fig3", "Report Fig. 3: near-zero (std 0.02) against near-identity init.",
+           (_report(init=("near_zero", "near_identity")),)),
+    Preset("report-fig4", "Report Fig. 4: SGD against Adam, near-identity init.",
+           (_report(init="near_identity", optimizer=("sgd", "adam")),)),
+    Preset("paper-l2-vs-l4", "The paper's l2/l4 experiment: depths 1-3 from the same "
+           "balanced W_e, l2 against l4, 1e5 steps. Depth should help l4 only.",
+           (_paper(loss=("l2", "l4")),)),
+    Preset("paper-vs-adagrad-adadelta", "The paper's headline: l4, gradient descent on "
+           "depth 2 (hidden width 1: one extra scalar, or 10) against GD, AdaGrad and "
+           "AdaDelta on depth 1.",
+           (_paper(hidden=((), (1,), (10,))),
+            _paper(hidden=((),), optimizer="adagrad", lrs=ADAPTIVE_LRS),
+            _paper(hidden=((),), optimizer="adadelta", lrs=ADAPTIVE_LRS + (5.0, 10.0)))),
+    Preset("e2e-vs-deep", "Deep gradient descent against its closed-form end-to-end update "
+           "(Theorem 1), depths 2-3, balanced init, l2 and l4.",
+           (dict(hidden=((10,), (10, 10)), init="balanced", optimizer=("sgd", "e2e"),
+                 loss=("l2", "l4"), steps=2000, lrs=(1e-3, 1e-2), seeds=(0,)),)),
+]}
+
+DEFAULT_PRESET = "report-fig2"
+
+
+def get_preset(name) -> Preset:
+    if name not in PRESETS:
+        raise ValueError(f"preset: unknown {name!r}; expected one of {sorted(PRESETS)}")
+    return PRESETS[name]
+
+
+def run_preset(name, data, executor=None, progress=False, **overrides) -> Results:
+    """Run every grid of a preset on ``data``; keywords override the preset's values."""
+    from .grid import grid_search
+
+    preset = get_preset(name)
+    parts = [grid_search(data, executor=executor, progress=progress, **grid)
+             for grid in preset.with_overrides(**overrides)]
+    results = parts[0] if len(parts) == 1 else Results.concat(parts)
+    results.config["preset"] = preset.name
+    return results

@@ -1,0 +1,229 @@
+"""Grid search, its summary, the presets and the command line."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_array_equal
+
+from deeplinear.datasets import load_abalone, load_synthetic
+from deeplinear.experiments import PRESETS, Results, grid_search, parse_hidden, run_preset
+from deeplinear.experiments.__main__ import main
+from deeplinear.experiments.grid import _validate_grid
+
+
+@pytest.fixture(scope="module")
+def small():
+    return load_synthetic(n=120, d=6, k=1, noise=0.1, seed=5)
+
+
+def test_parse_hidden():
+    assert parse_hidden("[]") == ()
+    assert parse_hidden("[10,10]") == (10, 10)
+    assert parse_hidden(" 64 , 8 ") == (64, 8)
+    assert parse_hidden([3]) == (3,)
+    for bad in ["[10,x]", "[0]", "[-3]", "[1.5]", "ten"]:
+        with pytest.raises(ValueError, match="hidden"):
+            parse_hidden(bad)
+
+
+@pytest.mark.nojit
+def test_grid_runs_every_combination(small):
+    r = grid_search(small, hidden=["[]", "[4]", "[4,3]"], init="default", optimizer="sgd",
+                    loss=["l2", "l4"], steps=15, lrs=[1e-3, 1e-2], seeds=[0, 1])
+    assert len(r.runs) == 3 * 2 * 2 * 2 == len(r.curves)
+    assert list(r.runs["run"]) == list(range(24))
+    expected_cols = {"arch", "depth", "init", "optimizer", "loss", "lr", "seed",
+                     "final_loss", "diverged", "seconds"}
+    assert expected_cols <= set(r.runs.columns)
+    assert sorted(r.runs["depth"].unique()) == [1, 2, 3]
+    # The lrs of one (arch, seed, loss) start from the same factors: the same initial loss.
+    for _, group in r.runs.groupby(["arch", "seed", "loss"]):
+        starts = [r.curves[run][1][0] for run in group["run"]]
+        assert starts[0] == starts[1]
+    # Different seeds start elsewhere.
+    a = r.runs.query("arch == '[4]' and loss == 'l2' and lr == 0.01")
+    assert r.curves[a["run"].iloc[0]][1][0] != r.curves[a["run"].iloc[1]][1][0]
+    frame = r.curves_frame()
+    assert len(frame) == 24 * 16
+    assert_array_equal(frame.query("run == 5")["value"], r.curves[5][1])
+
+
+def _fake_results(curves_by_run):
+    """Results built by hand: rows (arch, depth, lr, seed, diverged) and a curve each."""
+    rows, curves = [], []
+    for run, (arch, depth, lr, seed, curve, diverged) in enumerate(curves_by_run):
+        curve = np.asarray(curve, dtype=float)
+        rows.append(dict(run=run, arch=arch, hidden=(), depth=depth, init="default",
+                         optimizer="sgd", loss="l2", lr=lr, seed=seed,
+                         final_loss=math.inf if diverged else curve[-1], diverged=diverged,
+                         steps_run=len(curve) - 1, seconds=0.0))
+        curves.append((np.arange(len(curve)), curve))
+    config = dict(dataset="fake", n=1, d_in=1, d_out=1, steps=4, lrs=[0.1, 1.0], seeds=[0, 1])
+    return Results(pd.DataFrame(rows), curves, config)
+
+
+def test_best_lr_target_and_acceleration_by_hand():
+    r = _fake_results([
+        # depth 1: lr 0.1 is better on average (final 1.0 and 1.2 -> mean 1.1)
+        ("[]", 1, 0.1, 0, [4, 3, 2, 1.5, 1.0], False),
+        ("[]", 1, 0.1, 1, [4, 3, 2, 1.5, 1.2], False),
+        ("[]", 1, 1.0, 0, [4, 3, 2.5, 2, 1.9], False),
+        ("[]", 1, 1.0, 1, [4, 3, 2.5, 2, 1.9], False),
+        # depth 2: lr 1.0 has the lowest finite seed but one seed diverged -> never chosen
+        ("[5]", 2, 0.1, 0, [4, 1.5, 1.1, 1.0, 0.9], False),
+        ("[5]", 2, 0.1, 1, [4, 1.1, 1.1, 1.0, 0.9], False),
+        ("[5]", 2, 1.0, 0, [4, 0.1, 0.1, 0.1, 0.1], False),
+        ("[5]", 2, 1.0, 1, [4, 9e9], True),
+    ])
+    s = r.summary().set_index("arch")
+    assert s.loc["[]", "best_lr"] == 0.1 and s.loc["[5]", "best_lr"] == 0.1
+    assert s.loc["[]", "final_mean"] == pytest.approx(1.1)
+    assert s.loc["[]", "final_std"] == pytest.approx(0.1)
+    assert s.loc["[5]", "diverged"] == 1
+    # target 1.1 * 1.1 = 1.21; mean depth-1 curve [4, 3, 2, 1.5, 1.1] reaches it at step 4,
+    # mean depth-2 curve [4, 1.3, 1.1, 1.0, 0.9] at step 2.
+    assert s.loc["[]", "target"] == pytest.approx(1.21)
+    assert s.loc["[]", "steps_to_target"] == 4 and s.loc["[5]", "steps_to_target"] == 2
+    (line,) = r.acceleration()
+    assert "depth accelerated" in line and "ratio 2.00x" in line and "[5]" in line
+    table = r.format_table()
+    assert "1/4" in table and "0.1" in table
+
+
+def test_all_diverged_is_said_and_never_best():
+    r = _fake_results([
+        ("[]", 1, 0.1, 0, [4, 1e12], True),
+        ("[5]", 2, 0.1, 0, [4, np.nan], True),
+    ])
+    s = r.summary()
+    assert s["best_lr"].isna().all() and np.isinf(s["final_mean"]).all()
+    assert r.all_diverged
+    assert "Every run diverged" in r.acceleration()[-1]
+    assert r.format_table().count("all lrs diverged") == 2
+
+
+def test_divergence_on_abalone_and_best_finite_run(shared_data):
+    data = load_abalone()
+    r = grid_search(data, hidden=["[10]"], init="default", steps=50, lrs=[1e-3, 10.0], seeds=[0])
+    runs = r.runs.set_index("lr")
+    assert bool(runs.loc[10.0, "diverged"]) and runs.loc[10.0, "final_loss"] == math.inf
+    assert runs.loc[10.0, "steps_run"] < 50  # stopped early
+    assert not runs.loc[1e-3, "diverged"] and np.isfinite(runs.loc[1e-3, "final_loss"])
+    best = r.summary().iloc[0]
+    assert best["best_lr"] == 1e-3 and best["final_mean"] == runs.loc[1e-3, "final_loss"]
+
+
+def test_process_pool_gives_the_same_results(small):
+    kw = dict(hidden=["[]", "[3]", "[3,3]"], loss=["l2", "l4"], steps=20,
+              lrs=[1e-2, 5e-2], seeds=[0, 1])
+    serial = grid_search(small, **kw)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        parallel = grid_search(small, executor=pool, **kw)
+    cols = [c for c in serial.runs.columns if c != "seconds"]
+    pd.testing.assert_frame_equal(serial.runs[cols], parallel.runs[cols])
+    for (s1, l1), (s2, l2) in zip(serial.curves, parallel.curves):
+        assert_array_equal(s1, s2)
+        assert_array_equal(l1, l2)  # bit for bit: the same operations in the same order
+    assert serial.format_table() == parallel.format_table()
+
+
+def test_every_preset_is_valid_and_runs(small):
+    for name, preset in PRESETS.items():
+        for grid in preset.grids:
+            _validate_grid(**grid)
+        r = run_preset(name, small, steps=3, seeds=[0], lrs=[1e-3])
+        assert r.config["preset"] == name
+        assert not r.runs["diverged"].any(), name
+        assert r.format_table()
+
+
+def test_preset_overrides_replace_values_in_every_grid():
+    grids = PRESETS["paper-vs-adagrad-adadelta"].with_overrides(steps=7, lrs=None)
+    assert len(grids) == 3 and all(g["steps"] == 7 for g in grids)
+    assert grids[1]["lrs"] != grids[0]["lrs"]  # None keeps each grid's own value
+
+
+def _run_cli(args, tmp_path, name):
+    out = tmp_path / name
+    code = main([*args, "--out", str(out), "--quiet"])
+    return code, out
+
+
+def test_cli_synthetic_writes_files_and_prints_table(tmp_path, capsys):
+    code = main(["synthetic", "--steps", "20", "--seeds", "0", "--jobs", "1",
+                 "--out", str(tmp_path / "a")])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "best lr" in printed and "[64,64]" in printed and "l2: depth" in printed
+    for name in ("curves.csv", "summary.json", "curves.png"):
+        assert (tmp_path / "a" / name).stat().st_size > 0
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["runs"] == 7 * 7 and len(summary["summary"]) == 7
+    curves = pd.read_csv(tmp_path / "a" / "curves.csv")
+    assert len(curves) == 49 * 21 and set(curves["step"]) == set(range(21))
+    with open(tmp_path / "a" / "curves.png", "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_abalone_is_the_same_with_one_or_two_jobs(tmp_path, capsys, shared_data):
+    args = ["abalone", "--steps", "10", "--hidden", "[]", "[10]", "[10,10]"]
+    code1, out1 = _run_cli([*args, "--jobs", "1"], tmp_path, "j1")
+    code2, out2 = _run_cli([*args, "--jobs", "2"], tmp_path, "j2")
+    assert code1 == code2 == 0
+    assert capsys.readouterr().out == ""  # --quiet
+    a = (out1 / "curves.csv").read_bytes()
+    b = (out2 / "curves.csv").read_bytes()
+    assert a == b and len(a) > 1000
+    assert (out1 / "curves.png").is_file() and (out1 / "summary.json").is_file()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--preset", "fig9"], "preset: unknown 'fig9'"),
+    (["--hidden", "[10,x]"], "hidden: expected a list of positive integer widths"),
+    (["--lrs", "0.1", "0"], "--lrs: expected learning rates > 0"),
+    (["--steps", "0"], "--steps: expected an integer >= 1"),
+    (["--init", "orthogonal"], "init: unknown 'orthogonal'"),
+    (["--optimizer", "rmsprop"], "optimizer: unknown 'rmsprop'"),
+    (["--loss", "huber"], "loss: expected 'l2', 'l4'"),
+    (["csv"], "csv: expected a PATH"),
+    (["nosuchdata"], "invalid choice: 'nosuchdata'"),
+])
+def test_cli_bad_options_exit_with_one_line(args, message, capsys, tmp_path):
+    try:
+        code = main([*args, "--out", str(tmp_path / "never")])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "never").exists()
+
+
+def test_cli_bad_option_has_no_traceback_in_a_real_process():
+    proc = subprocess.run([sys.executable, "-m", "deeplinear.experiments", "--steps", "-3"],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "python -m deeplinear.experiments: error: --steps: expected an integer >= 1, got -3 "
+        "(see --help)"]
+
+
+def test_cli_help_documents_every_option(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for option in ["--preset", "--hidden", "--init", "--optimizer", "--loss", "--steps",
+                   "--lrs", "--seeds", "--weight-decay", "--out", "--jobs", "--quiet"]:
+        assert option in text
+    for name in PRESETS:
+        assert name in text
