@@ -429,6 +429,7 @@ def make_optimizer(name, params, **options) -> Optimizer:
     if key not in OPTIMIZERS:
         raise ValueError(
             f"optimizer: unknown name {name!r}; expected one of {sorted(OPTIMIZERS)}"
+            " (and 'e2e' in deeplinear.train)"
         )
     cls = OPTIMIZERS[key]
     try:

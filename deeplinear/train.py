@@ -1,4 +1,11 @@
-"""Full-batch training of a deep linear network, recorded as a ``History``."""
+"""Full-batch training of a deep linear network, recorded as a ``History``.
+
+Besides the factor optimizers of ``deeplinear.optim`` (run compiled or step
+by step), ``optimizer="e2e"`` trains the end-to-end matrix alone with the
+closed-form update of Theorem 1 of Arora, Cohen & Hazan (2018): from
+balanced factors, deep gradient descent and this update follow the same
+curve up to O(lr), which is the comparison the paper's theorem is about.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +17,13 @@ import numpy as np
 from numba.typed import List
 
 from ._kernels import train as _kt
-from ._validation import as_factors, check_positive
-from .linalg import _balancedness
+from ._validation import as_factors, check_depth, check_positive
+from .end_to_end import e2e_update
+from .linalg import _balancedness, end_to_end
 from .objective import Objective
 from .optim import _UNUSED, AdaDelta, AdaGrad, Adam, SGD, make_optimizer
 
-__all__ = ["History", "train"]
+__all__ = ["History", "train", "train_objective"]
 
 
 @dataclass
@@ -32,9 +40,13 @@ class History:
         True if the loss became non-finite or exceeded ``divergence_factor``
         times its initial value; training stopped there.
     final_factors : list of ndarray, shape (d_j, d_{j-1})
+        The trained factors; ``[W_e]`` for ``optimizer="e2e"``.
     seconds : float
     balancedness, norm_e : ndarray or None
         Per recorded step, when ``track=True``.
+    info : dict
+        ``"compiled"`` (bool) for every run; ``"optimizer"`` and ``"depth"``
+        for ``optimizer="e2e"``.
     """
 
     loss: np.ndarray
@@ -64,7 +76,11 @@ def train(factors, X, Y, *, loss="l2", optimizer="sgd", lr, steps, weight_decay=
     X : ndarray, shape (n, d_0)
     Y : ndarray, shape (n, d_N)
     loss : {"l2", "l4", ...}
-    optimizer : {"sgd", "adam", "adagrad", "adadelta"}
+    optimizer : {"sgd", "adam", "adagrad", "adadelta", "e2e"}
+        ``"e2e"`` collapses ``factors`` to ``W_e = W_N ... W_1`` and trains that
+        single matrix with the end-to-end update of Theorem 1 of Arora, Cohen
+        & Hazan (2018) (see Notes), the closed form of gradient descent on
+        balanced factors. Its only option is ``depth``.
     lr : float
     steps : int
     weight_decay : float
@@ -81,12 +97,55 @@ def train(factors, X, Y, *, loss="l2", optimizer="sgd", lr, steps, weight_decay=
         loss, gradient and update kernels as the step-by-step Python loop
         and agrees with it to rounding. ``False`` runs the Python loop, one
         ``Objective`` evaluation and one ``Optimizer.step`` per step.
+        Ignored for ``optimizer="e2e"``, which always runs in Python (one
+        SVD per step).
     **optimizer_options
-        Passed to the optimizer (momentum, betas, ...).
+        Passed to the optimizer (momentum, betas, ...). For ``"e2e"``:
+        ``depth``, the N of the update, an int >= 1 defaulting to
+        ``len(factors)``, so that ``train(balanced_factors, ...,
+        optimizer="e2e")`` follows the closed form of the same deep network.
 
     Returns
     -------
     History
+
+    Notes
+    -----
+    With ``optimizer="e2e"`` each step is ``deeplinear.e2e_update``:
+
+    Equations::
+
+        grad_e = dL/dW_e                                   (data loss, no penalty)
+        W_e <- (1 - lr*wd*N) W_e
+               - lr * sum_{j=1..N} [W_e W_e^T]^((j-1)/N) grad_e [W_e^T W_e]^((N-j)/N)
+        recorded = L(W_e) + (wd/2) * N * sum_i s_i^(2/N)
+
+    where ``wd = weight_decay`` and ``s_i`` are the singular values of ``W_e``.
+    The penalty term is ``wd/2 sum_j ||W_j||^2`` of balanced factors with
+    product ``W_e`` (each has singular values ``s_i^(1/N)``), so the recorded
+    curve is comparable with the objective of a deep run from balanced
+    factors; the two agree to O(lr). ``final_factors`` is ``[W_e]``; with
+    ``track=True``, ``norm_e`` is ``||W_e||_F`` and ``balancedness`` is 0 at
+    every record (a single matrix has no pair of adjacent factors, as in
+    ``deeplinear.balancedness([W_e])``). ``info`` holds ``compiled=False``,
+    ``optimizer="e2e"`` and ``depth=N``. A gradient that overflows while the
+    loss does not (possible only within a few powers of the float range)
+    cannot be stepped with, and counts as divergence there.
+    """
+    objective = Objective(X, Y, loss, weight_decay)
+    return train_objective(objective, factors, optimizer=optimizer, lr=lr, steps=steps,
+                           record_every=record_every, divergence_factor=divergence_factor,
+                           track=track, compiled=compiled, **optimizer_options)
+
+
+def train_objective(objective, factors, *, optimizer="sgd", lr, steps, record_every=1,
+                    divergence_factor=1e6, track=False, compiled=True,
+                    **optimizer_options) -> History:
+    """``train`` on a prepared ``Objective`` (data, loss and weight decay).
+
+    A grid search trains many networks on the same data: building the
+    objective once shares its precomputed moments (``X^T X / n`` for l2)
+    and its chain workspaces between runs. Same keywords and result as ``train``.
     """
     lr = check_positive(lr, "lr")
     if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 1:
@@ -94,8 +153,11 @@ def train(factors, X, Y, *, loss="l2", optimizer="sgd", lr, steps, weight_decay=
     if not isinstance(record_every, (int, np.integer)) or record_every < 1:
         raise ValueError(f"record_every: expected an integer >= 1, got {record_every!r}")
     divergence_factor = check_positive(divergence_factor, "divergence_factor")
-    objective = Objective(X, Y, loss, weight_decay)
     factors, chain = objective._checked([W.copy() for W in as_factors(factors)])
+    if isinstance(optimizer, str) and optimizer.lower() == "e2e":
+        depth = _e2e_depth(len(factors), optimizer_options)
+        return _train_e2e(objective, end_to_end(factors), depth, lr, steps, record_every,
+                          divergence_factor, track)
     if compiled and not track:
         return _train_compiled(objective, factors, chain, optimizer, lr, steps,
                                record_every, divergence_factor, optimizer_options)
@@ -104,16 +166,28 @@ def train(factors, X, Y, *, loss="l2", optimizer="sgd", lr, steps, weight_decay=
                          divergence_factor, track)
 
 
-def _train_python(objective, factors, chain, opt, steps, record_every, divergence_factor,
-                  track) -> History:
-    """The step-by-step loop: one objective evaluation and one optimizer step per step."""
-    start = time.perf_counter()
-    losses, recorded, bal, norms = [], [], [], []
+def _run_loop(evaluate, step, observe, steps, record_every, divergence_factor):
+    """The step-by-step loop that both Python paths share.
+
+    ``evaluate()`` returns the objective value and what ``step`` needs (the
+    gradients) at the current point; ``step(grads)`` moves the point one step
+    (the factors in place, or ``W_e`` replaced); ``observe()`` returns ``(balancedness, ||W_e||_F)``, or is None when not
+    tracking. Records at step 0, every ``record_every`` steps, at the last
+    step and where the run diverged (non-finite, or above ``divergence_factor``
+    times the initial value), where it stops: the rule of the compiled loop.
+
+    Returns
+    -------
+    losses, recorded : list
+    diverged : bool
+    tracked : list of (balancedness, norm_e) tuples
+    """
+    losses, recorded, tracked = [], [], []
     diverged = False
     limit = None
     for t in range(steps + 1):
         with np.errstate(over="ignore", invalid="ignore"):
-            value, grads = objective._value_and_gradients(factors, chain)
+            value, grads = evaluate()
         if limit is None:
             limit = divergence_factor * max(value, np.finfo(float).tiny)
         if not np.isfinite(value) or value > limit:
@@ -121,19 +195,83 @@ def _train_python(objective, factors, chain, opt, steps, record_every, divergenc
         if t % record_every == 0 or t == steps or diverged:
             losses.append(value)
             recorded.append(t)
-            if track:
-                bal.append(_balancedness(factors))
-                norms.append(float(np.linalg.norm(chain.end_to_end(factors))))
+            if observe is not None:
+                tracked.append(observe())
         if diverged or t == steps:
             break
-        opt.step(grads)
+        with np.errstate(over="ignore", invalid="ignore"):
+            step(grads)
+    return losses, recorded, diverged, tracked
+
+
+def _history(losses, recorded, diverged, tracked, final_factors, seconds, track, info):
+    """A ``History`` from what :func:`_run_loop` returned."""
+    bal, norms = zip(*tracked) if tracked else ((), ())
     return History(
-        loss=np.array(losses), steps=np.array(recorded), diverged=diverged,
-        final_factors=factors, seconds=time.perf_counter() - start,
-        balancedness=np.array(bal) if track else None,
-        norm_e=np.array(norms) if track else None,
-        info={"compiled": False},
+        loss=np.array(losses), steps=np.array(recorded, dtype=np.int64), diverged=diverged,
+        final_factors=final_factors, seconds=seconds,
+        balancedness=np.array(bal, dtype=float) if track else None,
+        norm_e=np.array(norms, dtype=float) if track else None,
+        info=info,
     )
+
+
+def _train_python(objective, factors, chain, opt, steps, record_every, divergence_factor,
+                  track) -> History:
+    """The step-by-step loop: one objective evaluation and one optimizer step per step."""
+
+    def observe():
+        return _balancedness(factors), float(np.linalg.norm(chain.end_to_end(factors)))
+
+    start = time.perf_counter()
+    run = _run_loop(lambda: objective._value_and_gradients(factors, chain), opt.step,
+                    observe if track else None, steps, record_every, divergence_factor)
+    return _history(*run, factors, time.perf_counter() - start, track, {"compiled": False})
+
+
+def _e2e_depth(n_factors, options) -> int:
+    """The ``depth`` option of ``optimizer="e2e"`` (default ``n_factors``); no other option."""
+    options = dict(options)
+    depth = check_depth(options.pop("depth", n_factors), "depth")
+    if options:
+        names = ", ".join(repr(name) for name in options)
+        raise ValueError(f"options: {names} not accepted by optimizer 'e2e'; "
+                         "its only option is 'depth'")
+    return depth
+
+
+def _train_e2e(objective, W_e, depth, lr, steps, record_every, divergence_factor,
+               track) -> History:
+    """The end-to-end dynamics (Theorem 1), one ``e2e_update`` per step.
+
+    ``W_e`` (d_N, d_0) is a fresh array; it is replaced, not updated in place.
+    The recorded value is the data loss plus the weight-decay penalty of
+    balanced factors of ``W_e`` (see the Notes of :func:`train`).
+    """
+    wd = objective.weight_decay
+    current = [W_e]
+
+    def evaluate():
+        W = current[0]
+        value, grad_e = objective.data_loss_and_grad_e(W)  # L(W_e), no penalty
+        if not (np.all(np.isfinite(W)) and np.all(np.isfinite(grad_e))):
+            return float("inf"), grad_e  # no step can be taken from here: diverged
+        if wd != 0.0:
+            s = np.linalg.svd(W, compute_uv=False)
+            value += 0.5 * wd * depth * float(np.sum(s ** (2.0 / depth)))
+        return value, grad_e
+
+    def step(grad_e):
+        current[0] = e2e_update(current[0], grad_e, depth, lr, wd)
+
+    def observe():
+        return 0.0, float(np.linalg.norm(current[0]))
+
+    start = time.perf_counter()
+    run = _run_loop(evaluate, step, observe if track else None, steps, record_every,
+                    divergence_factor)
+    return _history(*run, current, time.perf_counter() - start, track,
+                    {"compiled": False, "optimizer": "e2e", "depth": depth})
 
 
 def _optimizer_kernel_args(opt):

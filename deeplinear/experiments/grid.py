@@ -23,7 +23,8 @@ import pandas as pd
 
 from ..init import INITIALIZERS, balanced, make_factors
 from ..optim import OPTIMIZERS
-from ..train import train
+from ..objective import Objective
+from ..train import train_objective
 
 __all__ = ["grid_search", "REPORT_LRS", "REPORT_HIDDEN", "arch_name", "parse_hidden"]
 
@@ -193,12 +194,13 @@ def _validate_grid(*, hidden, init, optimizer, loss, steps, lrs, seeds, weight_d
 def _run_task(task, X, Y):
     """Train every lr of ``task``; return ``(rows, curves)`` in lr order."""
     factors = _start(task, X.shape[1], Y.shape[1])
+    objective = Objective(X, Y, task.loss, task.weight_decay)  # shared by the lrs
     rows, curves = [], []
     for k, lr in enumerate(task.lrs):
-        h = train(factors, X, Y, loss=task.loss, optimizer=task.optimizer, lr=lr,
-                  steps=task.steps, weight_decay=task.weight_decay,
-                  record_every=task.record_every, divergence_factor=task.divergence_factor,
-                  **dict(task.optimizer_options))
+        h = train_objective(objective, factors, optimizer=task.optimizer, lr=lr,
+                            steps=task.steps, record_every=task.record_every,
+                            divergence_factor=task.divergence_factor,
+                            **dict(task.optimizer_options))
         rows.append({
             "run": task.first_run + k, "arch": arch_name(task.hidden), "hidden": task.hidden,
             "depth": len(task.hidden) + 1, "init": task.init, "optimizer": task.optimizer,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 
 __all__ = ["plot_best_curves"]
 
@@ -25,7 +26,8 @@ def plot_best_curves(results, path, title=None, summary=None):
     panels = list(dict.fromkeys(zip(best["loss"], best["init"], best["optimizer"])))
     ncols = min(3, len(panels))
     nrows = math.ceil(len(panels) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 4.0 * nrows),
+    width = max(7.0, 5.2 * ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, 4.0 * nrows + 0.4),
                              squeeze=False, constrained_layout=True)
     cmap = plt.get_cmap("viridis")
     archs = list(dict.fromkeys(best["arch"]))
@@ -56,8 +58,9 @@ def plot_best_curves(results, path, title=None, summary=None):
         ax.axis("off")
     c = results.config
     seeds = c["seeds"] if not isinstance(c["seeds"][0], list) else c["seeds"][0]
-    fig.suptitle(title or (f"{c['dataset']} (n={c['n']}, d={c['d_in']}): best-lr learning "
-                           f"curves, mean and range over {len(seeds)} seed(s)"), fontsize=11)
+    title = title or (f"{c['dataset']} (n={c['n']}, d={c['d_in']}): best-lr learning curves, "
+                      f"mean and range over {len(seeds)} seed(s)")
+    fig.suptitle(textwrap.fill(title, int(width * 11)), fontsize=11)
     fig.savefig(path, dpi=150)
     plt.close(fig)
     return path
