@@ -8,11 +8,12 @@ differences and against the closed-form end-to-end update, and redoes the
 experiments of a student reproduction (Levy & Wang, 2024).
 """
 
-from . import gradcheck, init, losses, optim
+from . import datasets, gradcheck, init, losses, optim
 from .end_to_end import e2e_update, e2e_update_single_output
 from .gradcheck import check_factor_gradients, numerical_gradient, rel_error
 from .linalg import balancedness, end_to_end, factor_gradients, psd_power
 from .objective import Objective, loss_and_gradients
+from .train import History, train
 
 __version__ = "0.1.0"
 
@@ -28,6 +29,9 @@ __all__ = [
     "numerical_gradient",
     "rel_error",
     "check_factor_gradients",
+    "train",
+    "History",
+    "datasets",
     "gradcheck",
     "init",
     "losses",

@@ -203,9 +203,25 @@ class Results:
                   for i, col in enumerate(cols)]
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
         lines = [head, fmt.format(*cols), "  ".join("-" * w for w in widths)]
-        lines += [fmt.format(*b) for b in body]
-        lines += [""] + self.acceleration(summary)
-        return "\n".join(lines)
+        lines += [fmt.format(*b).rstrip() for b in body]
+        lines += [""] + self.acceleration(summary) + self.edge_notes(summary)
+        return "\n".join(line.rstrip() for line in lines)
+
+    def edge_notes(self, summary=None) -> list:
+        """Warn when best lrs sit at the top of their grid: a larger one might do better."""
+        summary = self.summary() if summary is None else summary
+        at_edge = []
+        for row in summary.itertuples():
+            lrs = self.runs.loc[(self.runs["arch"] == row.arch) & (self.runs["init"] == row.init)
+                                & (self.runs["optimizer"] == row.optimizer)
+                                & (self.runs["loss"] == row.loss), "lr"]
+            if math.isfinite(row.best_lr) and row.best_lr == lrs.max():
+                at_edge.append(row)
+        if not at_edge:
+            return []
+        share = f"{len(at_edge)} of {len(summary)}"
+        return [f"note: for {share} configurations the best lr is the largest in the grid; "
+                "a larger lr might do better."]
 
     # ------------------------------------------------------------------ files
     def write(self, out, title=None) -> dict:
