@@ -4,7 +4,8 @@ One *run* trains one network (one architecture, init, optimizer, loss,
 learning rate and seed) with ``deeplinear.train``. The runs of one
 (architecture, init, optimizer, loss, seed) share their starting factors, so
 the learning rates are compared from the same start, as in the report. They
-form one *task*: the unit of work handed to an executor.
+form one *task*, the unit of work handed to an executor (split into one task
+per learning rate when there are too few to keep the workers busy).
 
 Any ``concurrent.futures.Executor`` can run the tasks (a process pool, or a
 Dask or Ray executor on a cluster); results are gathered in submission
@@ -34,6 +35,9 @@ REPORT_LRS = (1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2)
 REPORT_HIDDEN = ((), (1,), (10,), (64,), (1, 1), (10, 10), (64, 64))
 #: Optimizers a grid accepts: the built-in ones and the closed form "e2e".
 GRID_OPTIMIZERS = (*OPTIMIZERS, "e2e")
+#: Below this many (arch, init, optimizer, loss, seed) combinations, an
+#: executor gets one task per learning rate instead of one per combination.
+MIN_TASKS = 8
 #: Scale of the balanced init: ||W_e||_F of the shared end-to-end start.
 BALANCED_SCALE = 1e-2
 
@@ -139,7 +143,7 @@ def _data_arrays(data):
 
 @dataclass(frozen=True)
 class _Task:
-    """The runs of one (arch, init, optimizer, loss, seed): one per lr."""
+    """Runs of one (arch, init, optimizer, loss, seed): one per lr of ``lrs``."""
 
     first_run: int
     hidden: tuple
@@ -261,11 +265,17 @@ def grid_search(data, *, hidden=((),), init="default", optimizer="sgd", loss="l2
         record_every = max(1, int(steps) // 1000)
     options = tuple(sorted((optimizer_options or {}).items()))
 
+    combos = list(itertools.product(archs, inits, optimizers, losses, seeds))
+    # Few combinations (a one-seed paper grid): one task per lr, so that the
+    # workers of an executor share the load. Runs do not depend on the split.
+    chunk = len(lrs) if executor is None or len(combos) >= MIN_TASKS else 1
     tasks, first = [], 0
-    for arch, ini, opt, lo, seed in itertools.product(archs, inits, optimizers, losses, seeds):
-        tasks.append(_Task(first, arch, ini, opt, lo, seed, lrs, int(steps), int(record_every),
-                           float(weight_decay), float(divergence_factor), options))
-        first += len(lrs)
+    for arch, ini, opt, lo, seed in combos:
+        for i in range(0, len(lrs), chunk):
+            tasks.append(_Task(first, arch, ini, opt, lo, seed, lrs[i:i + chunk], int(steps),
+                               int(record_every), float(weight_decay),
+                               float(divergence_factor), options))
+            first += len(lrs[i:i + chunk])
 
     start = time.perf_counter()
     outputs = _execute(tasks, X, Y, executor, progress)
