@@ -278,6 +278,8 @@ def grid_search(data, *, hidden=((),), init="default", optimizer="sgd", loss="l2
             first += len(lrs[i:i + chunk])
 
     start = time.perf_counter()
+    if executor is not None:
+        _warm_up(X, Y, losses, optimizers)
     outputs = _execute(tasks, X, Y, executor, progress)
     rows = [row for task_rows, _ in outputs for row in task_rows]
     curves = [curve for _, task_curves in outputs for curve in task_curves]
@@ -286,6 +288,19 @@ def grid_search(data, *, hidden=((),), init="default", optimizer="sgd", loss="l2
               "seeds": list(seeds), "weight_decay": float(weight_decay),
               "record_every": int(record_every)}
     return Results(pd.DataFrame(rows), curves, config, seconds=time.perf_counter() - start)
+
+
+def _warm_up(X, Y, losses, optimizers):
+    """Compile (or load) the kernels here, once, before an executor starts.
+
+    Worker processes forked after this inherit the compiled code instead of
+    each compiling it again (about 10 s each on first use) or loading it
+    from the cache (1-2 s each).
+    """
+    for loss, opt in itertools.product(losses, optimizers):
+        objective = Objective(X[:2], Y[:2], loss)
+        factors = [np.zeros((2, X.shape[1])), np.zeros((Y.shape[1], 2))]
+        train_objective(objective, factors, optimizer=opt, lr=1e-3, steps=1)
 
 
 def _execute(tasks, X, Y, executor, progress):
