@@ -38,7 +38,8 @@ GRID_OPTIMIZERS = (*OPTIMIZERS, "e2e")
 #: Below this many (arch, init, optimizer, loss, seed) combinations, an
 #: executor gets one task per learning rate instead of one per combination.
 MIN_TASKS = 8
-#: Scale of the balanced init: ||W_e||_F of the shared end-to-end start.
+#: Scale of the balanced init: the shared end-to-end start W_e has iid
+#: N(0, scale^2) entries (so ||W_e||_F is about scale * sqrt(d_0 d_N)).
 BALANCED_SCALE = 1e-2
 
 

@@ -71,7 +71,11 @@ class Results:
 
     # ------------------------------------------------------------------ curves
     def curves_frame(self) -> pd.DataFrame:
-        """All curves in long format: one row per (run, recorded step)."""
+        """All curves in long format: one row per (run, recorded step).
+
+        Columns: run, arch, depth, init, optimizer, loss (the loss function's
+        name, as in ``runs``), lr, seed, step and value (the objective there).
+        """
         meta = self.runs.set_index("run")
         parts = []
         for run, (steps, values) in enumerate(self.curves):

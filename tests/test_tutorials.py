@@ -1,0 +1,130 @@
+"""The tutorials: each runs in quick mode and writes a real figure and its data;
+the committed figures exist and the README shows them; and where the theory is
+exact, the quick-mode numbers must show it.
+
+All tutorials run once per session (two at a time, each in its own process)
+into a temporary folder given by DEEPLINEAR_FIGURES_DIR, so the committed
+figures are never touched; a test checks that too.
+"""
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TUTORIALS = ROOT / "tutorials"
+FIGURES = ROOT / "figures"
+EXPECTED = [
+    "01_deep_linear_networks", "02_end_to_end_dynamics", "03_report_figure2",
+    "04_report_figure3_initialization", "05_report_figure4_optimizers", "06_paper_l2_vs_l4",
+    "07_paper_vs_adagrad_adadelta", "08_width_does_not_matter", "09_learning_rate_landscape",
+]
+
+
+def _digest(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.glob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def quick_runs(tmp_path_factory, shared_data_dir):
+    """Run every tutorial in quick mode, two processes at a time."""
+    out = tmp_path_factory.mktemp("figures")
+    env = {**os.environ, "DEEPLINEAR_QUICK": "1", "DEEPLINEAR_FIGURES_DIR": str(out),
+           "MPLBACKEND": "Agg", "DEEPLINEAR_DATA_DIR": str(shared_data_dir)}
+    before = _digest(FIGURES) if FIGURES.is_dir() else {}
+    pending = [TUTORIALS / f"{name}.py" for name in EXPECTED]
+    running, results = [], {}
+    start = time.perf_counter()
+    while pending or running:
+        while pending and len(running) < 2:
+            script = pending.pop(0)
+            proc = subprocess.Popen([sys.executable, str(script)], env=env, cwd=ROOT,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            running.append((script.stem, proc, time.perf_counter()))
+        name, proc, t0 = running.pop(0)
+        stdout, stderr = proc.communicate(timeout=300)
+        results[name] = dict(code=proc.returncode, stdout=stdout, stderr=stderr,
+                             seconds=time.perf_counter() - t0)
+    total = time.perf_counter() - start
+    after = _digest(FIGURES) if FIGURES.is_dir() else {}
+    return dict(out=out, results=results, total=total, untouched=before == after)
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir():
+    from conftest import REAL_DATA
+
+    if not (REAL_DATA / "abalone" / "abalone.data").is_file():
+        pytest.fail(f"real data not found at {REAL_DATA}: set DEEPLINEAR_DATA_DIR")
+    return REAL_DATA
+
+
+def test_the_nine_tutorials_exist():
+    found = sorted(p.stem for p in TUTORIALS.glob("[0-9][0-9]_*.py"))
+    assert found == EXPECTED
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_tutorial_runs_in_quick_mode_and_writes_figure_and_data(quick_runs, name):
+    run = quick_runs["results"][name]
+    assert run["code"] == 0, f"{name} failed:\n{run['stdout'][-1500:]}\n{run['stderr'][-3000:]}"
+    png, csv = quick_runs["out"] / f"{name}.png", quick_runs["out"] / f"{name}.csv"
+    with open(png, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    image = mpimg.imread(png)[..., :3]
+    assert image.shape[0] >= 400 and image.shape[1] >= 600  # 150 dpi, a real figure
+    # Not blank: pixel values vary and a fair share of the canvas is not background.
+    assert image.std() > 0.05
+    assert np.mean(np.any(np.abs(image - image[0, 0]) > 0.1, axis=-1)) > 0.02
+    frame = pd.read_csv(csv)
+    assert len(frame) > 0 and frame.notna().any().all()
+    assert run["stdout"].strip(), "a tutorial prints its comparison table"
+
+
+def test_quick_mode_is_quick_and_leaves_committed_figures_alone(quick_runs):
+    assert quick_runs["untouched"], "a quick run changed files in figures/"
+    assert quick_runs["total"] < 120, {k: round(v["seconds"], 1)
+                                        for k, v in quick_runs["results"].items()}
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_committed_figure_exists_and_readme_shows_it(name):
+    assert (FIGURES / f"{name}.png").is_file(), f"figures/{name}.png is not committed"
+    assert (FIGURES / f"{name}.csv").is_file(), f"figures/{name}.csv is not committed"
+    assert f"figures/{name}.png" in (ROOT / "README.md").read_text()
+
+
+def test_tutorial_2_deep_and_closed_form_agree_to_order_lr(quick_runs):
+    """Theorem 1 is exact for gradient flow; gradient descent with step lr
+    leaves the closed form by O(lr) over a fixed training time lr*steps."""
+    frame = pd.read_csv(quick_runs["out"] / "02_end_to_end_dynamics.csv")
+    gap = frame[frame["panel"] == "gap"].sort_values("lr")
+    assert len(gap) >= 3 and (gap["value"] > 0).all()
+    slope = np.polyfit(np.log(gap["lr"]), np.log(gap["value"]), 1)[0]
+    assert 0.8 <= slope <= 1.2, f"gap ~ lr^{slope:.2f}, expected lr^1"
+    assert (gap["value"] < 0.1).all(), gap
+
+
+def test_tutorial_8_width_is_invisible_under_balanced_init_only(quick_runs):
+    """Under a balanced start with the same W_e, hidden width changes nothing
+    (orthogonal equivariance): curves agree to rounding, far below 1e-6. The
+    default init gives width-dependent curves (differences above 1e-2)."""
+    frame = pd.read_csv(quick_runs["out"] / "08_width_does_not_matter.csv")
+
+    def spread(init):
+        table = frame[frame["init"] == init].pivot(index="step", columns="width", values="loss")
+        assert table.shape[1] >= 3 and not table.isna().any().any()
+        ref = table.iloc[:, 0].to_numpy()[:, None]
+        return float(np.max(np.abs(table.to_numpy() - ref) / np.abs(ref)))
+
+    assert spread("balanced") <= 1e-6
+    assert spread("default") > 1e-2
