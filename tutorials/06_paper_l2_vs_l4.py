@@ -72,7 +72,7 @@ pd.set_option("display.width", 160)
 STEPS = tutorial.pick(100_000, 2000)
 RECORD_EVERY = tutorial.pick(100, 20)
 # l2 is stable up to lr = 2 / lambda_max(2 X^T X / n) for depth 1 (computed
-# below); l4 needs lrs about 20 times smaller.
+# below); l4 needs much smaller ones (its bound is computed below too).
 LRS = {
     "l2": tutorial.pick((1e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 1.4e-2, 2e-2), (1e-2,)),
     "l4": tutorial.pick((1e-4, 2e-4, 3e-4, 5e-4, 7e-4, 1e-3), (2e-4, 5e-4)),
@@ -221,7 +221,8 @@ else:
     with ProcessPoolExecutor(2) as pool:
         histories = [future.result() for future in rerun(pool.submit)]
 
-bounds = {"l2": 2 / lam_l2, "l4": 2 / l4_hessian_max(W_fit)}
+bounds = {"l2": 2 / lam_l2, "l4 fit": 2 / l4_hessian_max(W_fit),
+          "l4 start": 2 / l4_hessian_max(W_start)}
 steps_rows = []
 for (loss, arch, depth, lr, _), h in zip(jobs, histories):
     norm = float(np.linalg.norm(dl.end_to_end(h.final_factors)))
@@ -232,8 +233,8 @@ for (loss, arch, depth, lr, _), h in zip(jobs, histories):
                        "balancedness end": dl.balancedness(h.final_factors)})
 steps_table = pd.DataFrame(steps_rows)
 print(steps_table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-print(f"for comparison, 2/lambda_max: l2 {bounds['l2']:.3g}; "
-      f"l4 at the least-squares fit {bounds['l4']:.3g}, at the start {2 / l4_hessian_max(W_start):.3g}")
+print(f"for comparison, 2/lambda_max: l2 {bounds['l2']:.3g}; l4 at the least-squares fit "
+      f"{bounds['l4 fit']:.3g}, at the start {bounds['l4 start']:.3g}")
 
 # %% [markdown]
 # How to read the two tables (the verdicts below are those of the full run,
@@ -306,13 +307,13 @@ def speedup(loss):
 def verdict(loss):
     value = speedup(loss)
     if not np.isfinite(value):
-        return f"no deeper net reached the {loss} target"
+        return f"does not speed up {loss} (no deeper net reached the target)"
     return f"{'speeds up' if value > 1 else 'does not speed up'} {loss} ({value:.2f}x)"
 
 
-title = (f"Depth {verdict('l4')}, {verdict('l2')}: best deeper net's speed-up in steps to "
-         f"target vs depth 1, gradient descent from one balanced start, best lr each.\n"
-         f"{CAPTION}, {STEPS:,} steps")
-fig.suptitle(title, fontsize=10.5)
+title = (f"Depth {verdict('l4')} and {verdict('l2')}: "
+         f"steps to target of depth 1 / best deeper net\n"
+         f"GD, same balanced start, best lr per depth, {STEPS:,} steps; {CAPTION}")
+fig.suptitle(title, fontsize=10)
 frame = pd.concat(curves, ignore_index=True)
 tutorial.save(fig, frame, NAME, FIGURES)

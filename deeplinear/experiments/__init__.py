@@ -8,9 +8,9 @@ named experiments in ``PRESETS`` (the report's Figures 2-4 and the paper's
 comparisons).
 """
 
-from .grid import REPORT_HIDDEN, REPORT_LRS, arch_name, grid_search, parse_hidden
+from .grid import BALANCED_SCALE, REPORT_HIDDEN, REPORT_LRS, arch_name, grid_search, parse_hidden
 from .presets import PRESETS, Preset, get_preset, run_preset
 from .results import Results
 
 __all__ = ["grid_search", "Results", "run_preset", "get_preset", "Preset", "PRESETS",
-           "REPORT_LRS", "REPORT_HIDDEN", "arch_name", "parse_hidden"]
+           "REPORT_LRS", "REPORT_HIDDEN", "BALANCED_SCALE", "arch_name", "parse_hidden"]

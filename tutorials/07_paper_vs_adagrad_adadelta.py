@@ -1,0 +1,258 @@
+# %% [markdown]
+# # 7. One extra scalar against AdaGrad and AdaDelta (the paper's headline)
+#
+# Arora, Cohen & Hazan (2018) close their experiments with a striking claim
+# on the Ethanol l4 regression (tutorial 6): plain gradient descent on a
+# depth-2 linear net, even one whose hidden layer has width 1, beat gradient
+# descent *and* the adaptive optimizers AdaGrad and AdaDelta on the linear
+# model itself. Width 1 means a single extra parameter:
+#
+#     W_e = w_2 * w_1,    w_1 a 1 x d row,  w_2 a scalar.
+#
+# (We write products last layer first, W_e = W_N ... W_1; the Levy & Wang
+# report writes them in the other order, W_1 W_2.)
+#
+# What the extra scalar does. From balanced factors (here w_2^2 = ||w_1||^2),
+# Theorem 1 with N = 2 says gradient descent moves W_e by
+#
+#     W_e <- W_e - lr ||W_e|| (g + P g),    g = dL/dW_e,  P g = part of g along W_e.
+#
+# The step is scaled by ||W_e||, which grows during training: an lr that
+# rises as the fit improves, the same for every coordinate. The two adaptive
+# optimizers we compare with (written out in `dl.optim`, following
+# torch.optim's rules and defaults) adapt each coordinate i separately:
+#
+# * AdaGrad: step lr g_i / (sqrt(sum over past steps of g_i^2) + 1e-10). The
+#   sum only grows, so the step can only shrink relative to g.
+# * AdaDelta (rho = 0.9, eps = 1e-6): step lr g_i RMS[dx_i] / RMS[g_i], with
+#   running means of the past squared steps dx and gradients g. When
+#   gradients get smaller the ratio can grow: AdaDelta can raise its step.
+#
+# Tutorial 6 showed that l4 wants a step that rises during training (its
+# curvature falls as the residuals shrink). So we expect the extra scalar to
+# beat AdaGrad clearly; AdaDelta, which can also raise its step, is the real
+# contest.
+#
+# Protocol: the package's preset "paper-vs-adagrad-adadelta" (its hidden
+# widths, balanced start, l4 loss), with our own lr grids: finer for
+# gradient descent (GD), and for each adaptive optimizer a grid around its
+# best lr (we searched wider first; torch's defaults, lr 0.01 for AdaGrad
+# and 1.0 for AdaDelta, are in or next to them). All runs start from the
+# same end-to-end row W_e (entries N(0, 0.01^2)), 1e5 full-batch steps, loss
+# recorded every 100, each method at its best lr (lowest final loss, never
+# diverged).
+#
+# It writes figures/07_paper_vs_adagrad_adadelta.png (and .csv).
+
+# %%
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FormatStrFormatter  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from deeplinear import tutorial  # noqa: E402
+from deeplinear.experiments import PRESETS, Results, grid_search  # noqa: E402
+
+SEED = 0
+np.random.seed(SEED)   # the grid draws every start from SEED itself; belt and braces
+FIGURES = tutorial.figures_dir(Path(__file__).resolve().parent.parent / "figures")
+NAME = "07_paper_vs_adagrad_adadelta"
+pd.set_option("display.width", 160)
+
+STEPS = tutorial.pick(100_000, 1000)
+RECORD_EVERY = tutorial.pick(100, 10)
+LRS = {
+    "sgd": tutorial.pick((1e-4, 2e-4, 3e-4, 5e-4, 7e-4, 1e-3), (5e-4,)),
+    "adagrad": tutorial.pick((5e-3, 1e-2, 2e-2, 5e-2), (1e-2,)),
+    "adadelta": tutorial.pick((2e-3, 5e-3, 1e-2, 2e-2, 1.0), (5e-3,)),
+}
+
+data = tutorial.load_data("ethanol")
+CAPTION = tutorial.data_caption(data)
+print(CAPTION)
+preset = PRESETS["paper-vs-adagrad-adadelta"]
+print(f"preset {preset.name!r}: {preset.description}")
+for grid in preset.grids:
+    print("  ", {k: grid[k] for k in ("hidden", "optimizer", "loss", "lrs")})
+
+# %% [markdown]
+# ## The runs
+# Each grid of the preset, with our lrs, steps and recording. In full mode a
+# process pool runs them on two cores (its workers are forked from this
+# process, after `grid_search` has compiled the kernels, so no `__main__`
+# guard is needed); quick mode runs serially.
+
+# %%
+grids = [{**grid, "lrs": LRS[grid["optimizer"]], "steps": STEPS, "seeds": (SEED,),
+          "record_every": RECORD_EVERY} for grid in preset.grids]
+start = time.perf_counter()
+if tutorial.quick_mode():
+    parts = [grid_search(data, **grid) for grid in grids]
+else:
+    with ProcessPoolExecutor(2) as pool:
+        parts = [grid_search(data, executor=pool, **grid) for grid in grids]
+res = Results.concat(parts)
+print(f"{len(res.runs)} runs of {STEPS} steps in {time.perf_counter() - start:.1f} s")
+
+NAMES = {"sgd": "GD", "adagrad": "AdaGrad", "adadelta": "AdaDelta"}
+
+
+def method(optimizer, arch):
+    """A label such as "GD, depth 2 [1], one extra scalar"."""
+    depth = len(arch.strip("[]").split(",")) + 1 if arch != "[]" else 1
+    extra = ", one extra scalar" if arch == "[1]" else ""
+    return f"{NAMES[optimizer]}, depth {depth} {arch}{extra}"
+
+
+# %% [markdown]
+# Final loss for every lr ("div": diverged, the loss went above 1e6 times
+# its start). Each method's best lr is inside its grid.
+
+# %%
+runs = res.runs.assign(method=[method(o, a) for o, a in zip(res.runs["optimizer"],
+                                                            res.runs["arch"])])
+for name, group in runs.groupby("method", sort=False):
+    cells = ", ".join(f"{lr:g}: " + ("div" if np.isinf(v) else f"{v:.4f}")
+                      for lr, v in zip(group["lr"], group["final_loss"]))
+    print(f"{name:<34} {cells}")
+
+# %% [markdown]
+# ## Steps to target
+# Two targets, both 1.1 times a final loss of the linear model (depth 1):
+#
+# * "GD target": 1.1 x the best final loss of plain GD on depth 1, the
+#   baseline the paper accelerates;
+# * "best target": 1.1 x the best final loss of *any* depth-1 method (this
+#   is the target of `Results.summary()`, which takes every depth-1 run).
+#
+# The speed-up is GD depth 1's steps to the GD target divided by the method's.
+
+# %%
+summary = res.summary()
+best = res.best().set_index(["optimizer", "arch"])
+gd1 = summary[(summary["optimizer"] == "sgd") & (summary["depth"] == 1)].iloc[0]
+targets = {"GD target": 1.1 * gd1["final_mean"], "best target": float(summary["target"].iloc[0])}
+CHECKS = (STEPS // 100, STEPS // 10)
+
+
+def first_step(steps, values, target):
+    hit = np.nonzero(values <= target)[0]
+    return int(steps[hit[0]]) if hit.size else None
+
+
+rows, curves = [], {}
+for row in summary.itertuples():
+    ids = best.loc[(row.optimizer, row.arch), "run_ids"]
+    if not ids:
+        continue
+    steps, mean, _, _ = res.mean_curve(ids)
+    curves[(row.optimizer, row.arch)] = (steps, mean, row.best_lr)
+    reach = {k: first_step(steps, mean, t) for k, t in targets.items()}
+    rows.append({"method": method(row.optimizer, row.arch), "best lr": row.best_lr,
+                 **{f"loss@{c}": float(mean[np.searchsorted(steps, c)]) for c in CHECKS},
+                 "final loss": row.final_mean,
+                 **{f"steps to {k}": reach[k] for k in targets}})
+table = pd.DataFrame(rows)
+base = table.loc[table["method"].str.startswith("GD, depth 1"), "steps to GD target"].iloc[0]
+table["speed-up vs GD depth 1"] = base / table["steps to GD target"]   # NaN: never reached
+for k in targets:
+    table[f"steps to {k}"] = table[f"steps to {k}"].map(
+        lambda s: "never" if pd.isna(s) else int(s))
+print("targets: " + ", ".join(f"{k} = {t:.4g}" for k, t in targets.items()))
+print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+# %% [markdown]
+# ## Width 1 or width 10: the same run
+# Under a balanced start with the same W_e, the hidden width does not change
+# the end-to-end dynamics at all (tutorial 8): [1] and [10] follow the same
+# curve at the same lr, so the "one extra scalar" is all depth 2 needs here.
+
+# %%
+narrow, wide = curves.get(("sgd", "[1]")), curves.get(("sgd", "[10]"))
+if narrow and wide and narrow[2] == wide[2]:
+    gap = np.max(np.abs(narrow[1] - wide[1]) / np.abs(wide[1]))
+    print(f"GD depth 2 at lr {wide[2]:g}: max relative difference [1] vs [10] = {gap:.1e}")
+
+# %% [markdown]
+# ## Against the paper
+# Read the tables above (the verdicts here are those of the full run):
+#
+# * **GD, depth 1 vs depth 2.** The extra scalar reaches the GD target
+#   several times sooner and ends far lower: the acceleration of tutorial 6.
+# * **AdaGrad.** Clearly behind depth-2 GD, and at its best lr no better than
+#   plain GD on depth 1 (slower to the GD target, a slightly higher final
+#   loss). Its per-coordinate steps shrink as the squared gradients pile up,
+#   the opposite of what l4 needs. This agrees with the paper.
+# * **AdaDelta.** A near tie, not a defeat: at its best lr it reaches each
+#   target about as soon as depth-2 GD (a little sooner here, after a much
+#   slower start: its first steps are tiny, since RMS[dx] starts at
+#   sqrt(eps)) and ends a little higher. So we reproduce "depth 2 beats GD
+#   and AdaGrad", but not a clear win over AdaDelta. Possible reasons, which
+#   we cannot check against the paper's code: AdaDelta's settings (we use
+#   torch's rho and eps) and its lr grid (ours is fine around its best lr;
+#   at torch's default lr 1.0 it diverges), the data (8 of the 10 gas-sensor
+#   batches offline), the start and the number of steps. One seed.
+#
+# ## The figure
+# Best-lr curves, log-log; the dotted line is the GD target.
+
+# %%
+STYLE = {("sgd", "[]"): dict(color="C0", lw=2), ("adagrad", "[]"): dict(color="C4", lw=2),
+         ("adadelta", "[]"): dict(color="C5", lw=2), ("sgd", "[1]"): dict(color="C1", lw=2.4),
+         ("sgd", "[10]"): dict(color="k", lw=1, ls="--")}
+fig, ax = plt.subplots(figsize=(11, 6.2), constrained_layout=True)
+frames = []
+for (opt, arch), (steps, mean, lr) in curves.items():
+    shown = steps > 0                           # log x: the start is at step 0
+    ax.plot(steps[shown], mean[shown], label=f"{method(opt, arch)} (lr {lr:g})",
+            **STYLE.get((opt, arch), {}))
+    frames.append(pd.DataFrame({"method": method(opt, arch), "optimizer": opt, "arch": arch,
+                                "depth": int(best.loc[(opt, arch), "depth"]),
+                                "init": "balanced", "loss": "l4", "lr": lr,
+                                "step": steps, "value": mean}))
+ax.axhline(targets["GD target"], color="gray", ls=":", lw=1.2,
+           label=f"GD target: 1.1 x GD depth-1 best = {targets['GD target']:.3g}")
+ax.set_xscale("log")
+ax.set_yscale("log")
+ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+ax.tick_params(axis="y", which="minor", labelsize=7)
+ax.set_xlabel("step (log scale)")
+ax.set_ylabel("training loss, l4 = mean |residual|^4 (log scale)")
+ax.grid(True, which="both", alpha=0.3)
+ax.legend(fontsize=9, loc="lower left")
+
+by_method = table.set_index("method")
+deep = by_method.loc[method("sgd", "[1]")]
+
+
+def contest(other):
+    """("beats" | "ties" | "loses", detail): depth-2 GD against a depth-1 method, on
+    steps to the GD target and on final loss."""
+    row = by_method.loc[method(other, "[]")]
+    steps = [np.inf if s == "never" else s for s in (deep["steps to GD target"],
+                                                     row["steps to GD target"])]
+    faster, lower = steps[0] < steps[1], deep["final loss"] < row["final loss"]
+    if faster == lower:
+        return ("beats" if faster else "loses to"), ""
+    return "ties with", (f" ({'faster' if faster else 'slower'} to the GD target, "
+                         f"{'lower' if lower else 'higher'} final loss)")
+
+
+verdicts = {o: contest(o) for o in ("sgd", "adagrad", "adadelta")}
+phrases = []
+for word in ("beats", "ties with", "loses to"):
+    names = [NAMES[o] + detail for o, (w, detail) in verdicts.items() if w == word]
+    if names:
+        phrases.append(f"{word} {' and '.join(names)}")
+title = ("l4 regression: GD on depth 2 with one extra scalar " + ", ".join(phrases) + "\n"
+         f"(all on depth 1); same balanced start, best lr each, {STEPS:,} steps; {CAPTION}")
+fig.suptitle(title, fontsize=10)
+tutorial.save(fig, pd.concat(frames, ignore_index=True), NAME, FIGURES)
