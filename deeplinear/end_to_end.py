@@ -137,6 +137,8 @@ def e2e_update_single_output(W_e, grad_e, depth, lr, weight_decay=0.0) -> np.nda
 
 def e2e_update_reference(W_e, grad_e, depth, lr, weight_decay=0.0) -> np.ndarray:
     """Twin of :func:`e2e_update` that writes Theorem 1 literally with :func:`psd_power`."""
+    # BEGIN SOLUTION e2e_update: Theorem 1: W_e <- (1 - lr wd N) W_e - lr sum_{j=1..N} [W_e
+    #   W_e^T]^((j-1)/N) grad_e [W_e^T W_e]^((N-j)/N), powers with psd_power
     N = depth
     left, right = W_e @ W_e.T, W_e.T @ W_e
     step = sum(
@@ -144,3 +146,4 @@ def e2e_update_reference(W_e, grad_e, depth, lr, weight_decay=0.0) -> np.ndarray
         for j in range(1, N + 1)
     )
     return (1.0 - lr * weight_decay * N) * W_e - lr * step
+    # END SOLUTION

@@ -21,7 +21,6 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import as_factors, check_positive
-from .objective import Objective
 
 __all__ = ["numerical_gradient", "rel_error", "max_rel_error", "check_factor_gradients"]
 
@@ -49,6 +48,8 @@ def numerical_gradient(f, x, h=1e-6) -> np.ndarray:
     if not isinstance(x, np.ndarray) or x.dtype != np.float64:
         raise ValueError("x: expected a float64 numpy array (it is perturbed in place)")
     h = check_positive(h, "h")
+    # BEGIN SOLUTION numerical_gradient: centred differences: grad[i] = (f(x + h e_i) - f(x - h
+    #   e_i)) / (2h) for every entry i of x, restoring x[i] afterwards (even if f raises)
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"])
     for _ in it:
@@ -63,6 +64,7 @@ def numerical_gradient(f, x, h=1e-6) -> np.ndarray:
             x[i] = old
         grad[i] = (f_plus - f_minus) / (2.0 * h)
     return grad
+    # END SOLUTION
 
 
 def rel_error(a, b) -> float:
@@ -121,6 +123,8 @@ def check_factor_gradients(factors, X, Y, loss="l2", weight_decay=0.0, h=1e-6) -
     error of the size of that factor's gradient.
     """
     factors = [W.copy() for W in as_factors(factors)]
+    from .objective import Objective  # here, so numerical_gradient needs only this file
+
     objective = Objective(X, Y, loss, weight_decay)
     _, grads = objective.value_and_gradients(factors)
     numeric = [numerical_gradient(lambda _: objective.value(factors), W, h) for W in factors]

@@ -102,6 +102,10 @@ def balanced(dims, scale=1e-2, rng=None, end_to_end=None) -> list[np.ndarray]:
     if N == 1:
         return [W_e.copy()]
 
+    # BEGIN SOLUTION balanced_init: thin SVD W_e = U diag(s) V^T with r numerically non-zero
+    #   singular values; W_j = Q_j diag(s)^(1/N) Q_{j-1}^T with Q_0 = V, Q_N = U and Haar-random
+    #   hidden Q_j = _haar_columns(rng, d_j, r); rank above the narrowest width: error if
+    #   end_to_end was given, else truncate; rank 0: zero factors
     U, s, Vt = np.linalg.svd(W_e, full_matrices=False)
     tol = s[0] * max(d_N, d_0) * np.finfo(np.float64).eps
     r = int(np.count_nonzero(s > tol))
@@ -119,6 +123,7 @@ def balanced(dims, scale=1e-2, rng=None, end_to_end=None) -> list[np.ndarray]:
     root = s[:r] ** (1.0 / N)
     Q = [Vt[:r].T] + [_haar_columns(rng, d, r) for d in dims[1:-1]] + [U[:, :r]]
     return [np.ascontiguousarray((Q[j + 1] * root) @ Q[j].T) for j in range(N)]
+    # END SOLUTION
 
 
 def near_zero(dims, std=0.02, rng=None) -> list[np.ndarray]:

@@ -247,6 +247,8 @@ def end_to_end_reference(factors) -> np.ndarray:
 
 def factor_gradients_reference(factors, grad_e) -> list[np.ndarray]:
     """Slow, obvious twin of :func:`factor_gradients`, with O(N^2) products."""
+    # BEGIN SOLUTION factor_gradients: dL/dW_j = (W_N ... W_{j+1})^T grad_e (W_{j-1} ... W_1)^T for
+    #   j = 1..N (empty products are identities)
     N = len(factors)
     dW = []
     for j in range(1, N + 1):
@@ -255,3 +257,4 @@ def factor_gradients_reference(factors, grad_e) -> list[np.ndarray]:
         below = reduce(lambda acc, W: W @ acc, factors[: j - 1], np.eye(factors[0].shape[1]))  # W_{j-1}...W_1
         dW.append(above.T @ grad_e @ below.T)
     return dW
+    # END SOLUTION

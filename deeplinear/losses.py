@@ -57,8 +57,11 @@ class Loss:
     def grad_pred(self, pred, Y) -> np.ndarray:
         """Gradient with respect to the predictions, shape (n, k)."""
         pred, Y = _check_pred(pred, Y)
+        # BEGIN SOLUTION loss_gradient: dL/dpred of L = mean(|pred - Y|^p) over all n*k entries: p
+        #   |r|^(p-1) sign(r) / (n k) with r = pred - Y
         r = pred - Y
         return self.p * np.abs(r) ** (self.p - 1) * np.sign(r) / r.size
+        # END SOLUTION
 
     def value_and_grad_e(self, W_e, X, Y):
         """Loss and its gradient with respect to ``W_e``, in one fused pass.
@@ -86,8 +89,11 @@ class Loss:
 
     def value_and_grad_e_reference(self, W_e, X, Y):
         """Plain NumPy twin of :meth:`value_and_grad_e`, through the predictions."""
+        # BEGIN SOLUTION loss_gradient: value and dL/dW_e = (dL/dpred)^T X, shape (k, d), with pred
+        #   = X W_e^T
         pred = X @ W_e.T
         return self.value(pred, Y), self.grad_pred(pred, Y).T @ X
+        # END SOLUTION
 
 
 def lp(p) -> Loss:

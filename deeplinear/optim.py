@@ -18,8 +18,9 @@ Usage::
 Each rule is implemented once, as a numba kernel in
 ``deeplinear._kernels.optim`` that runs over one flattened factor. The classes
 here validate inputs, own the state arrays and call the kernels. The
-``_*_update_reference`` functions at the bottom are plain NumPy twins of the
-kernels, kept only so the tests can check the two against each other.
+``*_update_reference`` functions at the bottom are plain NumPy twins of the
+kernels: the tests check the two against each other, and the SGD and Adam
+twins are parts of the course assignment (``deeplinear.assignment``).
 """
 
 from __future__ import annotations
@@ -440,20 +441,28 @@ def make_optimizer(name, params, **options) -> Optimizer:
     return cls(params, **options)
 
 
-# --- NumPy reference twins of the kernels (used by the tests only) ----------
+# --- NumPy reference twins of the kernels ----------------------------------
 # Same arguments as the kernels; they work on arrays of any shape, in place.
 
-def _sgd_update_reference(p, g, buf, t, lr, momentum, dampening, nesterov, weight_decay):
+def sgd_update_reference(p, g, buf, t, lr, momentum, dampening, nesterov, weight_decay):
+    """One SGD step (torch.optim.SGD's rule), in place on ``p`` and ``buf``."""
+    # BEGIN SOLUTION sgd: g <- g + wd p; with momentum mu: buf <- g at step t = 1, else mu buf + (1
+    #   - dampening) g; then g <- g + mu buf (nesterov) or buf; finally p <- p - lr g, all in place
     if weight_decay != 0:
         g = g + weight_decay * p
     if momentum != 0:
         buf[...] = g if t == 1 else momentum * buf + (1 - dampening) * g
         g = g + momentum * buf if nesterov else buf
     p -= lr * g
+    # END SOLUTION
 
 
-def _adam_update_reference(p, g, m, v, vmax, t, lr, beta1, beta2, eps, weight_decay,
-                           amsgrad):
+def adam_update_reference(p, g, m, v, vmax, t, lr, beta1, beta2, eps, weight_decay,
+                          amsgrad):
+    """One Adam step (torch.optim.Adam's rule), in place on ``p``, ``m``, ``v``, ``vmax``."""
+    # BEGIN SOLUTION adam: g <- g + wd p; m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2; vmax <-
+    #   max(vmax, v) if amsgrad; p <- p - lr / (1 - b1^t) * m / (sqrt(v or vmax) / sqrt(1 - b2^t) +
+    #   eps), all in place
     if weight_decay != 0:
         g = g + weight_decay * p
     m[...] = beta1 * m + (1 - beta1) * g
@@ -463,9 +472,10 @@ def _adam_update_reference(p, g, m, v, vmax, t, lr, beta1, beta2, eps, weight_de
     v_used = vmax if amsgrad else v
     denom = np.sqrt(v_used) / np.sqrt(1 - beta2 ** t) + eps
     p -= lr / (1 - beta1 ** t) * (m / denom)
+    # END SOLUTION
 
 
-def _adagrad_update_reference(p, g, state_sum, t, lr, lr_decay, eps, weight_decay):
+def adagrad_update_reference(p, g, state_sum, t, lr, lr_decay, eps, weight_decay):
     if weight_decay != 0:
         g = g + weight_decay * p
     clr = lr / (1 + (t - 1) * lr_decay)
@@ -473,7 +483,7 @@ def _adagrad_update_reference(p, g, state_sum, t, lr, lr_decay, eps, weight_deca
     p -= clr * (g / (np.sqrt(state_sum) + eps))
 
 
-def _adadelta_update_reference(p, g, square_avg, acc_delta, lr, rho, eps, weight_decay):
+def adadelta_update_reference(p, g, square_avg, acc_delta, lr, rho, eps, weight_decay):
     if weight_decay != 0:
         g = g + weight_decay * p
     square_avg[...] = rho * square_avg + (1 - rho) * g * g

@@ -5,7 +5,7 @@ Three independent views of every update rule are compared:
 * scalar "by hand" recurrences written in this file with Python floats, one
   entry at a time (``_sgd_by_hand`` etc.) and a few values worked out on paper;
 * the numba kernels, reached through the optimizer classes;
-* the vectorised NumPy twins ``deeplinear.optim._*_update_reference``.
+* the vectorised NumPy twins ``deeplinear.optim.*_update_reference``.
 
 Tolerances: one step of any rule is a handful of float64 operations, each
 rounding by at most 2**-53 ~ 1.1e-16 relative, so three steps agree with an
@@ -237,7 +237,7 @@ def _call(rule, impl, p, g, state, t, lr, opts):
         p, g = p.reshape(-1), g.reshape(-1)
         state = [s.reshape(-1) for s in state]
     else:
-        fn = getattr(optim, f"_{rule}_update_reference")
+        fn = getattr(optim, f"{rule}_update_reference")
     if rule == "adadelta":  # no step count
         fn(p, g, *state, lr, *opts.values())
     else:

@@ -1,0 +1,38 @@
+"""The student parts of the assignment, in the order a student meets them.
+
+Each part has one or more solution regions in the library source (see
+``release``) and grading tests marked ``@pytest.mark.part(name)`` in
+``tests/grading`` (public) and ``tests/hidden`` (hidden). To add a part: add
+it here, mark its region(s), and write its tests with ``points``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Part", "PARTS"]
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    title: str
+    where: str
+
+
+PARTS = {p.name: p for p in [
+    Part("numerical_gradient", "Finite-difference gradient check",
+         "deeplinear/gradcheck.py: numerical_gradient"),
+    Part("loss_gradient", "Gradient of the lp loss",
+         "deeplinear/losses.py: Loss.grad_pred, Loss.value_and_grad_e_reference"),
+    Part("factor_gradients", "Gradients of every factor of a deep linear network",
+         "deeplinear/linalg.py: factor_gradients_reference"),
+    Part("sgd", "One SGD step (momentum, dampening, Nesterov, weight decay)",
+         "deeplinear/optim.py: sgd_update_reference"),
+    Part("adam", "One Adam step (bias correction, AMSGrad, weight decay)",
+         "deeplinear/optim.py: adam_update_reference"),
+    Part("balanced_init", "The balanced initializer",
+         "deeplinear/init.py: balanced"),
+    Part("e2e_update", "The end-to-end update of Theorem 1",
+         "deeplinear/end_to_end.py: e2e_update_reference"),
+]}

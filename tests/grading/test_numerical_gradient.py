@@ -1,0 +1,121 @@
+"""Part 1, numerical_gradient: ``deeplinear.gradcheck.numerical_gradient(f, x, h)``.
+
+What is tested (public part; more tests are run when you hand in):
+
+* the centred difference ``(f(x + h e_i) - f(x - h e_i)) / (2h)`` of a
+  quadratic and of a smooth function, on a vector and on a matrix;
+* that ``f`` is called as ``f(x)`` on the array ``x`` itself, perturbed in
+  place (so a function that reads ``x`` through a closure sees each step);
+* that ``x`` is restored *exactly* (bit for bit) afterwards, and that the
+  result is a new array with the shape of ``x``.
+
+All arithmetic is float64. Expected values are exact derivatives written out
+in this file.
+"""
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.part("numerical_gradient")
+
+# Float64 centred differences with h = 1e-6 err by about eps*|f|/h ~ 1e-10
+# (rounding) plus h^2 |f'''| / 6 ~ 1e-13 (truncation): 1e-6 relative to the
+# gradient's scale leaves a wide margin and still catches any wrong formula
+# (a one-sided difference errs by h|f''|/2 ~ 1e-6 * O(1), a missing 1/2 by 100%).
+TOL = 1e-6
+
+
+def _first(a, k=4):
+    return "[" + ", ".join(f"{v:.6g}" for v in np.ravel(a)[:k]) + "]"
+
+
+def _changed(x, original):
+    """Where x differs from original, with full precision (for restore messages)."""
+    bad = [i for i in np.ndindex(x.shape) if not x[i] == original[i]]
+    shown = "; ".join(f"entry {i}: now {float(x[i])!r} vs before {float(original[i])!r}"
+                      for i in bad[:3])
+    return f"{len(bad)} entries changed ({shown})"
+
+
+def _check_gradient(yours, expected, what):
+    """Assert that ``yours`` is an array of the right shape close to ``expected``."""
+    assert isinstance(yours, np.ndarray), (
+        f"numerical_gradient must return a numpy array, got {type(yours).__name__}")
+    assert yours.shape == expected.shape, (
+        f"numerical_gradient returned shape {yours.shape}; expected the shape of x "
+        f"{expected.shape}")
+    scale = max(float(np.max(np.abs(expected))), 1e-12)
+    err = float(np.max(np.abs(yours - expected))) / scale
+    assert err <= TOL, (
+        f"numerical_gradient does not match the exact gradient of {what}: max relative "
+        f"error {err:.1e} (tolerance {TOL:.0e}); first entries yours {_first(yours)} vs "
+        f"exact {_first(expected)}")
+
+
+@pytest.mark.points(2)
+def test_quadratic_vector(rng):
+    from deeplinear import gradcheck
+
+    n = 6
+    M = rng.standard_normal((n, n))
+    A = M @ M.T + np.eye(n)
+    b = rng.standard_normal(n)
+    x = rng.standard_normal(n)
+
+    def f(v):
+        return 0.5 * v @ A @ v + b @ v
+
+    # On a quadratic the centred difference is exact for any h (its error term
+    # is h^2 f''' / 6 = 0), and h = 1e-4 keeps rounding at eps*|f|/h ~ 1e-11;
+    # a one-sided difference would be off by h A_ii / 2 ~ 1e-4 relative.
+    yours = gradcheck.numerical_gradient(f, x, h=1e-4)
+    _check_gradient(yours, A @ x + b, "f(x) = x^T A x / 2 + b^T x (gradient A x + b), h = 1e-4")
+
+
+@pytest.mark.points(2)
+def test_smooth_function_of_a_matrix(rng):
+    from deeplinear import gradcheck
+
+    X = rng.standard_normal((3, 4))
+    C = rng.standard_normal((3, 4))
+
+    def f(V):
+        return float(np.sum(C * np.sin(V)) + 0.25 * np.sum(V ** 4))
+
+    yours = gradcheck.numerical_gradient(f, X, h=1e-5)
+    _check_gradient(yours, C * np.cos(X) + X ** 3,
+                    "f(X) = sum(C sin X) + sum(X^4)/4 for a 3x4 matrix X")
+
+
+@pytest.mark.points(2)
+def test_perturbs_x_in_place_and_restores_it_exactly():
+    from deeplinear import gradcheck
+
+    # Values where x + h - h or x + h - 2h + h differ from x in floating point
+    # (-7e-9, pi, 2.3): restoring by arithmetic would leave rounding errors,
+    # so the original value must be saved and put back.
+    x = np.array([[0.1, 1.0 / 3.0, -2.0 ** 0.5], [2.3, -7e-9, np.pi]])
+    original = x.copy()
+    seen = []
+
+    def f_closure(_):
+        # Reads x through the closure, not its argument: this only works if
+        # numerical_gradient moves the entries of x itself.
+        seen.append(_ is x)
+        return float(np.sum(x ** 3))
+
+    yours = gradcheck.numerical_gradient(f_closure, x, h=1e-4)
+    assert all(seen) and len(seen) >= 2 * x.size, (
+        f"f should be called as f(x) with the array x itself, twice per entry "
+        f"(at least {2 * x.size} calls); got {len(seen)} calls, "
+        f"{sum(not s for s in seen)} of them with another object")
+    restored = bool(np.array_equal(x, original)) and x.dtype == np.float64
+    assert restored, (
+        f"x must be restored exactly (bit for bit) after numerical_gradient: "
+        f"{_changed(x, original)}. Save the old value and put it back.")
+    assert yours is not x and not np.shares_memory(yours, x), (
+        "numerical_gradient must return a new array, not x itself or a view of it")
+    # d/dx sum(x^3) = 3 x^2; the centred difference of x^3 is exactly 3x^2 + h^2.
+    h = 1e-4
+    _check_gradient(yours, 3 * original ** 2 + h ** 2,
+                    "f(x) = sum(x^3) read through a closure, h = 1e-4")
