@@ -16,40 +16,9 @@ in this file.
 import numpy as np
 import pytest
 
+from gradelib import changed, check_gradient
+
 pytestmark = pytest.mark.part("numerical_gradient")
-
-# Float64 centred differences with h = 1e-6 err by about eps*|f|/h ~ 1e-10
-# (rounding) plus h^2 |f'''| / 6 ~ 1e-13 (truncation): 1e-6 relative to the
-# gradient's scale leaves a wide margin and still catches any wrong formula
-# (a one-sided difference errs by h|f''|/2 ~ 1e-6 * O(1), a missing 1/2 by 100%).
-TOL = 1e-6
-
-
-def _first(a, k=4):
-    return "[" + ", ".join(f"{v:.6g}" for v in np.ravel(a)[:k]) + "]"
-
-
-def _changed(x, original):
-    """Where x differs from original, with full precision (for restore messages)."""
-    bad = [i for i in np.ndindex(x.shape) if not x[i] == original[i]]
-    shown = "; ".join(f"entry {i}: now {float(x[i])!r} vs before {float(original[i])!r}"
-                      for i in bad[:3])
-    return f"{len(bad)} entries changed ({shown})"
-
-
-def _check_gradient(yours, expected, what):
-    """Assert that ``yours`` is an array of the right shape close to ``expected``."""
-    assert isinstance(yours, np.ndarray), (
-        f"numerical_gradient must return a numpy array, got {type(yours).__name__}")
-    assert yours.shape == expected.shape, (
-        f"numerical_gradient returned shape {yours.shape}; expected the shape of x "
-        f"{expected.shape}")
-    scale = max(float(np.max(np.abs(expected))), 1e-12)
-    err = float(np.max(np.abs(yours - expected))) / scale
-    assert err <= TOL, (
-        f"numerical_gradient does not match the exact gradient of {what}: max relative "
-        f"error {err:.1e} (tolerance {TOL:.0e}); first entries yours {_first(yours)} vs "
-        f"exact {_first(expected)}")
 
 
 @pytest.mark.points(2)
@@ -69,7 +38,7 @@ def test_quadratic_vector(rng):
     # is h^2 f''' / 6 = 0), and h = 1e-4 keeps rounding at eps*|f|/h ~ 1e-11;
     # a one-sided difference would be off by h A_ii / 2 ~ 1e-4 relative.
     yours = gradcheck.numerical_gradient(f, x, h=1e-4)
-    _check_gradient(yours, A @ x + b, "f(x) = x^T A x / 2 + b^T x (gradient A x + b), h = 1e-4")
+    check_gradient(yours, A @ x + b, "f(x) = x^T A x / 2 + b^T x (gradient A x + b), h = 1e-4")
 
 
 @pytest.mark.points(2)
@@ -83,8 +52,8 @@ def test_smooth_function_of_a_matrix(rng):
         return float(np.sum(C * np.sin(V)) + 0.25 * np.sum(V ** 4))
 
     yours = gradcheck.numerical_gradient(f, X, h=1e-5)
-    _check_gradient(yours, C * np.cos(X) + X ** 3,
-                    "f(X) = sum(C sin X) + sum(X^4)/4 for a 3x4 matrix X")
+    check_gradient(yours, C * np.cos(X) + X ** 3,
+                   "f(X) = sum(C sin X) + sum(X^4)/4 for a 3x4 matrix X")
 
 
 @pytest.mark.points(2)
@@ -112,10 +81,10 @@ def test_perturbs_x_in_place_and_restores_it_exactly():
     restored = bool(np.array_equal(x, original)) and x.dtype == np.float64
     assert restored, (
         f"x must be restored exactly (bit for bit) after numerical_gradient: "
-        f"{_changed(x, original)}. Save the old value and put it back.")
+        f"{changed(x, original)}. Save the old value and put it back.")
     assert yours is not x and not np.shares_memory(yours, x), (
         "numerical_gradient must return a new array, not x itself or a view of it")
     # d/dx sum(x^3) = 3 x^2; the centred difference of x^3 is exactly 3x^2 + h^2.
     h = 1e-4
-    _check_gradient(yours, 3 * original ** 2 + h ** 2,
-                    "f(x) = sum(x^3) read through a closure, h = 1e-4")
+    check_gradient(yours, 3 * original ** 2 + h ** 2,
+                   "f(x) = sum(x^3) read through a closure, h = 1e-4")

@@ -5,61 +5,9 @@ outputs with weight decay, and agreement with gradient descent on balanced facto
 import numpy as np
 import pytest
 
+from gradelib import check_e2e_update, first, product, theorem1
+
 pytestmark = pytest.mark.part("e2e_update")
-
-# The step is a sum of products of eigendecompositions of O(1) float64
-# matrices: two correct implementations agree to ~1e-14 relative to the size
-# of the step. 1e-9 leaves a wide margin; a wrong power (e.g. j/N instead of
-# (j-1)/N) or a swapped side changes the step by O(1).
-TOL = 1e-9
-
-
-def _first(a, k=4):
-    return "[" + ", ".join(f"{v:.8g}" for v in np.ravel(a)[:k]) + "]"
-
-
-def _psd_power(A, power):
-    """A^power for a symmetric PSD A, via eigh; rounding-level eigenvalues count as 0."""
-    if power == 0:
-        return np.eye(A.shape[0])
-    lam, Q = np.linalg.eigh(0.5 * (A + A.T))
-    keep = lam > 1e-10 * max(lam.max(), 0.0)  # true eigenvalues here are O(1) or exactly 0
-    return (Q * np.where(keep, np.abs(lam), 0.0) ** power) @ Q.T
-
-
-def _theorem1(W_e, G, N, lr, wd=0.0):
-    left, right = W_e @ W_e.T, W_e.T @ W_e
-    step = sum(_psd_power(left, (j - 1) / N) @ G @ _psd_power(right, (N - j) / N)
-               for j in range(1, N + 1))
-    return (1.0 - lr * wd * N) * W_e - lr * step
-
-
-def _check(W_e, G, N, lr, wd, expected, what):
-    # Not "from deeplinear import end_to_end": the package exports a function of
-    # that name (deeplinear.linalg.end_to_end) that hides the submodule.
-    from deeplinear.end_to_end import e2e_update_reference
-
-    W_before, G_before = W_e.copy(), G.copy()
-    if wd:
-        yours = e2e_update_reference(W_e, G, N, lr, weight_decay=wd)
-    else:
-        yours = e2e_update_reference(W_e, G, N, lr)
-    assert isinstance(yours, np.ndarray) and yours.shape == W_e.shape, (
-        f"e2e_update_reference must return the next W_e, an array of shape {W_e.shape}; "
-        f"got {type(yours).__name__} of shape {np.shape(yours)}")
-    assert np.array_equal(W_e, W_before) and np.array_equal(G, G_before), (
-        "e2e_update_reference must not modify W_e or grad_e: return a new array")
-    step_size = max(float(np.max(np.abs(expected - W_e))), 1e-300)
-    err = float(np.max(np.abs(yours - expected))) / step_size
-    assert err <= TOL, (
-        f"{what} (depth {N}, lr {lr}, weight_decay {wd}): the next W_e differs from "
-        f"Theorem 1 by {err:.1e} relative to the size of the step (tolerance {TOL:.0e}); "
-        f"first entries of the step (next W_e - W_e) yours {_first(yours - W_e)} vs "
-        f"expected {_first(expected - W_e)}"
-        + (". An error this small usually means rounding-level eigenvalues (~1e-16) were "
-           "raised to a fractional power: treat them as 0, as psd_power does"
-           if 1e-9 < err < 1e-3 else ""))
-
 
 
 @pytest.mark.points(2)
@@ -74,13 +22,13 @@ def test_zero_end_to_end(rng):
         assert isinstance(yours, np.ndarray) and yours.shape == W_e.shape and \
             np.all(np.isfinite(yours)), (
             f"e2e_update_reference at W_e = 0 (depth {N}) must return a finite array of "
-            f"shape {W_e.shape}; got {_first(yours)}")
+            f"shape {W_e.shape}; got {first(yours, digits=8)}")
         # Rounding-level eigenvalues count as zero: nothing above ~1e-15 may survive.
         assert np.max(np.abs(yours)) <= 1e-12, (
             f"at W_e = 0 with depth {N} the step must be exactly zero (powers of the zero "
-            f"matrix are 0 for p > 0 and I for p = 0); yours {_first(yours)}")
+            f"matrix are 0 for p > 0 and I for p = 0); yours {first(yours, digits=8)}")
     # Depth 1 is plain gradient descent, also at 0.
-    _check(W_e, G, 1, 0.1, 0.0, -0.1 * G, "W_e = 0, depth 1")
+    check_e2e_update(W_e, G, 1, 0.1, 0.0, -0.1 * G, "W_e = 0, depth 1")
 
 
 @pytest.mark.points(2)
@@ -89,29 +37,22 @@ def test_rank_deficient_end_to_end(rng):
     # rounding size (~1e-16) that must be treated as 0 (psd_power does).
     u, v = rng.standard_normal((3, 1)), rng.standard_normal((1, 4))
     W_e, G = u @ v, rng.standard_normal((3, 4))
-    _check(W_e, G, 3, 0.1, 0.0, _theorem1(W_e, G, 3, 0.1), "a rank-1 3x4 W_e")
+    check_e2e_update(W_e, G, 3, 0.1, 0.0, theorem1(W_e, G, 3, 0.1), "a rank-1 3x4 W_e")
     W_e2 = rng.standard_normal((4, 2)) @ rng.standard_normal((2, 5))  # rank 2, 4x5
     G2 = rng.standard_normal((4, 5))
-    _check(W_e2, G2, 4, 0.05, 0.0, _theorem1(W_e2, G2, 4, 0.05), "a rank-2 4x5 W_e")
+    check_e2e_update(W_e2, G2, 4, 0.05, 0.0, theorem1(W_e2, G2, 4, 0.05), "a rank-2 4x5 W_e")
 
 
 @pytest.mark.points(2)
 def test_fewer_inputs_than_outputs_with_weight_decay(rng):
     W_e, G = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
-    _check(W_e, G, 4, 0.02, 0.1, _theorem1(W_e, G, 4, 0.02, 0.1),
-           "a 5x3 W_e (more outputs than inputs) with weight decay")
+    check_e2e_update(W_e, G, 4, 0.02, 0.1, theorem1(W_e, G, 4, 0.02, 0.1),
+                     "a 5x3 W_e (more outputs than inputs) with weight decay")
 
 
 def _haar(rng, n, k):
     Q, R = np.linalg.qr(rng.standard_normal((n, k)))
     return Q * np.sign(np.diag(R))
-
-
-def _product(factors):
-    P = factors[0]
-    for W in factors[1:]:
-        P = W @ P
-    return P
 
 
 @pytest.mark.points(2)
@@ -135,7 +76,7 @@ def test_matches_gradient_descent_on_balanced_factors(rng):
         for W in factors[: j - 1]:
             below = W @ below
         stepped.append(factors[j - 1] - lr * above.T @ G @ below.T)
-    deep = _product(stepped)
+    deep = product(stepped)
     yours = e2e_update_reference(W_e, G, N, lr)
     assert isinstance(yours, np.ndarray) and yours.shape == W_e.shape, (
         f"e2e_update_reference must return an array of shape {W_e.shape}")
@@ -144,5 +85,6 @@ def test_matches_gradient_descent_on_balanced_factors(rng):
     gap = float(np.linalg.norm(yours - deep)) / float(np.linalg.norm(deep - W_e))
     assert gap <= 1e-2, (
         f"one gradient-descent step on balanced depth-{N} factors moves W_e by "
-        f"{_first(deep - W_e)}, yours by {_first(yours - W_e)}: relative gap {gap:.1e}, "
+        f"{first(deep - W_e, digits=8)}, yours by {first(yours - W_e, digits=8)}: "
+        f"relative gap {gap:.1e}, "
         f"expected O(lr) = O({lr:g}) (tolerance 1e-2)")

@@ -9,48 +9,9 @@
 import numpy as np
 import pytest
 
+from gradelib import centred_differences, check_against_fd, first, lp_loss
+
 pytestmark = pytest.mark.part("loss_gradient")
-
-# Centred differences in float64 with h = 1e-6 err by about eps*|L|/h ~ 1e-10
-# (rounding) and h^2 |L'''| / 6 ~ 1e-12 (truncation): 1e-6 relative to the
-# largest gradient entry leaves a wide margin and catches any wrong formula.
-FD_TOL = 1e-6
-H = 1e-6
-
-
-def _first(a, k=4):
-    return "[" + ", ".join(f"{v:.6g}" for v in np.ravel(a)[:k]) + "]"
-
-
-def _loss(pred, Y, p):
-    return float(np.mean(np.abs(pred - Y) ** p))
-
-
-def _centred_differences(f, x, h=H):
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + h
-        f_plus = f()
-        x[i] = old - h
-        f_minus = f()
-        x[i] = old
-        grad[i] = (f_plus - f_minus) / (2 * h)
-    return grad
-
-
-def _check_against_fd(name, yours, numeric, tol=FD_TOL):
-    assert isinstance(yours, np.ndarray), (
-        f"{name}: expected a numpy array, got {type(yours).__name__}")
-    assert yours.shape == numeric.shape, (
-        f"{name} has shape {yours.shape}; expected {numeric.shape}")
-    assert np.all(np.isfinite(yours)), f"{name} has NaN or infinite entries: {_first(yours)}"
-    scale = max(float(np.max(np.abs(numeric))), 1e-12)
-    err = float(np.max(np.abs(yours - numeric))) / scale
-    assert err <= tol, (
-        f"{name} does not match centred finite differences: max relative error {err:.1e} "
-        f"(tolerance {tol:.0e}); first entries yours {_first(yours)} vs finite "
-        f"differences {_first(numeric)}")
 
 
 @pytest.mark.points(1.5)
@@ -61,12 +22,12 @@ def test_value_and_grad_e_l4_several_outputs(rng):
     X, Y = rng.standard_normal((n, d)), rng.standard_normal((n, k))
     W_e = 0.5 * rng.standard_normal((k, d))
     value, grad_e = losses.get_loss("l4").value_and_grad_e_reference(W_e.copy(), X, Y)
-    expected_value = _loss(X @ W_e.T, Y, 4)
+    expected_value = lp_loss(X @ W_e.T, Y, 4)
     # One mean of n*k fourth powers: float64 rounding is ~1e-15 relative.
     assert abs(float(value) - expected_value) <= 1e-12 * abs(expected_value), (
         f"l4 loss value: yours {float(value)!r} vs mean(|X W_e^T - Y|^4) = {expected_value!r}")
-    numeric = _centred_differences(lambda: _loss(X @ W_e.T, Y, 4), W_e)
-    _check_against_fd("dL/dW_e (l4, W_e of shape (3, 5))", grad_e, numeric)
+    numeric = centred_differences(lambda: lp_loss(X @ W_e.T, Y, 4), W_e)
+    check_against_fd("dL/dW_e (l4, W_e of shape (3, 5))", grad_e, numeric)
 
 
 @pytest.mark.points(0.75)  # per exponent
@@ -78,8 +39,8 @@ def test_grad_pred_odd_and_fractional_p(rng, p):
     pred, Y = rng.standard_normal((n, k)), rng.standard_normal((n, k))
     assert np.any(pred < Y) and np.any(pred > Y)  # both signs of the residual
     yours = losses.lp(p).grad_pred(pred.copy(), Y)
-    numeric = _centred_differences(lambda: _loss(pred, Y, p), pred)
-    _check_against_fd(f"dL/dpred (lp({p:g}), residuals of both signs)", yours, numeric)
+    numeric = centred_differences(lambda: lp_loss(pred, Y, p), pred)
+    check_against_fd(f"dL/dpred (lp({p:g}), residuals of both signs)", yours, numeric)
 
 
 @pytest.mark.points(1)
@@ -98,8 +59,8 @@ def test_zero_residuals_and_mean_over_all_entries(rng):
             f"lp({p:g}).grad_pred: expected an array of shape {(n, k)}")
         assert np.all(np.isfinite(yours)), (
             f"lp({p:g}).grad_pred has NaN or infinite entries where pred == Y: "
-            f"{_first(yours[0])}")
+            f"{first(yours[0])}")
         # At r = 0 the centred difference is exactly 0 too (|h|^p is even in h).
-        numeric = _centred_differences(lambda: _loss(pred, Y, p), pred)
-        _check_against_fd(f"dL/dpred (lp({p:g}), some residuals exactly 0, "
+        numeric = centred_differences(lambda: lp_loss(pred, Y, p), pred)
+        check_against_fd(f"dL/dpred (lp({p:g}), some residuals exactly 0, "
                           f"mean over n*k = {n * k} entries)", yours, numeric)

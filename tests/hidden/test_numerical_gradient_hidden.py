@@ -9,38 +9,9 @@
 import numpy as np
 import pytest
 
+from gradelib import changed, check_gradient
+
 pytestmark = pytest.mark.part("numerical_gradient")
-
-# Float64 centred differences with h ~ 1e-6 err by about eps*|f|/h ~ 1e-10
-# plus a truncation h^2 |f'''| / 6 ~ 1e-13: 1e-6 relative to the gradient's
-# scale leaves a wide margin and still catches any wrong formula.
-TOL = 1e-6
-
-
-def _first(a, k=4):
-    return "[" + ", ".join(f"{v:.6g}" for v in np.ravel(a)[:k]) + "]"
-
-
-def _changed(x, original):
-    """Where x differs from original, with full precision (for restore messages)."""
-    bad = [i for i in np.ndindex(x.shape) if not x[i] == original[i]]
-    shown = "; ".join(f"entry {i}: now {float(x[i])!r} vs before {float(original[i])!r}"
-                      for i in bad[:3])
-    return f"{len(bad)} entries changed ({shown})"
-
-
-def _check_gradient(yours, expected, what, tol=TOL):
-    assert isinstance(yours, np.ndarray), (
-        f"numerical_gradient must return a numpy array, got {type(yours).__name__}")
-    assert yours.shape == expected.shape, (
-        f"numerical_gradient returned shape {yours.shape}; expected the shape of x "
-        f"{expected.shape}")
-    scale = max(float(np.max(np.abs(expected))), 1e-12)
-    err = float(np.max(np.abs(yours - expected))) / scale
-    assert err <= tol, (
-        f"numerical_gradient does not match the exact gradient of {what}: max relative "
-        f"error {err:.1e} (tolerance {tol:.0e}); first entries yours {_first(yours)} vs "
-        f"exact {_first(expected)}")
 
 
 class _Boom(Exception):
@@ -66,7 +37,7 @@ def test_restores_x_when_f_raises():
     restored = bool(np.array_equal(x, original))
     assert restored, (
         "when f raises, the exception must propagate and x must be restored exactly "
-        f"(use try/finally): {_changed(x, original)}")
+        f"(use try/finally): {changed(x, original)}")
 
 
 @pytest.mark.points(1.5)
@@ -89,9 +60,9 @@ def test_non_contiguous_view_and_3d_array(rng):
     restored = bool(np.array_equal(base, base_before))
     assert restored, (
         "numerical_gradient changed the array x is a view of: x must be restored "
-        f"exactly, entry by entry, whatever its memory layout; {_changed(base, base_before)}")
-    _check_gradient(yours, expected,
-                    "sum(C sin B) with respect to a non-contiguous view x = B[::2, 1::2].T")
+        f"exactly, entry by entry, whatever its memory layout; {changed(base, base_before)}")
+    check_gradient(yours, expected,
+                   "sum(C sin B) with respect to a non-contiguous view x = B[::2, 1::2].T")
 
     # A 3-D array, read through the argument.
     T = rng.standard_normal((2, 3, 4))
@@ -99,8 +70,8 @@ def test_non_contiguous_view_and_3d_array(rng):
     D = rng.standard_normal((2, 3, 4))
     yours = gradcheck.numerical_gradient(lambda v: float(np.sum(D * v ** 2)), T)
     restored = bool(np.array_equal(T, T_before))
-    assert restored, f"x (a 3-D array) was not restored exactly: {_changed(T, T_before)}"
-    _check_gradient(yours, 2 * D * T_before, "sum(D x^2) for a 3-D array x of shape (2, 3, 4)")
+    assert restored, f"x (a 3-D array) was not restored exactly: {changed(T, T_before)}"
+    check_gradient(yours, 2 * D * T_before, "sum(D x^2) for a 3-D array x of shape (2, 3, 4)")
 
 
 @pytest.mark.points(1)
@@ -112,6 +83,6 @@ def test_uses_the_given_step(rng):
         yours = gradcheck.numerical_gradient(lambda v: float(np.sum(v ** 3)), x, h=h)
         # The centred difference of x^3 with step h is exactly 3x^2 + h^2; with
         # h = 0.1 the h^2 = 1e-2 term is far above float64 rounding (1e-14).
-        _check_gradient(yours, 3 * x ** 2 + h ** 2,
-                        f"sum(x^3) with step h = {h:g} (centred difference: 3x^2 + h^2)",
-                        tol=1e-9)
+        check_gradient(yours, 3 * x ** 2 + h ** 2,
+                       f"sum(x^3) with step h = {h:g} (centred difference: 3x^2 + h^2)",
+                       tol=1e-9)
