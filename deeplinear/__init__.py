@@ -8,7 +8,7 @@ differences and against the closed-form end-to-end update, and redoes the
 experiments of a student reproduction (Levy & Wang, 2024).
 """
 
-from . import datasets, gradcheck, init, losses, optim
+from . import gradcheck, init, losses, optim
 from .end_to_end import e2e_update, e2e_update_single_output
 from .gradcheck import check_factor_gradients, numerical_gradient, rel_error
 from .linalg import balancedness, end_to_end, factor_gradients, psd_power
@@ -37,3 +37,13 @@ __all__ = [
     "losses",
     "optim",
 ]
+
+
+def __getattr__(name):
+    # ``deeplinear.datasets`` on first use: it pulls in pandas and pooch, which
+    # the core (and every pytest start, through the grading plugin) can do without.
+    if name == "datasets":
+        import importlib
+
+        return importlib.import_module(".datasets", __name__)
+    raise AttributeError(f"module 'deeplinear' has no attribute {name!r}")
