@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-# The grading helpers assert for the tests: explain their failed asserts too.
+# The grading plugin (markers, points, the ``student`` fixture) is registered
+# here, not installed for every project. Its helpers assert for the tests.
+pytest_plugins = ["gradeplugin"]
 pytest.register_assert_rewrite("gradelib")
 
 

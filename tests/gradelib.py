@@ -1,62 +1,75 @@
-"""Helpers shared by the grading tests: the public ones (tests/grading) and the
-ones run when you hand in.
+"""What the grading tests use: calls of the student's code, the comparisons, and the messages.
 
-Failure messages, centred finite differences, the reference recurrences of
-torch.optim.SGD and Adam, Theorem 1's step, and the checks of balanced
-factors. Expected values are computed here with plain NumPy, independently
-of the package. This module holds no tests. It imports only NumPy: a helper
-that runs your code imports it inside the function, so that the grader's
-``deeplinear`` (yours) is the one used.
+The tests never import the student's ``deeplinear``. Each call goes through
+the ``student`` fixture (see ``tests/gradeplugin.py``) to a worker process
+(``tests/gradesandbox.py``) and comes back as plain data; this module turns
+that data into checks with messages a student can act on. It holds no
+implementation of a graded rule: the expected values of the public tests are
+stored arrays (:func:`public_case`), those of the hidden tests come from the
+judge's private reference.
 
-A test module imports it as ``from gradelib import ...`` (tests/ is on
-``sys.path`` through tests/conftest.py), after
-``pytest.register_assert_rewrite("gradelib")``, so that a failed ``assert``
-in here is explained (the values compared) as in the test module itself.
+Every message is built here from the comparison: shapes, error sizes, the
+first entries. When the student's code raised, the message gives the
+exception's type, where it was raised in the student's package and its
+message, and the message is withheld if it quotes the instructor's files.
 """
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
-# --- tolerances, per part -------------------------------------------------
+from gradesandbox import NumpyScalar, Unsupported
 
-# numerical_gradient: float64 centred differences with h ~ 1e-6 err by about
-# eps*|f|/h ~ 1e-10 (rounding) plus h^2 |f'''| / 6 ~ 1e-13 (truncation): 1e-6
-# relative to the gradient's scale leaves a wide margin and still catches any
-# wrong formula (a one-sided difference errs by h|f''|/2 ~ 1e-6 * O(1), a
-# missing 1/2 by 100%).
+HERE = Path(__file__).resolve().parent
+CASES_FILE = HERE / "grading" / "cases.npz"
+REFERENCE_FILE = HERE / "hidden" / "gradereference.py"
+
+# --- tolerances, per part -------------------------------------------------------
+
+# numerical_gradient: float64 centred differences with h ~ 1e-4..1e-6 err by
+# about eps*|f|/h <= 1e-10 (rounding) plus h^2 |f'''| / 6 <= 1e-9 (truncation);
+# 1e-6 relative to the gradient's scale leaves a wide margin and still catches
+# any wrong formula (a one-sided difference errs by h|f''|/2 ~ 1e-4, a missing
+# 1/2 by 100%).
 GRADCHECK_TOL = 1e-6
 
-# loss_gradient and factor_gradients: centred differences in float64 with
-# h = 1e-6 err by about eps*|L|/h ~ 1e-10 (rounding; L is O(1)) and
-# h^2 |L'''| / 6 ~ 1e-12 (truncation; zero for l2, which is quadratic, and for
-# L = sum(G * W_N ... W_1), which is linear in each single factor). Relative to
-# the largest gradient entry, 1e-6 leaves a wide margin; a wrong formula (a
-# missing factor p, 1/n instead of 1/(nk), a lost sign, a transpose or a
-# product in the wrong order) is off by 10% or more.
-FD_TOL = 1e-6
-FD_H = 1e-6
+# loss_gradient and factor_gradients: yours and the judge's are both exact
+# formulas in float64; a different order of the sums and products moves the
+# result by a few eps times the number of terms, ~1e-15..1e-14 relative to the
+# largest entry. 1e-11 leaves a margin of 1000. Centred differences cannot
+# pass for a formula: with h = 1e-6 they err by eps*|L|/h ~ 2e-10 |L|, at least
+# 20 times the tolerance here, and a wrong formula (a missing p, 1/n instead
+# of 1/(nk), a transpose, a product in the wrong order) is off by 10% or more.
+GRADIENT_TOL = 1e-11
 
 # sgd and adam: a step is a handful (SGD) or a dozen (Adam) float64 operations
-# on O(1) numbers, and the order of operations may differ from ours (e.g.
-# dividing m and v by their bias corrections first): a few ulps, far below the
-# relative tolerances. ATOL covers entries that cancel to ~0.
+# on O(1) numbers, and the order of operations may differ from the judge's
+# (dividing m and v by their bias corrections first, say): a few ulps, far
+# below these relative tolerances. ATOL covers entries that cancel to ~0.
 SGD_RTOL = 1e-12
 ADAM_RTOL = 1e-11
 ATOL = 1e-14
 
 # balanced_init: an SVD and N products of O(1) float64 matrices reproduce W_e
 # to about N * max(d) * eps ~ 1e-14 relative, and balancedness holds to the
-# same level; 1e-10 relative leaves a wide margin, while a wrong construction
-# (wrong root of s, a transposed Q) is off by O(1).
+# same level; 1e-10 leaves a wide margin, while a wrong construction (a wrong
+# root of s, a transposed Q) is off by O(1).
 BALANCED_TOL = 1e-10
 
-# e2e_update: the step is a sum of products of eigendecompositions of O(1)
-# float64 matrices: two correct implementations agree to ~1e-14 relative to
-# the size of the step. 1e-9 leaves a wide margin; a wrong power (e.g. j/N
-# instead of (j-1)/N) or a swapped side changes the step by O(1).
+# e2e_update: the step is a sum of products of eigendecompositions (or an SVD)
+# of O(1) float64 matrices: two correct implementations agree to ~1e-14
+# relative to the size of the step. 1e-9 leaves a wide margin; a wrong power
+# (j/N instead of (j-1)/N) or a swapped side changes the step by O(1).
 E2E_TOL = 1e-9
 
 
-# --- messages ---------------------------------------------------------------
+# --- messages ---------------------------------------------------------------------
 
 def first(a, k=4, digits=6):
     """The first ``k`` entries of ``a`` (flattened), with ``digits`` significant digits."""
@@ -66,39 +79,28 @@ def first(a, k=4, digits=6):
 def mismatch(yours, expected, what):
     """``what``, then where ``yours`` and ``expected`` differ most, with full precision."""
     diff = np.abs(np.asarray(yours, dtype=float) - expected)
-    i = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    i = np.unravel_index(int(np.nanargmax(np.where(np.isnan(diff), np.inf, diff))), diff.shape)
     idx = i[0] if len(i) == 1 else i
     return (f"{what}; largest difference at entry {idx}: yours {float(yours[i])!r} vs "
-            f"expected {float(expected[i])!r} (max abs error {float(diff[i]):.2e}); first "
-            f"entries yours {first(yours, digits=10)} vs expected {first(expected, digits=10)}")
+            f"expected {float(expected[i])!r}; first entries yours {first(yours, digits=10)} "
+            f"vs expected {first(expected, digits=10)}")
 
 
 def assert_close(yours, expected, what, rtol, atol=ATOL):
-    """Assert allclose; on failure say where and by how much, with full precision."""
-    ok = bool(np.allclose(yours, expected, rtol=rtol, atol=atol))
+    """Assert allclose (NaN never passes); on failure say where and by how much."""
+    ok = bool(np.all(np.abs(yours - expected) <= atol + rtol * np.abs(expected)))
     assert ok, mismatch(yours, expected, what)
 
 
-def assert_relative_error(yours, reference, tol, head, against, scale=None):
-    """Assert max|yours - reference| <= tol * scale, by default scale = max|reference|.
-
-    On failure: "<head>: max relative error ... (tolerance ...); first entries
-    yours [...] vs <against> [...]".
-    """
+def assert_relative_error(yours, expected, tol, head, scale=None):
+    """Assert max|yours - expected| <= tol * scale (default max|expected|); NaN fails."""
     if scale is None:
-        scale = max(float(np.max(np.abs(reference))), 1e-12)
-    err = float(np.max(np.abs(yours - reference))) / scale
+        scale = max(float(np.max(np.abs(expected))), 1e-300)
+    err = float(np.max(np.abs(yours - expected))) / scale
     assert err <= tol, (
-        f"{head}: max relative error {err:.1e} (tolerance {tol:.0e}); first entries yours "
-        f"{first(yours)} vs {against} {first(reference)}")
+        f"{head}: max error {err:.1e} relative to the largest entry (tolerance {tol:.0e}); "
+        f"first entries yours {first(yours, digits=10)} vs expected {first(expected, digits=10)}")
 
-
-def assert_array(name, yours):
-    assert isinstance(yours, np.ndarray), (
-        f"{name}: expected a numpy array, got {type(yours).__name__}")
-
-
-# --- numerical_gradient -----------------------------------------------------
 
 def changed(x, original):
     """Where x differs from original, with full precision (for restore messages)."""
@@ -108,129 +110,343 @@ def changed(x, original):
     return f"{len(bad)} entries changed ({shown})"
 
 
-def check_gradient(yours, expected, what, tol=GRADCHECK_TOL):
-    """Assert that ``yours`` (from numerical_gradient) is an array of the right shape
-    close to the exact gradient ``expected`` of ``what``."""
-    assert isinstance(yours, np.ndarray), (
-        f"numerical_gradient must return a numpy array, got {type(yours).__name__}")
-    assert yours.shape == expected.shape, (
-        f"numerical_gradient returned shape {yours.shape}; expected the shape of x "
-        f"{expected.shape}")
-    assert_relative_error(yours, expected, tol,
-                          f"numerical_gradient does not match the exact gradient of {what}",
-                          "exact")
+# --- calls of the student's code -------------------------------------------------
+
+class StudentError(AssertionError):
+    """The student's code raised, or its worker gave no answer: the test fails."""
 
 
-# --- finite differences (loss_gradient, factor_gradients) -------------------
-
-def lp_loss(pred, Y, p):
-    """L = mean(|pred - Y|^p), written out independently of the package."""
-    return float(np.mean(np.abs(pred - Y) ** p))
-
-
-def centred_differences(f, x, h=FD_H):
-    """Centred differences of the scalar f() with respect to every entry of x (in place)."""
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + h
-        f_plus = f()
-        x[i] = old - h
-        f_minus = f()
-        x[i] = old
-        grad[i] = (f_plus - f_minus) / (2 * h)
-    return grad
+def _encode(value, arrays):
+    if isinstance(value, np.ndarray):
+        name = f"in_{len(arrays)}.npy"
+        arrays[name] = value
+        return {"__array__": name}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v, arrays) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, arrays) for v in value]
+    if isinstance(value, dict):
+        return {k: _encode(v, arrays) for k, v in value.items()}
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return value
 
 
-def check_against_fd(name, yours, numeric, tol=FD_TOL):
-    """Assert that the gradient ``yours`` matches the finite differences ``numeric``."""
-    assert_array(name, yours)
-    assert yours.shape == numeric.shape, (
-        f"{name} has shape {yours.shape}; expected {numeric.shape}")
-    assert np.all(np.isfinite(yours)), f"{name} has NaN or infinite entries: {first(yours)}"
-    assert_relative_error(yours, numeric, tol,
-                          f"{name} does not match centred finite differences",
-                          "finite differences")
+def request(student, what, recipe, **fields):
+    """Run one recipe of ``tests/gradeworker.py``; return its answer (a dict).
 
-
-# --- factors (factor_gradients, balanced_init, e2e_update) ------------------
-
-def random_factors(rng, dims):
-    """Gaussian W_j of shape (d_j, d_{j-1}) with entries of std 1/sqrt(d_{j-1})."""
-    return [rng.standard_normal((dims[j + 1], dims[j])) / np.sqrt(dims[j])
-            for j in range(len(dims) - 1)]
-
-
-def product(factors):
-    """W_N ... W_1, written out here."""
-    P = factors[0]
-    for W in factors[1:]:
-        P = W @ P
-    return P
-
-
-def numeric_factor_gradients(factors, G, h=FD_H):
-    """Centred differences of L = sum(G * W_e) with respect to every entry of every factor."""
-    factors = [W.copy() for W in factors]
-    return [centred_differences(lambda: float(np.sum(G * product(factors))), W, h)
-            for W in factors]
-
-
-def check_factor_gradients(factors, G, yours):
-    """Assert that ``yours`` lists dL/dW_1, ..., dL/dW_N of L = sum(G * W_N ... W_1)."""
-    N = len(factors)
-    assert isinstance(yours, (list, tuple)), (
-        f"factor_gradients_reference must return a list of N = {N} arrays, "
-        f"got {type(yours).__name__}")
-    assert len(yours) == N, (
-        f"factor_gradients_reference returned {len(yours)} gradients for a depth-{N} "
-        f"network; expected one per factor, [dL/dW_1, ..., dL/dW_{N}]")
-    numeric = numeric_factor_gradients(factors, G)
-    scale = max(float(np.max(np.abs(g))) for g in numeric)
-    for j, (dW, num, W) in enumerate(zip(yours, numeric, factors), start=1):
-        name = f"dL/dW_{j}"
-        assert_array(name, dW)
-        assert dW.shape == W.shape, (
-            f"{name} has shape {dW.shape}; expected the shape of W_{j}, {W.shape} "
-            f"(d_{j}, d_{j - 1})")
-        assert_relative_error(dW, num, FD_TOL, f"{name} does not match centred finite "
-                              "differences", "finite differences", scale=scale)
-
-
-def run_factor_gradients(rng, dims):
-    """Random factors for ``dims`` and G; check linalg.factor_gradients_reference on them.
-
-    Returns (factors, G, yours).
+    ``what`` names the call in messages ("factor_gradients", ...).
     """
-    from deeplinear import linalg
+    arrays = {}
+    req = {"recipe": recipe, **{k: _encode(v, arrays) for k, v in fields.items()}}
+    response = student.run(req, arrays)
+    if response.failure:
+        raise StudentError(f"{what}: {response.failure}")
+    if not response.ok:
+        raise StudentError(f"{what}: {describe_error(response.error)}")
+    answer = response.answer
+    if not isinstance(answer, dict):
+        raise StudentError(f"{what}: the worker's answer was not readable")
+    return answer
 
-    factors = random_factors(rng, dims)
-    G = rng.standard_normal((dims[-1], dims[0]))
-    yours = linalg.factor_gradients_reference([W.copy() for W in factors], G.copy())
-    check_factor_gradients(factors, G, yours)
-    return factors, G, yours
+
+def call(student, target, *args, what=None, construct=None, method=None, **kwargs):
+    """``target(*args, **kwargs)`` in a worker; returns (value, args as they were after).
+
+    ``target`` is ``"deeplinear.module:name"``. With ``construct``, the call is
+    ``name(*construct).method(*args, **kwargs)``.
+    """
+    what = what or (method or target.rsplit(":", 1)[-1])
+    answer = request(student, what, "call", target=target, construct=construct, method=method,
+                     args=list(args), kwargs=kwargs)
+    return answer.get("value"), answer.get("args_after")
 
 
-def check_balanced_shapes(factors, dims):
-    """``balanced(dims)`` returned N C-contiguous, finite float64 factors of the right shapes."""
+def describe(value) -> str:
+    """What a returned value is, in a few words."""
+    if isinstance(value, Unsupported):
+        return value.what
+    if isinstance(value, np.ndarray):
+        return f"an array of dtype {value.dtype} and shape {value.shape}"
+    if isinstance(value, NumpyScalar):
+        return f"a numpy scalar ({value.dtype})"
+    return type(value).__name__ if value is not None else "None"
+
+
+def as_array(value, what, shape=None):
+    """``value`` if it is a float64 array (of ``shape``); else fail saying what it is."""
+    ok = isinstance(value, np.ndarray) and value.dtype == np.float64
+    assert ok, f"{what}: expected a float64 numpy array, got {describe(value)}"
+    if shape is not None:
+        assert value.shape == tuple(shape), (
+            f"{what}: has shape {value.shape}; expected {tuple(shape)}")
+    return value
+
+
+def as_float(value, what):
+    """``value`` as a float if it is a Python or NumPy scalar; else fail."""
+    if isinstance(value, NumpyScalar):
+        return value.value
+    assert type(value) in (float, int), f"{what}: expected a number, got {describe(value)}"
+    return float(value)
+
+
+# --- what the student's code raised -------------------------------------------------
+
+WITHHELD = "(message withheld: it quotes the instructor's files)"
+
+
+def describe_error(error) -> str:
+    """``<Type> in deeplinear/x.py:12 (f): <message>``, built from the worker's report."""
+    kind = error.get("type", "") or "an exception"
+    kind = kind if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]{0,80}", kind) else "an exception"
+    where = error.get("where") or {}
+    place = ""
+    if re.fullmatch(r"deeplinear/[A-Za-z0-9_/]{1,120}\.py", str(where.get("file", ""))) and \
+            re.fullmatch(r"[A-Za-z_<>][A-Za-z0-9_<>]{0,80}", str(where.get("function", ""))):
+        place = f" in {where['file']}:{where['line']} ({where['function']})"
+    message = redact(error.get("message", ""))
+    return f"your code raised {kind}{place}: {message}" if message else \
+        f"your code raised {kind}{place}"
+
+
+def redact(message, limit=400) -> str:
+    """One line of at most ``limit`` characters, withheld if it quotes a secret file."""
+    text = " ".join(str(message).split())
+    if _quotes_secret(text):
+        return WITHHELD
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+WINDOW = 24
+
+
+def _quotes_secret(text) -> bool:
+    secrets = _secret_windows()
+    return any(text[i:i + WINDOW] in secrets for i in range(max(0, len(text) - WINDOW + 1)))
+
+
+@lru_cache(maxsize=1)
+def _secret_windows() -> frozenset:
+    """Every WINDOW-character piece of the instructor's private text, whitespace collapsed.
+
+    The private text is what a release leaves out: the hidden tests, the
+    bodies of the solution regions, and the instructor's tools. In a release
+    none of it is here, and nothing is withheld.
+    """
+    texts = []
+    root = HERE.parent
+    for folder in (HERE / "hidden", root / "deeplinear" / "assignment"):
+        texts += [p.read_text(errors="replace") for p in sorted(folder.rglob("*.py"))]
+    region = re.compile(r"# BEGIN SOLUTION[^\n]*\n(?:\s*#   [^\n]*\n)*(.*?)# END SOLUTION", re.S)
+    for path in sorted((root / "deeplinear").rglob("*.py")):
+        texts += region.findall(path.read_text(errors="replace"))
+    windows = set()
+    for text in texts:
+        flat = " ".join(text.split())
+        windows.update(flat[i:i + WINDOW] for i in range(max(0, len(flat) - WINDOW + 1)))
+    return frozenset(windows)
+
+
+# --- the public cases --------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _reference():
+    spec = importlib.util.spec_from_file_location("gradereference", REFERENCE_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def reference():
+    """The judge's private reference module (instructor's tree only)."""
+    return _reference()
+
+
+@lru_cache(maxsize=1)
+def _stored_cases() -> dict:
+    """tests/grading/cases.npz, as written by the release (deeplinear.assignment.release)."""
+    cases = {}
+    with np.load(CASES_FILE, allow_pickle=False) as data:
+        for key in data.files:
+            name, _, field = key.rpartition("/")
+            case = cases.setdefault(name, {})
+            if field == "params":
+                case["params"] = json.loads(str(data[key]))
+            else:
+                case[field] = data[key]
+    return cases
+
+
+def public_case(name) -> dict:
+    """A case of the public tests: built by the judge's reference where it exists (the
+    instructor's tree), else read from the stored ``tests/grading/cases.npz`` (a release)."""
+    if REFERENCE_FILE.is_file():
+        return reference().public_cases()[name]
+    return _stored_cases()[name]
+
+
+# --- numerical_gradient --------------------------------------------------------------
+
+def run_numerical_gradient(student, function, x=None, h=None, view_base=None):
+    """numerical_gradient(f, x[, h]) in a worker with the named test function.
+
+    Returns the worker's answer: ``value`` (the result), ``x_after``,
+    ``base_after``, ``calls``, ``calls_with_x``, ``raised``, ``result_is_x``.
+    """
+    fields = {"function": function, "h": h}
+    if view_base is not None:
+        fields["view"] = {"base": view_base}
+    else:
+        fields["x"] = x
+    return request(student, "numerical_gradient", "numerical_gradient", **fields)
+
+
+def check_gradient(yours, expected, what, tol=GRADCHECK_TOL):
+    """``yours`` (from numerical_gradient) is an array of x's shape close to ``expected``."""
+    as_array(yours, "numerical_gradient", expected.shape)
+    assert_relative_error(yours, expected, tol,
+                          f"numerical_gradient does not match the exact gradient of {what}")
+
+
+# --- loss_gradient ---------------------------------------------------------------------
+
+def run_grad_pred(student, case, what):
+    p = case["params"]["p"]
+    value, after = call(student, "deeplinear.losses:lp", case["pred"], case["Y"],
+                        construct=[p], method="grad_pred")
+    yours = as_array(value, f"lp({p:g}).grad_pred", case["pred"].shape)
+    assert_relative_error(yours, case["expect_grad_pred"], GRADIENT_TOL, f"dL/dpred ({what})")
+    assert np.array_equal(after[0], case["pred"]) and np.array_equal(after[1], case["Y"]), (
+        f"lp({p:g}).grad_pred must not modify pred or Y")
+
+
+def run_value_and_grad_e(student, case, what):
+    p = case["params"]["p"]
+    value, after = call(student, "deeplinear.losses:lp", case["W_e"], case["X"], case["Y"],
+                        construct=[p], method="value_and_grad_e")
+    ok = isinstance(value, tuple) and len(value) == 2
+    assert ok, f"lp({p:g}).value_and_grad_e must return a pair (value, grad_e), got " \
+        f"{describe(value)}"
+    loss = as_float(value[0], f"lp({p:g}).value_and_grad_e: the value")
+    expected = float(case["expect_value"])
+    # One mean of n*k powers: float64 rounding is ~1e-15 relative.
+    assert abs(loss - expected) <= 1e-12 * abs(expected), (
+        f"loss value ({what}): yours {loss!r} vs expected {expected!r}")
+    grad_e = as_array(value[1], f"lp({p:g}).value_and_grad_e: grad_e", case["W_e"].shape)
+    assert_relative_error(grad_e, case["expect_grad_e"], GRADIENT_TOL, f"dL/dW_e ({what})")
+    assert all(np.array_equal(a, case[k]) for a, k in zip(after, ("W_e", "X", "Y"))), (
+        f"lp({p:g}).value_and_grad_e must not modify W_e, X or Y")
+
+
+# --- factor_gradients -------------------------------------------------------------------
+
+def run_factor_gradients(student, case):
+    """factor_gradients(factors, G) against the expected dL/dW_j of L = sum(G * W_e)."""
+    dims = case["params"]["dims"]
     N = len(dims) - 1
-    assert isinstance(factors, (list, tuple)) and len(factors) == N, (
-        f"balanced({dims}) must return a list of N = {N} factors, got "
-        f"{type(factors).__name__} of length {getattr(factors, '__len__', lambda: '?')()}")
+    factors = [case[f"W{j}"] for j in range(N)]
+    value, after = call(student, "deeplinear.linalg:factor_gradients", factors, case["G"])
+    ok = isinstance(value, (list, tuple)) and len(value) == N
+    assert ok, (f"factor_gradients must return a list of N = {N} arrays [dL/dW_1, ..., "
+                f"dL/dW_{N}] for dims {dims}; got {describe(value)}"
+                + (f" of length {len(value)}" if isinstance(value, (list, tuple)) else ""))
+    expected = [case[f"expect_dW{j}"] for j in range(N)]
+    scale = max(float(np.max(np.abs(g))) for g in expected)
+    for j, (dW, exp) in enumerate(zip(value, expected), start=1):
+        name = f"dL/dW_{j}"
+        as_array(dW, f"{name} (dims {dims})")
+        assert dW.shape == exp.shape, (
+            f"{name} has shape {dW.shape}; expected the shape of W_{j}, {exp.shape} "
+            f"(d_{j}, d_{j - 1})")
+        assert_relative_error(dW, exp, GRADIENT_TOL, f"{name} (dims {dims}) differs from "
+                              "(W_N...W_{j+1})^T grad_e (W_{j-1}...W_1)^T", scale=scale)
+    assert all(np.array_equal(a, b) for a, b in zip(after[0], factors)) and \
+        np.array_equal(after[1], case["G"]), "factor_gradients must not modify its inputs"
+
+
+# --- sgd and adam ------------------------------------------------------------------------
+
+STATE = {"SGD": ["momentum_buffer"], "Adam": ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"]}
+RTOL = {"SGD": SGD_RTOL, "Adam": ADAM_RTOL}
+NAMES = {"momentum_buffer": "the momentum buffer", "exp_avg": "m (exp_avg)",
+         "exp_avg_sq": "v (exp_avg_sq)", "max_exp_avg_sq": "vmax (max_exp_avg_sq)"}
+
+
+def run_optimizer(student, name, case, hints=True):
+    """``optim.<name>([p], **options)`` stepped once per gradient; every step checked."""
+    params = case["params"]
+    options, t0 = params["options"], params.get("t0", 1)
+    state0 = None
+    if params.get("buf0"):
+        state0 = [{"momentum_buffer": case["buf0"]}]
+    if params.get("state0"):
+        state0 = [{"exp_avg": case["m0"], "exp_avg_sq": case["v0"],
+                   "max_exp_avg_sq": case["vmax0"]}]
+    grads = [[g] for g in case["grads"]]
+    answer = request(student, f"{name}.step", "optimizer", target=f"deeplinear.optim:{name}",
+                     params=[case["p"]], options=options, grads=grads, t0=t0, state0=state0,
+                     state_keys=STATE[name])
+    steps = answer.get("value")
+    shape = case["p"].shape
+    assert isinstance(steps, list) and len(steps) == len(grads), \
+        f"{name}: the worker did not report every step"
+    opts = ", ".join(f"{k}={v}" for k, v in options.items())
+    detail = "" if hints else f", shape {shape}"
+    keys = [k for k in STATE[name] if f"expect_{k}" in case and
+            (k != "momentum_buffer" or options.get("momentum", 0) != 0) and
+            (k != "max_exp_avg_sq" or options.get("amsgrad"))]
+    for k, step in enumerate(steps):
+        t = t0 + k
+        where = f"{name} step t={t} ({opts}{detail})"
+        if hints:
+            assert step["returned_none"], f"{name}.step works in place (it returns None)"
+        p = as_array(step["params"][0], f"{where}: the parameter", shape)
+        p_hint = " (update p in place: p -= ...)" if hints else ""
+        assert_close(p, case["expect_p"][k], f"{where}: p differs from the expected "
+                     f"step{p_hint}", RTOL[name])
+        for key in keys:
+            state = step["state"][0] if step["state"] else {}
+            assert key in state, f"{where}: the state has no {key!r}"
+            yours = as_array(state[key], f"{where}: {NAMES[key]}", shape)
+            s_hint = f" (update state[{key!r}] in place, with [...] = ...)" if hints else ""
+            assert_close(yours, case[f"expect_{key}"][k],
+                         f"{where}: {NAMES[key]} differs from the expected value{s_hint}",
+                         RTOL[name])
+        assert step["grads_unchanged"], (
+            f"{where}: the gradient array was modified; only p and the state may change")
+
+
+# --- balanced_init ----------------------------------------------------------------------
+
+def run_balanced(student, dims, **kwargs):
+    """init.balanced(dims, **kwargs) in a worker; checks shapes and dtype; returns factors.
+
+    ``rng`` may be an int, or ``("generator", seed)`` for a Generator made in the worker.
+    """
+    if isinstance(kwargs.get("rng"), tuple):
+        kwargs["rng"] = {"__rng__": int(kwargs["rng"][1])}
+    answer = request(student, "balanced", "call", target="deeplinear.init:balanced",
+                     args=[list(dims)], kwargs=kwargs)
+    factors, layout = answer.get("value"), answer.get("c_contiguous")
+    N = len(dims) - 1
+    ok = isinstance(factors, (list, tuple)) and len(factors) == N
+    assert ok, f"balanced({dims}) must return a list of N = {N} factors, got {describe(factors)}"
     for j, W in enumerate(factors, start=1):
-        assert isinstance(W, np.ndarray) and W.shape == (dims[j], dims[j - 1]), (
-            f"balanced({dims}): W_{j} has shape {np.shape(W)}; expected (d_{j}, d_{j - 1}) = "
-            f"({dims[j]}, {dims[j - 1]})")
-        assert W.dtype == np.float64 and W.flags.c_contiguous, (
+        as_array(W, f"balanced({dims}): W_{j}", (dims[j], dims[j - 1]))
+        assert layout[j - 1], (
             f"balanced({dims}): W_{j} must be a C-contiguous float64 array (the optimizers "
             "update factors in place); wrap it in np.ascontiguousarray")
         assert np.all(np.isfinite(W)), f"balanced({dims}): W_{j} has NaN or inf entries"
+    return factors
 
 
 def check_balanced_product(factors, W_e, dims):
     """W_N ... W_1 equals W_e."""
-    prod = product(factors)
-    err = float(np.max(np.abs(prod - W_e))) / float(np.max(np.abs(W_e)))
+    prod = factors[0]
+    for W in factors[1:]:
+        prod = W @ prod
+    err = float(np.max(np.abs(prod - W_e))) / max(float(np.max(np.abs(W_e))), 1e-300)
     assert err <= BALANCED_TOL, (
         f"balanced({dims}): W_N ... W_1 differs from the end-to-end matrix by {err:.1e} "
         f"relative (tolerance {BALANCED_TOL:.0e}); first entries yours {first(prod)} vs W_e "
@@ -249,171 +465,28 @@ def check_balancedness(factors, dims):
             f"(tolerance {BALANCED_TOL:.0e}); first entries {first(upper)} vs {first(lower)}")
 
 
-# --- e2e_update ---------------------------------------------------------------
+# --- e2e_update ---------------------------------------------------------------------------
 
-def psd_power_reference(A, power):
-    """A^power for a symmetric PSD A, via eigh; rounding-level eigenvalues count as 0."""
-    if power == 0:
-        return np.eye(A.shape[0])
-    lam, Q = np.linalg.eigh(0.5 * (A + A.T))
-    keep = lam > 1e-10 * max(lam.max(), 0.0)  # true eigenvalues here are O(1) or exactly 0
-    return (Q * np.where(keep, np.abs(lam), 0.0) ** power) @ Q.T
-
-
-def theorem1(W_e, G, N, lr, wd=0.0):
-    """The next W_e by Theorem 1, from numpy.linalg.eigh."""
-    left, right = W_e @ W_e.T, W_e.T @ W_e
-    step = sum(psd_power_reference(left, (j - 1) / N) @ G
-               @ psd_power_reference(right, (N - j) / N) for j in range(1, N + 1))
-    return (1.0 - lr * wd * N) * W_e - lr * step
-
-
-def check_e2e_update(W_e, G, N, lr, wd, expected, what):
-    """Assert that e2e_update_reference(W_e, G, N, lr[, weight_decay=wd]) gives ``expected``."""
-    # Not "from deeplinear import end_to_end": the package exports a function of
-    # that name (deeplinear.linalg.end_to_end) that hides the submodule.
-    from deeplinear.end_to_end import e2e_update_reference
-
-    W_before, G_before = W_e.copy(), G.copy()
-    if wd:
-        yours = e2e_update_reference(W_e, G, N, lr, weight_decay=wd)
-    else:
-        yours = e2e_update_reference(W_e, G, N, lr)
-    assert isinstance(yours, np.ndarray) and yours.shape == W_e.shape, (
-        f"e2e_update_reference must return the next W_e, an array of shape {W_e.shape}; "
-        f"got {type(yours).__name__} of shape {np.shape(yours)}")
-    assert np.array_equal(W_e, W_before) and np.array_equal(G, G_before), (
-        "e2e_update_reference must not modify W_e or grad_e: return a new array")
-    step_size = max(float(np.max(np.abs(expected - W_e))), 1e-300)
-    err = float(np.max(np.abs(yours - expected))) / step_size
+def run_e2e(student, case, what, single=False):
+    """e2e_update (or e2e_update_single_output) of a case against its expected next W_e."""
+    params = case["params"]
+    W_e, G, N, lr, wd = (case["W_e"], case["G"], params["depth"], params["lr"],
+                         params["weight_decay"])
+    name = "e2e_update_single_output" if single else "e2e_update"
+    kwargs = {"weight_decay": wd} if wd else {}
+    value, after = call(student, f"deeplinear.end_to_end:{name}", W_e, G, N, lr, **kwargs)
+    yours = as_array(value, f"{name} must return the next W_e, and", W_e.shape)
+    assert np.array_equal(after[0], W_e) and np.array_equal(after[1], G), (
+        f"{name} must not modify W_e or grad_e: return a new array")
+    expected = case["expect"]
+    step = max(float(np.max(np.abs(expected - W_e))), 1e-300)
+    err = float(np.max(np.abs(yours - expected))) / step
     assert err <= E2E_TOL, (
-        f"{what} (depth {N}, lr {lr}, weight_decay {wd}): the next W_e differs from "
-        f"Theorem 1 by {err:.1e} relative to the size of the step (tolerance {E2E_TOL:.0e}); "
-        f"first entries of the step (next W_e - W_e) yours {first(yours - W_e, digits=8)} vs "
-        f"expected {first(expected - W_e, digits=8)}"
+        f"{what} (depth {N}, lr {lr}, weight_decay {wd}): the next W_e differs from the "
+        f"expected one by {err:.1e} relative to the size of the step (tolerance "
+        f"{E2E_TOL:.0e}); first entries of the step (next W_e - W_e) yours "
+        f"{first(yours - W_e, digits=8)} vs expected {first(expected - W_e, digits=8)}"
         + (". An error this small usually means rounding-level eigenvalues (~1e-16) were "
            "raised to a fractional power: treat them as 0, as psd_power does"
            if 1e-9 < err < 1e-3 else ""))
-
-
-# --- sgd and adam -----------------------------------------------------------
-# ``opts`` holds the hyperparameters: lr, mu (momentum), tau (dampening),
-# nesterov, wd (weight decay) for SGD; lr, b1, b2, eps, wd, amsgrad for Adam.
-# With ``hints`` (the default) a failure says how to fix it and the function
-# must return None; without, the message names the shape of the arrays.
-
-def sgd_scalar(p, g, b, t, lr, mu, tau, nesterov, wd):
-    """One SGD step on one scalar entry: returns (p, buf)."""
-    if wd != 0:
-        g = g + wd * p
-    if mu != 0:
-        b = g if t == 1 else mu * b + (1 - tau) * g
-        g = g + mu * b if nesterov else b
-    return p - lr * g, b
-
-
-def sgd_expected_step(p, g, buf, t, opts):
-    """The next (p, buf) by torch.optim.SGD's rule, entry by entry."""
-    p_new, b_new = np.empty_like(p), np.empty_like(buf)
-    for i in np.ndindex(p.shape):
-        p_new[i], b_new[i] = sgd_scalar(float(p[i]), float(g[i]), float(buf[i]), t, **opts)
-    return p_new, b_new
-
-
-def run_sgd(rng, shape, opts, steps, t0=1, buf0=None, hints=True):
-    """Steps t0, ..., t0 + steps - 1 of optim.sgd_update_reference against the reference,
-    from random p and the buffer buf0 (default zeros), with random gradients."""
-    from deeplinear import optim
-
-    detail = "" if hints else f", shape {shape}"
-    p_hint, buf_hint = (" (p must be updated in place)",
-                        " (update it in place, buf[...] = ..., and set it to g at t = 1)") \
-        if hints else ("", "")
-    p = rng.standard_normal(shape)
-    buf = np.zeros(shape) if buf0 is None else buf0.copy()
-    p_exp, buf_exp = p.copy(), buf.copy()
-    for t in range(t0, t0 + steps):
-        g = rng.standard_normal(shape)
-        g_before = g.copy()
-        p_exp, buf_exp = sgd_expected_step(p_exp, g, buf_exp, t, opts)
-        result = optim.sgd_update_reference(p, g, buf, t, opts["lr"], opts["mu"],
-                                            opts["tau"], opts["nesterov"], opts["wd"])
-        if hints:
-            assert result is None or result is p, (
-                "sgd_update_reference works in place on p and buf (it should return None)")
-        where = f"SGD step t={t} (lr={opts['lr']}, momentum={opts['mu']}, " \
-                f"dampening={opts['tau']}, nesterov={opts['nesterov']}, " \
-                f"weight_decay={opts['wd']}{detail})"
-        assert_close(p, p_exp, f"{where}: p differs from torch.optim.SGD's rule{p_hint}",
-                     SGD_RTOL)
-        if opts["mu"] != 0:
-            assert_close(buf, buf_exp, f"{where}: the momentum buffer differs from "
-                         f"torch.optim.SGD's rule{buf_hint}", SGD_RTOL)
-        assert np.array_equal(g, g_before), (
-            f"{where}: the gradient array g was modified; only p and buf may change")
-
-
-def adam_scalar(p, g, m, v, vmax, t, lr, b1, b2, eps, wd, amsgrad):
-    """One Adam step on one scalar entry: returns (p, m, v, vmax)."""
-    if wd != 0:
-        g = g + wd * p
-    m = b1 * m + (1 - b1) * g
-    v = b2 * v + (1 - b2) * g * g
-    if amsgrad:
-        vmax = max(vmax, v)
-    v_used = vmax if amsgrad else v
-    denom = float(np.sqrt(v_used)) / float(np.sqrt(1 - b2 ** t)) + eps
-    return p - lr / (1 - b1 ** t) * (m / denom), m, v, vmax
-
-
-def adam_expected_step(exp, g, t, opts):
-    """The next [p, m, v, vmax] from ``exp`` by torch.optim.Adam's rule, entry by entry."""
-    new = [np.empty(g.shape) for _ in range(4)]
-    for i in np.ndindex(g.shape):
-        out = adam_scalar(float(exp[0][i]), float(g[i]), *(float(a[i]) for a in exp[1:]),
-                          t, **opts)
-        for a, value in zip(new, out):
-            a[i] = value
-    return new
-
-
-def run_adam(rng, shape, opts, steps, t0=1, grad_scales=None, state0=None, hints=True):
-    """Steps t0, ..., t0 + steps - 1 of optim.adam_update_reference against the reference,
-    from random p and the state [m, v, vmax] state0 (default zeros), with random gradients
-    (times grad_scales[k] at the k-th step)."""
-    from deeplinear import optim
-
-    detail = "" if hints else f", shape {shape}"
-    p_hint, state_hint = (" (p must be updated in place)",
-                          " (update the state arrays in place, m[...] = ...)") \
-        if hints else ("", "")
-    p = rng.standard_normal(shape)
-    if state0 is None:
-        state = [np.zeros(shape), np.zeros(shape), np.zeros(shape)]  # m, v, vmax
-    else:
-        state = [s.copy() for s in state0]
-    exp = [p.copy()] + [s.copy() for s in state]
-    for step, t in enumerate(range(t0, t0 + steps)):
-        scale = 1.0 if grad_scales is None else grad_scales[step]
-        g = scale * rng.standard_normal(shape)
-        g_before = g.copy()
-        exp = adam_expected_step(exp, g, t, opts)
-        result = optim.adam_update_reference(p, g, *state, t, opts["lr"], opts["b1"],
-                                             opts["b2"], opts["eps"], opts["wd"],
-                                             opts["amsgrad"])
-        if hints:
-            assert result is None or result is p, (
-                "adam_update_reference works in place on p, m, v, vmax (it should return None)")
-        where = (f"Adam step t={t} (lr={opts['lr']}, betas=({opts['b1']}, {opts['b2']}), "
-                 f"eps={opts['eps']}, weight_decay={opts['wd']}, amsgrad={opts['amsgrad']}"
-                 f"{detail})")
-        names = ["m (first moment)", "v (second moment)"] + \
-            (["vmax (running max of v)"] if opts["amsgrad"] else [])
-        for name, yours, expected in zip(names, state, exp[1:]):
-            assert_close(yours, expected,
-                         f"{where}: {name} differs from torch.optim.Adam's rule{state_hint}",
-                         ADAM_RTOL)
-        assert_close(p, exp[0], f"{where}: p differs from torch.optim.Adam's rule{p_hint}",
-                     ADAM_RTOL)
-        assert np.array_equal(g, g_before), (
-            f"{where}: the gradient array g was modified; only p, m, v, vmax may change")
+    return yours

@@ -27,11 +27,17 @@ def build_parser():
                      help="write a Gradescope results.json here")
     gra.add_argument("--hidden", action="store_true", help="also run the hidden tests")
     gra.add_argument("--timeout", type=float, default=10.0,
-                     help="seconds before one test is cut short (default: %(default)s)")
-    gra.add_argument("--part-timeout", type=float, default=120.0,
-                     help="seconds before a part's process is killed (default: %(default)s)")
+                     help="seconds one call of student code may run before its worker is "
+                          "killed (default: %(default)s)")
+    gra.add_argument("--part-timeout", type=float, default=60.0,
+                     help="seconds of worker time per part; its later tests are then cut "
+                          "short (default: %(default)s)")
+    gra.add_argument("--memory", type=int, default=1024, metavar="MB",
+                     help="address-space limit of each worker (default: %(default)s)")
+    gra.add_argument("--parts", default=None, metavar="A,B",
+                     help="grade only these parts (default: all)")
     gra.add_argument("--jobs", type=int, default=2,
-                     help="parts graded at the same time (default: %(default)s)")
+                     help="judge processes sharing the parts (default: %(default)s)")
     return parser
 
 
@@ -46,10 +52,13 @@ def main(argv=None) -> int:
             print(f"wrote the student version to {args.out_dir}: {len(done['files'])} files, "
                   f"{len(done['regions'])} solution regions stubbed")
             return 0
-        if args.timeout <= 0 or args.part_timeout <= 0 or args.jobs < 1:
-            raise GradeError("--timeout and --part-timeout must be > 0, --jobs >= 1")
+        if args.timeout <= 0 or args.part_timeout <= 0 or args.jobs < 1 or args.memory < 64:
+            raise GradeError("--timeout and --part-timeout must be > 0, --jobs >= 1, "
+                             "--memory >= 64 (MB)")
+        parts = None if args.parts is None else [p for p in args.parts.split(",") if p]
         result = grade(args.student_dir, hidden=args.hidden, timeout=args.timeout,
-                       part_timeout=args.part_timeout, jobs=args.jobs)
+                       part_timeout=args.part_timeout, jobs=args.jobs, memory_mb=args.memory,
+                       parts=parts)
     except (GradeError, ReleaseError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

@@ -1,20 +1,23 @@
-"""Grade a student's package: each part in its own process, with a per-test timeout.
+"""Grade a student's package: a judge that never imports student code, and confined workers.
 
-For every part, ``python runner.py STUDENT_DIR REPORT PLUGIN ...`` runs
-that part's grading tests (the instructor's copies, never the student's)
-with ``deeplinear`` imported from STUDENT_DIR: its ``__init__`` is not run
-and only the modules a test imports are loaded, so a syntax error in one
-file costs only the parts that use that file. A test that runs longer than
-``timeout`` seconds is cut short; a part whose process hangs beyond
-``part_timeout`` is killed and its unfinished tests score 0. The report of
-each process lists the files of every ``deeplinear`` module it imported; the
-grader refuses a run that imported any of them from outside STUDENT_DIR.
+``grade(STUDENT_DIR)`` copies the student's ``deeplinear/`` package into a
+staging folder, then starts the judge: pytest with the instructor's grading
+tests (``tests/grading``, and ``tests/hidden`` with ``hidden=True``) and the
+grading plugin, in ``jobs`` processes that share the parts between them. The
+judge never imports the student's package. Each call of a student function
+goes to a fresh worker process (``tests/gradesandbox.py``) that imports the
+staged copy, and comes back as plain JSON and ``.npy`` arrays; the judge
+compares it with its own expected values and writes the verdict into its
+private folder, which no worker can see. Points come from the judge's own
+collection of tests, and no part scores above its maximum.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -28,9 +31,12 @@ from .release import source_root
 
 __all__ = ["GradeError", "PartResult", "GradeResult", "grade"]
 
+MAX_FILES = 2000          # a student package with more files than this is refused
+MAX_BYTES = 50 << 20      # ... or more bytes
+
 
 class GradeError(ValueError):
-    """Grading could not run (a missing STUDENT_DIR, missing tests, a broken run)."""
+    """Grading could not run (a missing STUDENT_DIR, missing tests, a broken judge)."""
 
 
 @dataclass
@@ -41,8 +47,6 @@ class PartResult:
     possible: float = 0.0
     tests: list = field(default_factory=list)  # dicts: name, nodeid, points, passed, output
     cut_short: bool = False
-    seconds: float = 0.0
-    modules: list = field(default_factory=list)  # files of the deeplinear modules imported
 
     @property
     def first_failure(self) -> str:
@@ -58,6 +62,8 @@ class GradeResult:
     parts: list
     hidden: bool
     seconds: float = 0.0
+    isolation: str = ""
+    judge_peak_rss_mb: float = 0.0
 
     @property
     def score(self) -> float:
@@ -68,7 +74,7 @@ class GradeResult:
         return sum(p.possible for p in self.parts)
 
     def table(self, width=64) -> str:
-        """Per part: points earned / possible, the first failure, cut short."""
+        """Per part: points earned / possible, cut short, the first failure."""
         rows = [("part", "points", "cut short", "first failure")]
         for p in self.parts:
             failure = " ".join(p.first_failure.split())
@@ -83,6 +89,7 @@ class GradeResult:
             lines.append("  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3])
             if k == 0 or k == len(rows) - 2:
                 lines.append("-" * (sum(widths) + 6 + width))
+        lines.append(f"isolation of student code: {self.isolation} (see README, For instructors)")
         return "\n".join(line.rstrip() for line in lines)
 
     def gradescope(self) -> dict:
@@ -95,7 +102,7 @@ class GradeResult:
                     "score": float(t["points"] if t["passed"] else 0),
                     "max_score": float(t["points"]),
                     "output": t["output"] or "passed",
-                    "visibility": "after_published" if "/hidden/" in t["nodeid"] else "visible",
+                    "visibility": "after_published" if t["hidden"] else "visible",
                 })
         return {"score": float(self.score), "max_score": float(self.max_score),
                 "execution_time": round(self.seconds, 2), "output": self.table(),
@@ -112,70 +119,63 @@ def _check_student_dir(student_dir) -> Path:
     return path.resolve()
 
 
-def _test_paths(tests_root, hidden):
-    root = Path(tests_root) if tests_root is not None else source_root() / "tests"
-    paths = [root / "grading"] + ([root / "hidden"] if hidden else [])
+def _stage(package: Path, target: Path):
+    """Copy the student's package (regular files only) where workers can read it, not write."""
+    count = size = 0
+    for src in sorted(package.rglob("*")):
+        rel = src.relative_to(package)
+        if "__pycache__" in rel.parts or src.is_symlink():
+            continue
+        dst = target / rel
+        if src.is_dir():
+            dst.mkdir(parents=True, exist_ok=True)
+        elif src.is_file():
+            count, size = count + 1, size + src.stat().st_size
+            if count > MAX_FILES or size > MAX_BYTES:
+                raise GradeError(f"STUDENT_DIR: the package holds more than {MAX_FILES} files "
+                                 f"or {MAX_BYTES >> 20} MB")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+            os.chmod(dst, 0o644)
+    for path in [target, *[p for p in target.rglob("*") if p.is_dir()]]:
+        os.chmod(path, 0o755)
+
+
+def _test_paths(root, hidden):
+    paths = [root / "tests" / "grading"] + ([root / "tests" / "hidden"] if hidden else [])
     for path in paths:
         if not path.is_dir():
             raise GradeError(f"grading tests not found at {path}")
-    return [str(p) for p in paths]
+    return paths
 
 
-def _run_part(part, student, paths, timeout, part_timeout, workdir):
-    """One part in one process; returns a PartResult."""
-    report = Path(workdir) / f"{part.name}.jsonl"
-    here = Path(__file__).resolve().parent
-    cmd = [sys.executable, str(here / "runner.py"), str(student), str(report),
-           str(here.parent / "pytest_plugin.py"), *paths, "--dl-part", part.name,
-           "--dl-timeout", str(timeout), "-q", "--no-header",
-           # the test's own message, not the repository's warnings-as-errors rule
+def _judge(root, paths, parts, stage, private, name, options):
+    """One judge process for ``parts``; returns its results document."""
+    results = private / f"{name}.json"
+    cmd = [sys.executable, "-m", "pytest", *map(str, paths), "-q", "--no-header",
+           "-p", "no:cacheprovider", "--rootdir", str(root), "--dl-judge",
+           "--dl-student", str(stage), "--dl-parts", ",".join(parts),
+           "--dl-timeout", str(options["timeout"]), "--dl-memory", str(options["memory_mb"]),
+           "--dl-part-budget", str(options["part_timeout"]), "--dl-hide", str(root),
+           "--dl-hide", str(private), "--dl-results", str(results),
+           # the tests' own messages, not the repository's warnings-as-errors rule
            "-W", "default::RuntimeWarning"]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    # Only the grading plugin, loaded by path: an installed plugin (ours
-    # included) would import the installed deeplinear.
     env.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
-    start = time.perf_counter()
-    killed = False
+    limit = options["part_timeout"] * len(parts) + 120
     try:
-        proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True,
-                              timeout=part_timeout)
-        output = proc.stdout + proc.stderr
-    except subprocess.TimeoutExpired as exc:
-        killed = True
-        output = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) \
-            else (exc.stdout or "")
-    result = PartResult(part.name, part.title, seconds=time.perf_counter() - start)
-    lines = [json.loads(x) for x in report.read_text().splitlines()] if report.exists() else []
-    collected = next((x["collected"] for x in lines if "collected" in x), None)
-    if collected is None:
-        raise GradeError(f"part {part.name}: the grading tests could not be collected:\n"
-                         + output[-3000:])
-    done = {x["nodeid"]: x for x in lines if "nodeid" in x}
-    for info in lines:
-        if "modules" in info:
-            root = Path(info["student_root"])
-            result.modules = [f for f in info["modules"] if f]
-            outside = [f for f in info["modules"] if f and root not in Path(f).resolve().parents]
-            if outside:
-                raise GradeError(f"part {part.name}: deeplinear was imported from outside "
-                                 f"STUDENT_DIR: {outside}")
-    for item in collected:
-        test = done.get(item["nodeid"])
-        if test is None:  # the process was killed (or crashed) before this test ended
-            result.cut_short = True
-            test = dict(item, passed=False, cut_short=True,
-                        output=(f"cut short: the part ran longer than {part_timeout:g} s"
-                                if killed else "not run: the test process ended early\n"
-                                + output[-1000:]))
-        result.cut_short |= bool(test.get("cut_short"))
-        result.tests.append(test)
-        result.possible += item["points"]
-        result.earned += item["points"] if test["passed"] else 0
-    return result
+        proc = subprocess.run(cmd, cwd=private, env=env, capture_output=True, text=True,
+                              timeout=limit)
+    except subprocess.TimeoutExpired:
+        raise GradeError(f"the judge for parts {', '.join(parts)} ran longer than {limit:g} s")
+    if not results.is_file():
+        raise GradeError(f"the judge for parts {', '.join(parts)} wrote no results (exit code "
+                         f"{proc.returncode}):\n" + (proc.stdout + proc.stderr)[-3000:])
+    return json.loads(results.read_text())
 
 
-def grade(student_dir, *, hidden=False, timeout=10.0, part_timeout=120.0, tests_root=None,
-          jobs=2) -> GradeResult:
+def grade(student_dir, *, hidden=False, timeout=10.0, part_timeout=60.0, jobs=2,
+          memory_mb=1024, parts=None, tests_root=None) -> GradeResult:
     """Grade STUDENT_DIR part by part.
 
     Parameters
@@ -185,21 +185,69 @@ def grade(student_dir, *, hidden=False, timeout=10.0, part_timeout=120.0, tests_
     hidden : bool
         Also run the hidden tests (``tests/hidden``).
     timeout : float
-        Seconds after which one test is cut short (and scores 0).
+        Seconds one call of student code may run; the judge then kills its worker.
     part_timeout : float
-        Seconds after which a part's whole process is killed.
-    tests_root : path, optional
-        The folder holding ``grading/`` and ``hidden/``; default the
-        instructor's source tree.
+        Seconds of worker time per part; the part's later tests are then cut short.
     jobs : int
-        Parts graded at the same time.
+        Judge processes; the parts are shared between them.
+    memory_mb : int
+        Address-space limit of each worker, in MB.
+    parts : list of str, optional
+        Grade only these parts (default: all).
+    tests_root : path, optional
+        The source tree holding ``tests/grading`` and ``tests/hidden``; default
+        the instructor's tree.
     """
     student = _check_student_dir(student_dir)
-    paths = _test_paths(tests_root, hidden)
+    root = Path(tests_root).resolve() if tests_root is not None else source_root()
+    paths = _test_paths(root, hidden)
+    names = list(PARTS) if parts is None else list(parts)
+    unknown = [p for p in names if p not in PARTS]
+    if unknown or not names:
+        raise GradeError(f"parts: unknown {unknown}; the parts are {', '.join(PARTS)}")
+    options = {"timeout": timeout, "part_timeout": part_timeout, "memory_mb": int(memory_mb)}
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="deeplinear-grade-") as workdir:
-        with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
-            futures = [pool.submit(_run_part, part, student, paths, timeout, part_timeout,
-                                   workdir) for part in PARTS.values()]
-            parts = [f.result() for f in futures]
-    return GradeResult(str(student), parts, hidden, seconds=time.perf_counter() - start)
+    base = Path(tempfile.mkdtemp(prefix="deeplinear-grade-"))
+    try:
+        os.chmod(base, stat.S_IRWXU | stat.S_IXGRP | stat.S_IXOTH)  # 0711
+        stage, private = base / "stage", base / "private"
+        private.mkdir(mode=0o700)
+        _stage(student / "deeplinear", stage / "deeplinear")
+        os.chmod(stage, 0o755)
+        groups = [names[k::max(1, int(jobs))] for k in range(max(1, int(jobs)))]
+        groups = [g for g in groups if g]
+        with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+            docs = list(pool.map(lambda kg: _judge(root, paths, kg[1], stage, private,
+                                                   f"judge-{kg[0]}", options),
+                                 enumerate(groups)))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    return _collect(str(student), names, docs, hidden, time.perf_counter() - start)
+
+
+def _collect(student, names, docs, hidden, seconds) -> GradeResult:
+    """Per part: the tests the judge collected, and their outcomes; capped at the maximum."""
+    collected = [c for d in docs for c in d["collected"]]
+    outcomes = {r["nodeid"]: r for d in docs for r in d["results"]}
+    results = {n: PartResult(n, PARTS[n].title) for n in names}
+    for item in collected:
+        part = results.get(item["part"])
+        if part is None:  # a test of a part outside the chosen ones
+            continue
+        outcome = outcomes.get(item["nodeid"])
+        passed = bool(outcome and outcome["passed"])
+        output = outcome["output"] if outcome else "not run: the judge stopped before this test"
+        cut = bool(outcome and outcome.get("cut_short"))
+        points = float(item["points"])
+        part.tests.append({"name": item["name"], "nodeid": item["nodeid"], "points": points,
+                           "passed": passed, "output": "" if passed else output,
+                           "cut_short": cut, "hidden": item["nodeid"].startswith("tests/hidden/")})
+        part.possible += points
+        part.earned += points if passed else 0.0
+        part.cut_short |= cut
+    for part in results.values():
+        part.earned = min(part.earned, part.possible)
+    modes = sorted({d.get("isolation", "?") for d in docs})
+    return GradeResult(student, list(results.values()), hidden, seconds=seconds,
+                       isolation=", ".join(modes),
+                       judge_peak_rss_mb=max(d.get("peak_rss_kb", 0) for d in docs) / 1024)

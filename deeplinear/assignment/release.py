@@ -33,8 +33,17 @@ PART_AND_HINT = re.compile(r"^\s+(?P<part>[a-z0-9_]+):\s+(?P<hint>\S.*)$")
 PACKAGE = "deeplinear"
 EXTRA_FILES = ("setup.cfg", "pyproject.toml")
 PUBLIC_TESTS = ("tests/grading",)
-SKIP_DIRS = {"__pycache__", "assignment"}  # the instructor's tools stay behind
+#: The test infrastructure the public tests run on: no implementation of a graded rule.
+TEST_HELPERS = ("tests/conftest.py", "tests/gradelib.py", "tests/gradeplugin.py",
+                "tests/gradesandbox.py", "tests/gradeworker.py")
+TUTORIALS = "tutorials"
+#: Left behind: the instructor's tools, and the compiled twins of the graded rules
+#: (everything in a release runs on the student's NumPy functions).
+SKIP_DIRS = {"__pycache__", "assignment", "_kernels"}
 SKIP_SUFFIXES = {".pyc", ".nbi", ".nbc"}
+#: The public cases (inputs and expected outputs), written from the judge's reference.
+CASES = "tests/grading/cases.npz"
+REFERENCE = "tests/hidden/gradereference.py"
 
 
 class ReleaseError(ValueError):
@@ -126,13 +135,51 @@ def _files(root):
             if path.is_file() and not SKIP_DIRS & set(rel.parts) \
                     and path.suffix not in SKIP_SUFFIXES:
                 wanted.append(rel)
-    for name in EXTRA_FILES:
+    wanted += sorted(p.relative_to(root) for p in (root / TUTORIALS).glob("*.py"))
+    for name in EXTRA_FILES + TEST_HELPERS:
         if not (root / name).is_file():
             raise ReleaseError(f"{root / name}: missing from the source tree")
         wanted.append(Path(name))
-    wanted.append(Path("tests/conftest.py"))
-    wanted.append(Path("tests/gradelib.py"))  # helpers of the public tests
-    return sorted(set(wanted))
+    return sorted(set(wanted) - {Path(CASES)})
+
+
+def write_cases(cases, path):
+    """Store ``cases`` (name -> arrays and a JSON ``params``) as an .npz, reproducibly.
+
+    ``numpy.savez`` stamps each member with the current time; here every
+    member has a fixed date, so the same cases always give the same bytes.
+    ``tests/gradelib.py`` reads the file back with ``allow_pickle=False``.
+    """
+    import io
+    import json
+    import zipfile
+
+    import numpy as np
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(cases):
+            for key in sorted(cases[name]):
+                value = cases[name][key]
+                if key == "params":
+                    value = np.array(json.dumps(value, sort_keys=True))
+                buf = io.BytesIO()
+                np.save(buf, np.asarray(value), allow_pickle=False)
+                info = zipfile.ZipInfo(f"{name}/{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, buf.getvalue())
+
+
+def public_cases(root):
+    """The public cases, built by the judge's private reference in ``root``."""
+    import importlib.util
+
+    path = Path(root) / REFERENCE
+    if not path.is_file():
+        raise ReleaseError(f"{path}: the judge's reference is missing from the source tree")
+    spec = importlib.util.spec_from_file_location("gradereference", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.public_cases()
 
 
 def release(out_dir, root=None) -> dict:
@@ -167,7 +214,8 @@ def release(out_dir, root=None) -> dict:
             target.write_text(stubbed[rel])
         else:
             shutil.copyfile(root / rel, target)
+    write_cases(public_cases(root), out / CASES)
     from .guide import student_readme
 
     (out / "README.md").write_text(student_readme(regions))
-    return {"files": [str(f) for f in files] + ["README.md"], "regions": regions}
+    return {"files": [str(f) for f in files] + [CASES, "README.md"], "regions": regions}

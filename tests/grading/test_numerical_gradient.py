@@ -9,82 +9,63 @@ What is tested (public part; more tests are run when you hand in):
 * that ``x`` is restored *exactly* (bit for bit) afterwards, and that the
   result is a new array with the shape of ``x``.
 
-All arithmetic is float64. Expected values are exact derivatives written out
-in this file.
+Your function runs in a separate process (tests/gradeworker.py holds the test
+functions f); the exact derivatives are written out in this file.
 """
 
 import numpy as np
 import pytest
 
-from gradelib import changed, check_gradient
+from gradelib import changed, check_gradient, run_numerical_gradient
 
 pytestmark = pytest.mark.part("numerical_gradient")
 
 
 @pytest.mark.points(2)
-def test_quadratic_vector(rng):
-    from deeplinear import gradcheck
-
+def test_quadratic_vector(rng, student):
     n = 6
     M = rng.standard_normal((n, n))
     A = M @ M.T + np.eye(n)
     b = rng.standard_normal(n)
     x = rng.standard_normal(n)
-
-    def f(v):
-        return 0.5 * v @ A @ v + b @ v
-
     # On a quadratic the centred difference is exact for any h (its error term
     # is h^2 f''' / 6 = 0), and h = 1e-4 keeps rounding at eps*|f|/h ~ 1e-11;
     # a one-sided difference would be off by h A_ii / 2 ~ 1e-4 relative.
-    yours = gradcheck.numerical_gradient(f, x, h=1e-4)
-    check_gradient(yours, A @ x + b, "f(x) = x^T A x / 2 + b^T x (gradient A x + b), h = 1e-4")
+    got = run_numerical_gradient(student, {"name": "quadratic", "A": A, "b": b}, x, h=1e-4)
+    check_gradient(got["value"], A @ x + b,
+                   "f(x) = x^T A x / 2 + b^T x (gradient A x + b), h = 1e-4")
 
 
 @pytest.mark.points(2)
-def test_smooth_function_of_a_matrix(rng):
-    from deeplinear import gradcheck
-
+def test_smooth_function_of_a_matrix(rng, student):
     X = rng.standard_normal((3, 4))
     C = rng.standard_normal((3, 4))
-
-    def f(V):
-        return float(np.sum(C * np.sin(V)) + 0.25 * np.sum(V ** 4))
-
-    yours = gradcheck.numerical_gradient(f, X, h=1e-5)
-    check_gradient(yours, C * np.cos(X) + X ** 3,
+    got = run_numerical_gradient(student, {"name": "sin_quartic", "C": C}, X, h=1e-5)
+    check_gradient(got["value"], C * np.cos(X) + X ** 3,
                    "f(X) = sum(C sin X) + sum(X^4)/4 for a 3x4 matrix X")
 
 
 @pytest.mark.points(2)
-def test_perturbs_x_in_place_and_restores_it_exactly():
-    from deeplinear import gradcheck
-
+def test_perturbs_x_in_place_and_restores_it_exactly(student):
     # Values where x + h - h or x + h - 2h + h differ from x in floating point
     # (-7e-9, pi, 2.3): restoring by arithmetic would leave rounding errors,
     # so the original value must be saved and put back.
     x = np.array([[0.1, 1.0 / 3.0, -2.0 ** 0.5], [2.3, -7e-9, np.pi]])
-    original = x.copy()
-    seen = []
-
-    def f_closure(_):
-        # Reads x through the closure, not its argument: this only works if
-        # numerical_gradient moves the entries of x itself.
-        seen.append(_ is x)
-        return float(np.sum(x ** 3))
-
-    yours = gradcheck.numerical_gradient(f_closure, x, h=1e-4)
-    assert all(seen) and len(seen) >= 2 * x.size, (
+    h = 1e-4
+    # f reads x through its closure, not its argument: this only works if
+    # numerical_gradient moves the entries of x itself.
+    got = run_numerical_gradient(student, {"name": "cubes_of_x"}, x, h=h)
+    calls, with_x = got["calls"], got["calls_with_x"]
+    assert calls == with_x and calls >= 2 * x.size, (
         f"f should be called as f(x) with the array x itself, twice per entry "
-        f"(at least {2 * x.size} calls); got {len(seen)} calls, "
-        f"{sum(not s for s in seen)} of them with another object")
-    restored = bool(np.array_equal(x, original)) and x.dtype == np.float64
-    assert restored, (
+        f"(at least {2 * x.size} calls); got {calls} calls, {calls - with_x} of them with "
+        "another object")
+    after = got["x_after"]
+    assert np.array_equal(after, x), (
         f"x must be restored exactly (bit for bit) after numerical_gradient: "
-        f"{changed(x, original)}. Save the old value and put it back.")
-    assert yours is not x and not np.shares_memory(yours, x), (
+        f"{changed(after, x)}. Save the old value and put it back.")
+    assert not got["result_is_x"], (
         "numerical_gradient must return a new array, not x itself or a view of it")
     # d/dx sum(x^3) = 3 x^2; the centred difference of x^3 is exactly 3x^2 + h^2.
-    h = 1e-4
-    check_gradient(yours, 3 * original ** 2 + h ** 2,
+    check_gradient(got["value"], 3 * x ** 2 + h ** 2,
                    "f(x) = sum(x^3) read through a closure, h = 1e-4")

@@ -1,37 +1,34 @@
-"""Part 4, sgd: ``deeplinear.optim.sgd_update_reference(p, g, buf, t, lr, momentum,
-dampening, nesterov, weight_decay)``.
+"""Part 4, sgd: ``deeplinear.optim.SGD.update(p, g, state)``.
 
-One step of torch.optim.SGD's rule, in place on ``p`` and ``buf`` (see the
-docstring of ``deeplinear.optim.SGD``)::
-
-    g <- g + weight_decay * p                      (if weight_decay != 0)
-    buf <- g  (t = 1),  buf <- mu buf + (1 - dampening) g  (t > 1)   (if mu != 0)
-    g <- g + mu buf  if nesterov  else  g <- buf                     (if mu != 0)
-    p <- p - lr g
+One step of torch.optim.SGD's rule on one parameter, in place on ``p`` and
+``state["momentum_buffer"]`` (see the docstring of ``deeplinear.optim.SGD``;
+the hyperparameters are attributes of the optimizer, ``self.t`` is the step
+number, from 1). ``SGD.step`` calls it for every parameter.
 
 What is tested (public part; more tests are run when you hand in): plain
 SGD, momentum over several steps (including the first step t = 1, which
-initialises the buffer), and weight decay. Expected values are the scalar
-recurrence above, run entry by entry in tests/gradelib.py.
+initialises the buffer), and weight decay. The tests build ``SGD([p], ...)``,
+call ``step([g])`` a few times and compare ``p`` and the buffer after every
+step with stored expected arrays (tests/grading/cases.npz).
 """
 
 import pytest
 
-from gradelib import run_sgd
+from gradelib import public_case, run_optimizer
 
 pytestmark = pytest.mark.part("sgd")
 
 
 @pytest.mark.points(2)
-def test_plain_sgd(rng):
-    run_sgd(rng, (7,), dict(lr=0.1, mu=0.0, tau=0.0, nesterov=False, wd=0.0), steps=3)
+def test_plain_sgd(student):
+    run_optimizer(student, "SGD", public_case("sgd/plain"))
 
 
 @pytest.mark.points(2)
-def test_momentum_several_steps(rng):
-    run_sgd(rng, (6,), dict(lr=0.05, mu=0.9, tau=0.0, nesterov=False, wd=0.0), steps=5)
+def test_momentum_several_steps(student):
+    run_optimizer(student, "SGD", public_case("sgd/momentum"))
 
 
 @pytest.mark.points(2)
-def test_weight_decay_with_momentum(rng):
-    run_sgd(rng, (5,), dict(lr=0.1, mu=0.5, tau=0.0, nesterov=False, wd=0.3), steps=4)
+def test_weight_decay_with_momentum(student):
+    run_optimizer(student, "SGD", public_case("sgd/weight-decay"))

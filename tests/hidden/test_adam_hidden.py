@@ -2,38 +2,38 @@
 gradient, not AdamW's decoupled decay), both together on a 2-D array.
 
 Expected values are torch.optim.Adam's scalar recurrence, run entry by entry
-(tests/gradelib.py).
+in the judge's reference.
 """
 
-import numpy as np
 import pytest
+from gradereference import adam_case
 
-from gradelib import run_adam
+from gradelib import run_optimizer
 
 pytestmark = pytest.mark.part("adam")
 
 
 @pytest.mark.points(2)
-def test_amsgrad(rng):
+def test_amsgrad(student):
     # Gradients that shrink after two large ones: v falls below its running
     # maximum, so AMSGrad's step differs from Adam's.
-    run_adam(rng, (6,), dict(lr=0.01, b1=0.9, b2=0.9, eps=1e-8, wd=0.0, amsgrad=True), steps=6,
-             grad_scales=[3.0, 2.0, 0.3, 0.2, 0.1, 0.5], hints=False)
+    run_optimizer(student, "Adam", adam_case(401, (1, 6), 6, lr=0.01, betas=[0.9, 0.9],
+                                             amsgrad=True,
+                                             grad_scales=[3.0, 2.0, 0.3, 0.2, 0.1, 0.5]),
+                  hints=False)
 
 
 @pytest.mark.points(2)
-def test_weight_decay_is_added_to_the_gradient(rng):
+def test_weight_decay_is_added_to_the_gradient(student):
     # The L2 term enters m and v (torch.optim.Adam), unlike AdamW's decoupled decay.
-    run_adam(rng, (5,), dict(lr=0.01, b1=0.8, b2=0.99, eps=1e-8, wd=0.5, amsgrad=False), steps=4,
-             hints=False)
+    run_optimizer(student, "Adam", adam_case(402, (1, 5), 4, lr=0.01, betas=[0.8, 0.99],
+                                             weight_decay=0.5), hints=False)
 
 
 @pytest.mark.points(2)
-def test_amsgrad_weight_decay_two_dimensional_resumed(rng):
+def test_amsgrad_weight_decay_two_dimensional_resumed(student):
     # A resumed run (t from 4, non-zero moments, vmax above v) on a 2-D array.
-    shape = (3, 4)
-    m0 = 0.1 * rng.standard_normal(shape)
-    v0 = 0.5 * np.abs(rng.standard_normal(shape))
-    vmax0 = v0 + np.abs(rng.standard_normal(shape))
-    run_adam(rng, shape, dict(lr=0.02, b1=0.9, b2=0.95, eps=1e-3, wd=0.2, amsgrad=True), steps=3,
-             t0=4, grad_scales=[0.5, 1.0, 0.2], state0=[m0, v0, vmax0], hints=False)
+    run_optimizer(student, "Adam", adam_case(403, (3, 4), 3, t0=4, state0=True,
+                                             grad_scales=[0.5, 1.0, 0.2], lr=0.02,
+                                             betas=[0.9, 0.95], eps=1e-3, weight_decay=0.2,
+                                             amsgrad=True), hints=False)

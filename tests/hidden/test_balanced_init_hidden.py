@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from gradelib import (
-    check_balanced_product, check_balanced_shapes, check_balancedness, first)
+    StudentError, check_balanced_product, check_balancedness, first, run_balanced)
 
 pytestmark = pytest.mark.part("balanced_init")
 
@@ -26,13 +26,10 @@ def _best_rank(A, r):
 
 @pytest.mark.points(0.75)  # per architecture
 @pytest.mark.parametrize("dims", [[5, 3, 2, 4], [5, 6, 3, 4]], ids=["narrow", "wide"])
-def test_rank_deficient_end_to_end(rng, dims):
-    from deeplinear import init
-
+def test_rank_deficient_end_to_end(rng, student, dims):
     r, N = 2, len(dims) - 1
     W_e = rng.standard_normal((dims[-1], r)) @ rng.standard_normal((r, dims[0]))  # rank 2
-    factors = init.balanced(dims, rng=rng, end_to_end=W_e)
-    check_balanced_shapes(factors, dims)
+    factors = run_balanced(student, dims, rng=3, end_to_end=W_e)
     check_balanced_product(factors, W_e, dims)
     check_balancedness(factors, dims)
     s = np.linalg.svd(W_e, compute_uv=False)[:r]
@@ -49,46 +46,35 @@ def test_rank_deficient_end_to_end(rng, dims):
 
 @pytest.mark.points(0.75)  # per architecture
 @pytest.mark.parametrize("dims", [[4, 1, 3], [4, 3, 1, 2, 3]], ids=["depth2", "depth4"])
-def test_width_one_bottleneck_given(rng, dims):
-    from deeplinear import init
-
+def test_width_one_bottleneck_given(rng, student, dims):
     W_e = np.outer(rng.standard_normal(dims[-1]), rng.standard_normal(dims[0]))  # rank 1
-    factors = init.balanced(dims, rng=rng, end_to_end=W_e)
-    check_balanced_shapes(factors, dims)
+    factors = run_balanced(student, dims, rng=4, end_to_end=W_e)
     check_balanced_product(factors, W_e, dims)
     check_balancedness(factors, dims)
 
 
 @pytest.mark.points(0.5)  # per architecture
 @pytest.mark.parametrize("dims", [[4, 1, 3], [4, 2, 5, 3]], ids=["width1", "width2"])
-def test_sample_truncated_to_narrowest_width(dims):
-    from deeplinear import init
-
+def test_sample_truncated_to_narrowest_width(student, dims):
     scale, seed = 0.5, 11
-    factors = init.balanced(dims, scale=scale, rng=seed)
-    check_balanced_shapes(factors, dims)
+    factors = run_balanced(student, dims, scale=scale, rng=seed)
     sample = scale * np.random.default_rng(seed).standard_normal((dims[-1], dims[0]))
     check_balanced_product(factors, _best_rank(sample, min(dims)), dims)
     check_balancedness(factors, dims)
 
 
 @pytest.mark.points(1)
-def test_rank_above_narrowest_width_is_an_error(rng):
-    from deeplinear import init
-
+def test_rank_above_narrowest_width_is_an_error(rng, student):
     dims = [4, 5, 2, 3]
     W_e = rng.standard_normal((3, 4))  # rank 3 > narrowest hidden width 2
-    with pytest.raises(ValueError):
-        init.balanced(dims, rng=rng, end_to_end=W_e)
+    with pytest.raises(StudentError, match="raised ValueError"):
+        run_balanced(student, dims, rng=5, end_to_end=W_e)
 
 
 @pytest.mark.points(1)
-def test_zero_end_to_end_gives_zero_factors(rng):
-    from deeplinear import init
-
+def test_zero_end_to_end_gives_zero_factors(student):
     dims = [3, 4, 2, 5]
-    factors = init.balanced(dims, rng=rng, end_to_end=np.zeros((5, 3)))
-    check_balanced_shapes(factors, dims)
+    factors = run_balanced(student, dims, rng=6, end_to_end=np.zeros((5, 3)))
     assert all(not np.any(W) for W in factors), (
         "balanced with end_to_end = 0 (rank 0) must return all-zero factors; got "
         + ", ".join(f"max|W_{j}| = {np.max(np.abs(W)):.1e}" for j, W in enumerate(factors, 1)))

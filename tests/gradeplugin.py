@@ -1,0 +1,191 @@
+"""pytest plugin of the course assignment: markers, points, the ``student`` fixture, the judge.
+
+It is registered where it is used, never installed for every project:
+``tests/conftest.py`` of this repository and of a release (``pytest_plugins``),
+and the judge that ``python -m deeplinear.assignment grade`` starts.
+
+Markers, declared here:
+
+``@pytest.mark.part("name")``
+    The test grades the student part ``name`` (usually set once per module
+    with ``pytestmark``).
+``@pytest.mark.points(n)``
+    What the test is worth. A test with one of the two markers and not the
+    other is an error at collection: it would otherwise count as a silent
+    zero. Grading tests are selected by these markers, never by folder.
+
+The fixture ``student`` runs one call of the student's code in a worker
+process (``tests/gradesandbox.py``) and returns its answer as data; the test
+process never imports the student's package. By default the package is the
+``deeplinear/`` beside this ``tests/`` folder (a student checking a release);
+the judge passes ``--dl-student`` and ``--dl-judge``.
+
+When grading tests ran, the terminal summary ends with the points per part.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("deeplinear grading")
+    group.addoption("--dl-judge", action="store_true",
+                    help="judge mode: the strongest isolation the machine allows")
+    group.addoption("--dl-student", default=None,
+                    help="folder holding the student's deeplinear/ (default: beside tests/)")
+    group.addoption("--dl-parts", default=None, help="comma-separated parts to run")
+    group.addoption("--dl-timeout", type=float, default=10.0,
+                    help="seconds one call of student code may run (default: 10)")
+    group.addoption("--dl-memory", type=int, default=1024,
+                    help="address-space limit of a worker, in MB (default: 1024)")
+    group.addoption("--dl-part-budget", type=float, default=60.0,
+                    help="seconds of worker time per part; later tests of the part are cut "
+                         "short (default: 60)")
+    group.addoption("--dl-hide", action="append", default=[],
+                    help="a folder workers must not see (judge mode; repeatable)")
+    group.addoption("--dl-results", default=None, help="judge mode: write the results here")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "part(name): the student part a grading test grades")
+    config.addinivalue_line("markers", "points(n): what a grading test is worth")
+    config._dl_results = []
+    config._dl_collected = []
+    config._dl_runner = None
+    config._dl_spent = {}
+
+
+def part_of(item):
+    marker = item.get_closest_marker("part")
+    return str(marker.args[0]) if marker is not None and marker.args else None
+
+
+def points_of(item):
+    marker = item.get_closest_marker("points")
+    return None if marker is None or not marker.args else marker.args[0]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    problems = []
+    for item in items:
+        part, points = part_of(item), points_of(item)
+        if part is None and item.get_closest_marker("points") is None:
+            if item.get_closest_marker("part") is not None:
+                problems.append(f"{item.nodeid}: @pytest.mark.part without a name")
+            continue
+        if part is None:
+            problems.append(f"{item.nodeid}: grading test without @pytest.mark.part(name)")
+        if isinstance(points, bool) or not isinstance(points, (int, float)) or points <= 0:
+            problems.append(f"{item.nodeid}: grading test without @pytest.mark.points(n), n > 0")
+    if problems:
+        raise pytest.UsageError("unmarked grading tests:\n  " + "\n  ".join(problems))
+    wanted = config.getoption("--dl-parts")
+    if wanted is not None:
+        names = {p for p in wanted.split(",") if p}
+        keep = [i for i in items if part_of(i) in names]
+        config.hook.pytest_deselected(items=[i for i in items if part_of(i) not in names])
+        items[:] = keep
+    # What can be earned, known before any student code runs.
+    config._dl_collected = [{"nodeid": i.nodeid, "name": i.name, "part": part_of(i),
+                             "points": points_of(i)} for i in items if part_of(i) is not None]
+
+
+class PartRunner:
+    """The ``student`` fixture: the runner, with the time budget of one part."""
+
+    def __init__(self, runner, part, spent, budget):
+        self.runner, self.part, self.spent, self.budget = runner, part, spent, budget
+
+    def run(self, request, arrays):
+        from gradesandbox import Response
+
+        if self.spent.get(self.part, 0.0) > self.budget:
+            return Response(ok=False, failure=f"cut short: the part {self.part!r} already used "
+                                              f"its {self.budget:g} s of worker time")
+        response = self.runner.run(request, arrays)
+        self.spent[self.part] = self.spent.get(self.part, 0.0) + response.seconds
+        return response
+
+
+@pytest.fixture
+def student(request):
+    """Runs the student's code, one call per worker process (see tests/gradelib.py)."""
+    config = request.config
+    if config._dl_runner is None:
+        from gradesandbox import Runner
+
+        judge = config.getoption("--dl-judge")
+        package = config.getoption("--dl-student") or str(HERE.parent)
+        config._dl_runner = Runner(package, timeout=config.getoption("--dl-timeout"),
+                                   memory_mb=config.getoption("--dl-memory"),
+                                   hide=config.getoption("--dl-hide"),
+                                   mode=None if judge else "none")
+    return PartRunner(config._dl_runner, part_of(request.node) or "", config._dl_spent,
+                      config.getoption("--dl-part-budget"))
+
+
+def _failure_text(call, report) -> str:
+    """What a student may see of a failure: the check's own message, never test source."""
+    if call.excinfo is None:
+        return "failed"
+    exc = call.excinfo.value
+    if isinstance(exc, AssertionError):
+        text = str(exc)
+        if not text or text.startswith("assert "):
+            return "a check failed"
+        return text.split("\nassert ", 1)[0].strip()[:3000]
+    # An error of the test itself (the judge's code), not of the student's.
+    return f"{type(exc).__name__}: {str(exc)[:1000]}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    part = part_of(item)
+    if part is None:
+        return
+    if report.when == "call" or (report.failed and report.when == "setup"):
+        output = _failure_text(call, report) if report.failed else ""
+        item.config._dl_results.append({
+            "nodeid": item.nodeid, "name": item.name, "part": part, "points": points_of(item),
+            "passed": report.passed and report.when == "call",
+            "cut_short": output.split(": ", 1)[-1].startswith("cut short"), "output": output})
+
+
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    if config._dl_runner is not None:
+        config._dl_runner.close()
+    path = config.getoption("--dl-results")
+    if path:
+        from gradesandbox import isolation
+
+        doc = {"collected": config._dl_collected, "results": config._dl_results,
+               "isolation": isolation() if config.getoption("--dl-judge") else "none",
+               "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+        Path(path).write_text(json.dumps(doc))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    results = getattr(config, "_dl_results", [])
+    if not results:
+        return
+    parts = {}
+    for r in results:
+        earned, possible = parts.get(r["part"], (0.0, 0.0))
+        parts[r["part"]] = (earned + (r["points"] if r["passed"] else 0), possible + r["points"])
+    tr = terminalreporter
+    tr.section("deeplinear grading")
+    for name, (earned, possible) in parts.items():
+        tr.write_line(f"{name:<24} {earned:g} / {possible:g}")
+    total = sum(e for e, _ in parts.values())
+    maximum = sum(p for _, p in parts.values())
+    tr.write_line(f"{'total':<24} {total:g} / {maximum:g}")
