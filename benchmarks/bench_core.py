@@ -6,11 +6,16 @@ One *full step* of full-batch gradient descent on a deep linear network:
 the loss value, the gradients of all factors W_1..W_N, and one SGD update
 of every factor in place. Two implementations are timed on the same data:
 
-* ours: ``Objective(X, Y, loss).value_and_gradients(factors)`` followed by
+* ours: one evaluation of the compiled objective,
+  ``deeplinear._compiled.value_and_gradients(Objective(X, Y, loss), factors)``
+  (the kernel a step of the compiled training loop runs), followed by
   ``deeplinear.optim.SGD(factors, lr).step(grads)`` (or ``W -= lr * g`` if
-  ``deeplinear.optim`` is not importable). For l2 the objective works from
-  the precomputed moments X^T X / n, so a step costs nothing proportional to
-  n; for l4 it makes one fused numba pass over the data.
+  ``deeplinear.optim`` is not importable). For l2 the kernels work from the
+  moments X^T X / n (computed on first use), so a step costs nothing
+  proportional to n; for l4 they make one fused numba pass over the data.
+* numpy: the same step on the library's NumPy path,
+  ``Objective.value_and_gradients`` (through the predictions) and ``SGD.step``;
+  reported for information, without a target.
 * layer-by-layer: backprop the way one writes it by hand in NumPy,
   H_0 = X, H_j = H_{j-1} W_j^T, residual, dL/dpred, then
   dW_j = dH_j^T H_{j-1}, dH_{j-1} = dH_j W_j, then ``W -= lr * dW``.
@@ -49,6 +54,7 @@ import time
 import numba
 import numpy as np
 
+from deeplinear import _compiled
 from deeplinear.objective import Objective
 
 try:
@@ -98,13 +104,16 @@ def layer_by_layer(factors, X, Y, p):
     return float(value), grads
 
 
-def make_ours(X, Y, loss, factors):
+def make_ours(X, Y, loss, factors, compiled=True):
     """Return step() for the package path; it updates ``factors`` in place."""
     obj = Objective(X, Y, loss=loss)
     opt = SGD(factors, LR) if SGD is not None else None
 
     def step():
-        value, grads = obj.value_and_gradients(factors)
+        if compiled:
+            value, grads = _compiled.value_and_gradients(obj, factors)
+        else:
+            value, grads = obj.value_and_gradients(factors)
         if opt is not None:
             opt.step(grads)
         else:
@@ -158,8 +167,13 @@ def best_rate(step, factors, start, min_time, repeats=3):
 
 
 def check_agreement(obj, X, Y, p, start, label):
-    value, grads = obj.value_and_gradients(start)
+    value, grads = _compiled.value_and_gradients(obj, start)
+    numpy_value, numpy_grads = obj.value_and_gradients(start)
     ref_value, ref_grads = layer_by_layer(start, X, Y, p)
+    np.testing.assert_allclose(numpy_value, ref_value, rtol=RTOL, err_msg=f"{label}: numpy loss")
+    for j, (g, r) in enumerate(zip(numpy_grads, ref_grads)):
+        np.testing.assert_allclose(g, r, rtol=RTOL, atol=RTOL * np.abs(r).max(),
+                                   err_msg=f"{label}: numpy dL/dW_{j + 1}")
     np.testing.assert_allclose(value, ref_value, rtol=RTOL, err_msg=f"{label}: loss")
     for j, (g, r) in enumerate(zip(grads, ref_grads)):
         # rtol relative to each entry, plus atol relative to the array's scale
@@ -171,7 +185,7 @@ def check_agreement(obj, X, Y, p, start, label):
 def kernel_cache_stats():
     """(cache hits, cache misses) summed over the package's numba kernels so far."""
     hits = misses = 0
-    for name in ("chain", "loss", "optim"):
+    for name in ("chain", "loss", "optim", "train"):
         try:
             module = importlib.import_module(f"deeplinear._kernels.{name}")
         except ImportError:
@@ -216,22 +230,27 @@ def main(argv=None):
                 f"loaded {hits} kernel(s) from cache" if hits else "already loaded")
             check_agreement(obj, X, Y, p, start, label)
             ref_step = make_reference(X, Y, p, ref_factors)
+            numpy_factors = [W.copy() for W in start]
+            _, numpy_step = make_ours(X, Y, loss, numpy_factors, compiled=False)
             ours_rate, ours_n = best_rate(ours_step, ours_factors, start, min_time)
             ref_rate, ref_n = best_rate(ref_step, ref_factors, start, min_time)
+            numpy_rate, _ = best_rate(numpy_step, numpy_factors, start, min_time)
             ratio = ours_rate / ref_rate
             results.append(dict(shape=shape, loss=loss, **{k: v for k, v in cfg.items()},
                                 ours_steps_per_s=ours_rate, layer_by_layer_steps_per_s=ref_rate,
+                                numpy_steps_per_s=numpy_rate,
                                 ratio=ratio, target=TARGETS[loss], passed=ratio >= TARGETS[loss],
                                 first_call_s=first_call, first_call_kind=how,
                                 steps_timed=dict(ours=ours_n, ref=ref_n)))
 
-    head = f"{'shape':<14}{'loss':<6}{'ours steps/s':>14}{'layer-by-layer':>16}{'ratio':>9}{'target':>8}  result"
+    head = (f"{'shape':<14}{'loss':<6}{'ours steps/s':>14}{'layer-by-layer':>16}{'ratio':>9}"
+            f"{'target':>8}  result{'numpy path':>12}")
     print(head)
     print("-" * len(head))
     for r in results:
         print(f"{r['shape']:<14}{r['loss']:<6}{r['ours_steps_per_s']:>14,.0f}"
               f"{r['layer_by_layer_steps_per_s']:>16,.1f}{r['ratio']:>8.1f}x{r['target']:>7.0f}x  "
-              f"{'PASS' if r['passed'] else 'MISS'}")
+              f"{'PASS' if r['passed'] else 'MISS'}{r['numpy_steps_per_s']:>12,.1f}")
     print("\nfirst call (compile or cache load): Objective setup + first full step of ours")
     for r in results:
         print(f"  {r['shape'] + '/' + r['loss']:<18}{r['first_call_s'] * 1e3:8.1f} ms  ({r['first_call_kind']})")

@@ -7,8 +7,8 @@ What is measured
    SGD from a balanced start (lr 1e-3 for l2, 1e-4 for l4, at which Ethanol
    with [512, 512] does not diverge within the timed runs), two ways:
 
-   * ours: ``train(factors, X, Y, steps=S, record_every=S)``, every step
-     inside one numba function (a call's fixed cost included in the time);
+   * ours: ``train(factors, X, Y, steps=S, record_every=S, compiled=True)``,
+     every step inside one numba function (a call's fixed cost included);
    * layer-by-layer: the training loop one writes by hand in NumPy, a Python
      loop over steps of: H_0 = X, H_j = H_{j-1} W_j^T, residual,
      dL/dpred, then dW_j = dH_j^T H_{j-1}, dH_{j-1} = dH_j W_j, W_j -= lr dW_j.
@@ -140,13 +140,13 @@ def speed_case(name, ds, hidden, loss, target, min_time, check_steps):
     start = init.balanced([ds.d, *hidden, Y.shape[1]], scale=INIT_SCALE, rng=0)
     before = kernel_cache_stats()
     t0 = time.perf_counter()
-    train(start, X, Y, loss=loss, lr=lr, steps=1)
+    train(start, X, Y, compiled=True, loss=loss, lr=lr, steps=1)
     first_call = time.perf_counter() - t0
     hits, misses = (a - b for a, b in zip(kernel_cache_stats(), before))
     how = (f"compiled {misses} kernel(s)" if misses else
            f"loaded {hits} kernel(s) from cache" if hits else "already loaded")
 
-    h = train(start, X, Y, loss=loss, lr=lr, steps=check_steps, record_every=1)
+    h = train(start, X, Y, compiled=True, loss=loss, lr=lr, steps=check_steps, record_every=1)
     ref_loss, ref_factors = layer_by_layer_train(start, X, Y, p, lr, check_steps)
     assert not h.diverged, f"{name}/{loss}: diverged during the check"
     np.testing.assert_allclose(h.loss, ref_loss, rtol=RTOL, err_msg=f"{name}/{loss}: losses")
@@ -155,7 +155,7 @@ def speed_case(name, ds, hidden, loss, target, min_time, check_steps):
                                    err_msg=f"{name}/{loss}: W_{j + 1} after {check_steps} steps")
 
     def ours(S):
-        h = train(start, X, Y, loss=loss, lr=lr, steps=S, record_every=S)
+        h = train(start, X, Y, compiled=True, loss=loss, lr=lr, steps=S, record_every=S)
         if h.diverged or h.steps[-1] != S:
             raise RuntimeError(f"{name}/{loss}: diverged at step {h.steps[-1]}; lower LR")
 

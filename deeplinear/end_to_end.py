@@ -34,7 +34,7 @@ import numpy as np
 from ._validation import as_matrix, check_depth, check_nonnegative, check_positive
 from .linalg import psd_power
 
-__all__ = ["e2e_update", "e2e_update_single_output", "e2e_update_reference"]
+__all__ = ["e2e_update", "e2e_update_single_output"]
 
 
 def _check(W_e, grad_e, depth, lr, weight_decay):
@@ -79,6 +79,8 @@ def e2e_update(W_e, grad_e, depth, lr, weight_decay=0.0, rtol=None) -> np.ndarra
         The next ``W_e``.
     """
     W_e, grad_e, N, lr, weight_decay = _check(W_e, grad_e, depth, lr, weight_decay)
+    # BEGIN SOLUTION e2e_update: Theorem 1: W_e <- (1 - lr wd N) W_e - lr sum_{j=1..N} [W_e
+    #   W_e^T]^((j-1)/N) grad_e [W_e^T W_e]^((N-j)/N); fractional powers by an SVD or psd_power
     shrink = 1.0 - lr * weight_decay * N
     if N == 1:
         return shrink * W_e - lr * grad_e
@@ -93,6 +95,7 @@ def e2e_update(W_e, grad_e, depth, lr, weight_decay=0.0, rtol=None) -> np.ndarra
         left = grad_e if j == 1 else (U * s ** (2 * a)) @ (U.T @ grad_e)
         step += left if j == N else ((left @ Vt.T) * s ** (2 * b)) @ Vt
     return shrink * W_e - lr * step
+    # END SOLUTION
 
 
 def e2e_update_single_output(W_e, grad_e, depth, lr, weight_decay=0.0) -> np.ndarray:
@@ -124,6 +127,8 @@ def e2e_update_single_output(W_e, grad_e, depth, lr, weight_decay=0.0) -> np.nda
             f"W_e: expected a single output, shape (1, d_0), got {W_e.shape}; "
             "use e2e_update for several outputs"
         )
+    # BEGIN SOLUTION e2e_update: Claim 1 (one output): W_e <- (1 - lr wd N) W_e - lr ||W_e||^(2-2/N) (g
+    #   + (N-1) (g.u) u) with u = W_e / ||W_e||
     shrink = 1.0 - lr * weight_decay * N
     norm = float(np.linalg.norm(W_e))
     if N == 1:
@@ -133,17 +138,4 @@ def e2e_update_single_output(W_e, grad_e, depth, lr, weight_decay=0.0) -> np.nda
     u = W_e / norm
     projected = np.sum(grad_e * u) * u
     return shrink * W_e - lr * norm ** (2.0 - 2.0 / N) * (grad_e + (N - 1) * projected)
-
-
-def e2e_update_reference(W_e, grad_e, depth, lr, weight_decay=0.0) -> np.ndarray:
-    """Twin of :func:`e2e_update` that writes Theorem 1 literally with :func:`psd_power`."""
-    # BEGIN SOLUTION e2e_update: Theorem 1: W_e <- (1 - lr wd N) W_e - lr sum_{j=1..N} [W_e
-    #   W_e^T]^((j-1)/N) grad_e [W_e^T W_e]^((N-j)/N), powers with psd_power
-    N = depth
-    left, right = W_e @ W_e.T, W_e.T @ W_e
-    step = sum(
-        psd_power(left, (j - 1) / N) @ grad_e @ psd_power(right, (N - j) / N)
-        for j in range(1, N + 1)
-    )
-    return (1.0 - lr * weight_decay * N) * W_e - lr * step
     # END SOLUTION

@@ -17,101 +17,11 @@ References
 
 from __future__ import annotations
 
-from functools import reduce
-
 import numpy as np
-from numba.typed import List
 
-from ._kernels import chain as _chain
 from ._validation import as_factors, as_matrix
 
-__all__ = [
-    "end_to_end",
-    "factor_gradients",
-    "balancedness",
-    "psd_power",
-    "Chain",
-    "end_to_end_reference",
-    "factor_gradients_reference",
-]
-
-
-class Chain:
-    """Preallocated workspace for the chain kernels of one architecture.
-
-    Computing every factor gradient
-    ``dW_j = (W_N...W_{j+1})^T grad_e (W_{j-1}...W_1)^T`` naively costs
-    O(N^2) matrix products. Here it takes O(N): the suffix products
-    ``W_N...W_{j+1}`` are built once from the top, and ``grad_e`` is pushed
-    through the prefixes from the bottom, so that every intermediate has only
-    ``min(d_0, d_N)`` rows.
-
-    The parenthesization is chosen by the dimensions. With ``d_N = 1``,
-    ``d_0 = 128`` and two hidden layers of width 512, forming the prefix
-    ``W_2 W_1`` as a matrix costs 512*512*128 = 33.6M multiply-adds, and
-    using it for ``dW_3`` costs as much again. Working from the small end,
-    ``suffix = W_3 W_2`` is a row vector (1*512*512 = 0.26M) and
-    ``grad_e W_1^T`` is another (1*128*512 = 0.07M): a full gradient costs
-    about ``3 d_N sum_j d_j d_{j-1}`` = 1M multiply-adds, about 70 times
-    fewer. When ``d_0 < d_N`` the same kernels run on the transposed network
-    ``W_1^T ... W_N^T`` so that the small side is always the one carried.
-
-    Parameters
-    ----------
-    dims : list of int
-        ``[d_0, ..., d_N]``.
-    """
-
-    def __init__(self, dims):
-        self.dims = [int(d) for d in dims]
-        self.depth = len(self.dims) - 1
-        # Work on the transposed network when the input side is the small one.
-        self.transposed = self.dims[-1] > self.dims[0]
-        kd = self.dims[::-1] if self.transposed else self.dims
-        k = kd[-1]
-        N = self.depth
-        self.suffix = List([np.empty((k, kd[j])) for j in range(N + 1)])
-        self.g_prefix_t = List([np.empty((k, kd[j])) for j in range(N)])
-        self.dW = List([np.empty((kd[j + 1], kd[j])) for j in range(N)])
-        d_0, d_N = self.dims[0], self.dims[-1]
-        # Loss-side buffers: W_e and grad_e as (d_N, d_0), grad_e in the chain's orientation.
-        self.work = (self.suffix, self.g_prefix_t, self.dW, np.empty((d_N, d_0)),
-                     np.empty((d_N, d_0)), np.empty((k, kd[0])))
-
-    def _kernel_factors(self, factors):
-        if self.transposed:
-            return List([np.ascontiguousarray(W.T) for W in reversed(factors)])
-        return List(factors)
-
-    def unkernel(self, arrays) -> list[np.ndarray]:
-        """Copies of per-factor arrays in the kernels' orientation, back in ours."""
-        if self.transposed:
-            return [D.T.copy() for D in reversed(arrays)]  # always a copy, never a view
-        return [np.array(D) for D in arrays]
-
-    def end_to_end(self, factors) -> np.ndarray:
-        """Return ``W_e = W_N ... W_1``, shape (d_N, d_0), and keep the suffix products."""
-        self._kf = self._kernel_factors(factors)
-        _chain.suffix_products(self._kf, self.suffix)
-        W_e = self.suffix[0]
-        return W_e.T.copy() if self.transposed else W_e.copy()
-
-    def gradients(self, grad_e) -> list[np.ndarray]:
-        """Factor gradients at the factors last passed to :meth:`end_to_end`.
-
-        Parameters
-        ----------
-        grad_e : ndarray, shape (d_N, d_0)
-            Gradient of the loss with respect to ``W_e``.
-
-        Returns
-        -------
-        list of ndarray, shape (d_j, d_{j-1})
-            ``[dL/dW_1, ..., dL/dW_N]`` (new arrays).
-        """
-        g = np.ascontiguousarray(grad_e.T) if self.transposed else grad_e
-        _chain.factor_gradients(self._kf, self.suffix, g, self.g_prefix_t, self.dW)
-        return self.unkernel(self.dW)
+__all__ = ["end_to_end", "factor_gradients", "balancedness", "psd_power"]
 
 
 def end_to_end(factors) -> np.ndarray:
@@ -125,11 +35,17 @@ def end_to_end(factors) -> np.ndarray:
     Returns
     -------
     W_e : ndarray, shape (d_N, d_0)
-        ``W_N ... W_1``, multiplied from whichever end is smaller.
+        ``W_N @ ... @ W_1`` (a new array, also for depth 1).
     """
-    factors = as_factors(factors)
-    dims = [factors[0].shape[1]] + [W.shape[0] for W in factors]
-    return Chain(dims).end_to_end(factors)
+    return _end_to_end(as_factors(factors))
+
+
+def _end_to_end(factors) -> np.ndarray:
+    """:func:`end_to_end` without input checks (non-finite factors allowed)."""
+    W_e = factors[0].copy()
+    for W in factors[1:]:
+        W_e = W @ W_e
+    return W_e
 
 
 def factor_gradients(factors, grad_e) -> list[np.ndarray]:
@@ -137,10 +53,16 @@ def factor_gradients(factors, grad_e) -> list[np.ndarray]:
 
     Equations::
 
-        dL/dW_j = (W_N ... W_{j+1})^T  grad_e  (W_{j-1} ... W_1)^T
+        dL/dW_j = (W_N ... W_{j+1})^T  grad_e  (W_{j-1} ... W_1)^T ,   j = 1..N
 
-    with empty products equal to the identity. See :class:`Chain` for the
-    order in which the products are taken and why it matters.
+    with empty products equal to the identity. Writing the suffix product
+    ``suffix_j = W_N ... W_{j+1}`` (d_N, d_j) and the prefix product
+    ``prefix_j = W_{j-1} ... W_1`` (d_{j-1}, d_0), every suffix comes from
+    the one above it (``suffix_{j-1} = suffix_j W_j``, from the top) and
+    every prefix from the one below (``prefix_{j+1} = W_j prefix_j``, from
+    the bottom): 2N products instead of the N^2 of the formula taken
+    literally. Each ``dW_j = suffix_j^T grad_e prefix_j^T`` is multiplied in
+    the cheaper of its two orders (``np.linalg.multi_dot``).
 
     Parameters
     ----------
@@ -152,7 +74,7 @@ def factor_gradients(factors, grad_e) -> list[np.ndarray]:
     Returns
     -------
     list of ndarray, shape (d_j, d_{j-1})
-        ``[dL/dW_1, ..., dL/dW_N]``.
+        ``[dL/dW_1, ..., dL/dW_N]`` (new arrays).
     """
     factors = as_factors(factors)
     dims = [factors[0].shape[1]] + [W.shape[0] for W in factors]
@@ -161,9 +83,25 @@ def factor_gradients(factors, grad_e) -> list[np.ndarray]:
         raise ValueError(
             f"grad_e: expected shape (d_N, d_0) = {(dims[-1], dims[0])}, got {grad_e.shape}"
         )
-    chain = Chain(dims)
-    chain.end_to_end(factors)
-    return chain.gradients(grad_e)
+    # BEGIN SOLUTION factor_gradients: dL/dW_j = (W_N ... W_{j+1})^T grad_e (W_{j-1} ... W_1)^T for
+    #   j = 1..N (empty products are identities)
+    N = len(factors)
+    d_0, d_N = grad_e.shape[1], grad_e.shape[0]
+    # suffix[j] = W_N ... W_{j+1}, shape (d_N, d_j), from the top: suffix[N] = I.
+    # factors[j - 1] holds W_j.
+    suffix = [None] * (N + 1)
+    suffix[N] = np.eye(d_N)
+    for j in range(N, 1, -1):
+        suffix[j - 1] = suffix[j] @ factors[j - 1]
+    # prefix = W_{j-1} ... W_1, shape (d_{j-1}, d_0), from the bottom: I for j = 1.
+    prefix = np.eye(d_0)
+    dW = []
+    for j in range(1, N + 1):
+        dW.append(np.linalg.multi_dot([suffix[j].T, grad_e, prefix.T]))
+        if j < N:
+            prefix = factors[j - 1] @ prefix
+    return dW
+    # END SOLUTION
 
 
 def balancedness(factors) -> float:
@@ -238,23 +176,3 @@ def psd_power(A, power, rtol=None) -> np.ndarray:
     cutoff = rtol * max(lam.max(), 0.0)
     lam_p = np.where(lam > cutoff, np.abs(lam) ** power, 0.0)
     return (Q * lam_p) @ Q.T
-
-
-def end_to_end_reference(factors) -> np.ndarray:
-    """Plain NumPy twin of :func:`end_to_end`: ``W_N @ ... @ W_1``, left to right."""
-    return reduce(lambda acc, W: W @ acc, factors[1:], factors[0].copy())
-
-
-def factor_gradients_reference(factors, grad_e) -> list[np.ndarray]:
-    """Slow, obvious twin of :func:`factor_gradients`, with O(N^2) products."""
-    # BEGIN SOLUTION factor_gradients: dL/dW_j = (W_N ... W_{j+1})^T grad_e (W_{j-1} ... W_1)^T for
-    #   j = 1..N (empty products are identities)
-    N = len(factors)
-    dW = []
-    for j in range(1, N + 1):
-        W_j = factors[j - 1]
-        above = reduce(lambda acc, W: W @ acc, factors[j:], np.eye(W_j.shape[0]))  # W_N...W_{j+1}
-        below = reduce(lambda acc, W: W @ acc, factors[: j - 1], np.eye(factors[0].shape[1]))  # W_{j-1}...W_1
-        dW.append(above.T @ grad_e @ below.T)
-    return dW
-    # END SOLUTION

@@ -22,7 +22,6 @@ import numbers
 
 import numpy as np
 
-from ._kernels import loss as _loss
 from ._validation import as_matrix, check_data
 
 __all__ = ["Loss", "l2", "l4", "lp", "get_loss"]
@@ -64,7 +63,13 @@ class Loss:
         # END SOLUTION
 
     def value_and_grad_e(self, W_e, X, Y):
-        """Loss and its gradient with respect to ``W_e``, in one fused pass.
+        """Loss and its gradient with respect to ``W_e``, through the predictions.
+
+        Equations::
+
+            pred   = X W_e^T                        shape (n, k)
+            L      = mean(|pred - Y|^p)
+            grad_e = (dL/dpred)^T X                 shape (k, d)
 
         Parameters
         ----------
@@ -79,21 +84,15 @@ class Loss:
         """
         W_e = as_matrix(W_e, "W_e")
         X, Y = check_data(X, Y, d_in=W_e.shape[1], d_out=W_e.shape[0])
-        grad_e = np.empty_like(W_e)
-        value = _loss.lp_value_and_grad(W_e, X, Y, self.p, grad_e)
-        return float(value), grad_e
-
-    def grad_e(self, W_e, X, Y) -> np.ndarray:
-        """Gradient with respect to ``W_e``, shape (k, d)."""
-        return self.value_and_grad_e(W_e, X, Y)[1]
-
-    def value_and_grad_e_reference(self, W_e, X, Y):
-        """Plain NumPy twin of :meth:`value_and_grad_e`, through the predictions."""
         # BEGIN SOLUTION loss_gradient: value and dL/dW_e = (dL/dpred)^T X, shape (k, d), with pred
         #   = X W_e^T
         pred = X @ W_e.T
         return self.value(pred, Y), self.grad_pred(pred, Y).T @ X
         # END SOLUTION
+
+    def grad_e(self, W_e, X, Y) -> np.ndarray:
+        """Gradient with respect to ``W_e``, shape (k, d)."""
+        return self.value_and_grad_e(W_e, X, Y)[1]
 
 
 def lp(p) -> Loss:

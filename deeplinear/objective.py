@@ -5,19 +5,22 @@ Equations::
     F(W_1..W_N) = L(W_N ... W_1) + (weight_decay / 2) sum_j ||W_j||_F^2
     dF/dW_j     = (W_N...W_{j+1})^T grad_e (W_{j-1}...W_1)^T + weight_decay W_j
 
-where ``grad_e = dL/dW_e``. For the l2 loss everything that depends only on
-the data (``X^T X / n``, ``Y^T X / n`` and ``||Y||^2 / n``) is computed once, so
-that an evaluation costs nothing proportional to the number of samples n.
+where ``grad_e = dL/dW_e``. Everything here runs on the NumPy functions of the
+library: ``W_e`` from :func:`~deeplinear.linalg.end_to_end`, the loss and
+``grad_e`` from :meth:`~deeplinear.losses.Loss.value_and_grad_e` (through the
+predictions ``X W_e^T``), the factor gradients from
+:func:`~deeplinear.linalg.factor_gradients`. The compiled training loop
+(``deeplinear._compiled``) computes the same objective with numba kernels; for
+l2 it works from the moments ``X^T X / n``, ``Y^T X / n`` and ``||Y||^2 / n``,
+which it computes on first use.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import loss as _loss
-from ._kernels import train as _kt
 from ._validation import as_factors, check_data, check_nonnegative
-from .linalg import Chain
+from .linalg import end_to_end, factor_gradients
 from .losses import get_loss
 
 __all__ = ["Objective", "loss_and_gradients"]
@@ -36,26 +39,12 @@ class Objective:
         ``"l2"`` (mean squared error), ``"l4"``, ``"l<p>"``, or a Loss.
     weight_decay : float, default 0.0
         lambda >= 0 of the penalty ``lambda/2 sum_j ||W_j||_F^2``.
-
-    Attributes
-    ----------
-    gram : tuple or None
-        For l2, ``(C, Bt, yy)`` with C = X^T X / n (d_0, d_0),
-        Bt = Y^T X / n (d_N, d_0) and yy = ||Y||_F^2 / n.
     """
 
     def __init__(self, X, Y, loss="l2", weight_decay=0.0):
         self.X, self.Y = check_data(X, Y)
         self.loss = get_loss(loss)
         self.weight_decay = check_nonnegative(weight_decay, "weight_decay")
-        self.gram = None
-        if self.loss.p == 2.0:
-            n = self.X.shape[0]
-            C = np.ascontiguousarray(self.X.T @ self.X / n)
-            Bt = np.ascontiguousarray(self.Y.T @ self.X / n)
-            yy = float(np.sum(self.Y * self.Y) / n)
-            self.gram = (C, Bt, yy)
-        self._chains = {}
 
     @property
     def d_in(self) -> int:
@@ -66,16 +55,20 @@ class Objective:
         return self.Y.shape[1]
 
     def data_loss_and_grad_e(self, W_e):
-        """Data loss ``L(W_e)`` and ``grad_e = dL/dW_e`` (d_N, d_0), without weight decay."""
-        grad_e = np.empty_like(W_e)
-        if self.gram is not None:
-            C, Bt, yy = self.gram
-            value = _loss.l2_gram_value_and_grad(W_e, C, Bt, yy, grad_e)
-        else:
-            value = _loss.lp_value_and_grad(W_e, self.X, self.Y, self.loss.p, grad_e)
-        return float(value), grad_e
+        """Data loss ``L(W_e)`` and ``grad_e = dL/dW_e`` (d_N, d_0), without weight decay.
 
-    def _checked(self, factors):
+        Parameters
+        ----------
+        W_e : ndarray, shape (d_N, d_0)
+
+        Returns
+        -------
+        value : float
+        grad_e : ndarray, shape (d_N, d_0)
+        """
+        return self.loss.value_and_grad_e(W_e, self.X, self.Y)
+
+    def _checked(self, factors) -> list[np.ndarray]:
         factors = as_factors(factors)
         if factors[0].shape[1] != self.d_in:
             raise ValueError(
@@ -87,15 +80,18 @@ class Objective:
                 f"factors[{len(factors) - 1}] (W_N): has {factors[-1].shape[0]} rows but Y has "
                 f"d_N = {self.d_out} columns"
             )
-        dims = tuple([self.d_in] + [W.shape[0] for W in factors])
-        if dims not in self._chains:
-            self._chains[dims] = Chain(dims)
-        return factors, self._chains[dims]
+        return factors
+
+    def _penalty(self, factors) -> float:
+        if self.weight_decay == 0.0:
+            return 0.0
+        return 0.5 * self.weight_decay * sum(float(np.sum(W * W)) for W in factors)
 
     def value(self, factors) -> float:
         """Objective value ``L(W_e) + weight_decay/2 sum_j ||W_j||^2``."""
-        factors, chain = self._checked(factors)
-        return self._value_and_gradients(factors, chain)[0]
+        factors = self._checked(factors)
+        value, _ = self.data_loss_and_grad_e(end_to_end(factors))
+        return value + self._penalty(factors)
 
     __call__ = value
 
@@ -111,26 +107,34 @@ class Objective:
         value : float
         grads : list of ndarray, shape (d_j, d_{j-1})
         """
-        factors, chain = self._checked(factors)
-        return self._value_and_gradients(factors, chain)
+        factors = self._checked(factors)
+        value, grads = self._value_and_gradients(factors)
+        if grads is None:
+            raise ValueError(
+                "factors: W_e = W_N ... W_1 or the loss gradient at it is not finite "
+                "(the product overflows); scale the factors down"
+            )
+        return value, grads
 
-    def _value_and_gradients(self, factors, chain):
-        """:meth:`value_and_gradients` without input checks, for training loops.
+    def _value_and_gradients(self, factors):
+        """:meth:`value_and_gradients` without the input checks, for training loops.
 
-        It runs the same kernel as one step of the compiled training loop.
+        A point where the objective can no longer be evaluated (non-finite
+        factors, ``W_e`` or ``grad_e``: a diverging run) gives ``(inf, None)``;
+        the training loops stop there, as at any non-finite value.
         """
-        value = _kt.objective_and_gradients(chain._kernel_factors(factors), chain.work,
-                                            self.kernel_data(chain.transposed))
-        return float(value), chain.unkernel(chain.dW)
-
-    def kernel_data(self, transposed: bool) -> tuple:
-        """The ``data`` tuple of ``_kernels.train``: what the objective kernel reads."""
-        if self.gram is not None:
-            C, Bt, yy = self.gram
-        else:
-            C, Bt, yy = np.empty((0, 0)), np.empty((0, 0)), 0.0
-        return (self.X, self.Y, C, Bt, float(yy), self.loss.p, self.weight_decay,
-                bool(transposed))
+        if not all(np.all(np.isfinite(W)) for W in factors):
+            return float("inf"), None
+        W_e = end_to_end(factors)
+        if not np.all(np.isfinite(W_e)):
+            return float("inf"), None
+        value, grad_e = self.data_loss_and_grad_e(W_e)
+        if not np.all(np.isfinite(grad_e)):
+            return float("inf"), None
+        grads = factor_gradients(factors, grad_e)
+        if self.weight_decay != 0.0:
+            grads = [dW + self.weight_decay * W for dW, W in zip(grads, factors)]
+        return value + self._penalty(factors), grads
 
 
 def loss_and_gradients(factors, X, Y, loss="l2", weight_decay=0.0):

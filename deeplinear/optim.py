@@ -15,12 +15,12 @@ Usage::
         grads = ...                  # same shapes as factors
         opt.step(grads)              # the arrays in ``factors`` change in place
 
-Each rule is implemented once, as a numba kernel in
-``deeplinear._kernels.optim`` that runs over one flattened factor. The classes
-here validate inputs, own the state arrays and call the kernels. The
-``*_update_reference`` functions at the bottom are plain NumPy twins of the
-kernels: the tests check the two against each other, and the SGD and Adam
-twins are parts of the course assignment (``deeplinear.assignment``).
+Each rule is written once in NumPy, as the ``update(p, g, state)`` method of
+its class: one step on one parameter array, in place. :meth:`Optimizer.step`
+validates the gradients and calls ``update`` on every parameter. The compiled
+training loop (``deeplinear.train``) runs numba twins of these methods, in
+``deeplinear._kernels.optim``, which the tests check equal to them. The SGD
+and Adam steps are parts of the course assignment (``deeplinear.assignment``).
 """
 
 from __future__ import annotations
@@ -29,20 +29,9 @@ import inspect
 
 import numpy as np
 
-from deeplinear._kernels.optim import (
-    adadelta_update,
-    adagrad_update,
-    adam_update,
-    sgd_update,
-)
 from deeplinear._validation import as_array_list, as_matrix, check_nonnegative, check_positive
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdaGrad", "AdaDelta", "make_optimizer", "OPTIMIZERS"]
-
-# Passed to a kernel in place of a state array that the chosen options never
-# touch (the momentum buffer when momentum == 0, vmax when amsgrad is off).
-_UNUSED = np.empty(0)
-
 
 def _check_params(params) -> list[np.ndarray]:
     params = as_array_list(params, "params")
@@ -124,7 +113,7 @@ class Optimizer:
         # could when numba's JIT is disabled and NumPy scalars do the maths).
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for p, g, state in zip(self.params, grads, self.state):
-                self._update(p.reshape(-1), g.reshape(-1), state)
+                self.update(p, g, state)
 
     def _check_grads(self, grads) -> list[np.ndarray]:
         if isinstance(grads, np.ndarray):
@@ -151,7 +140,21 @@ class Optimizer:
             out.append(g)
         return out
 
-    def _update(self, p, g, state) -> None:
+    def update(self, p, g, state) -> None:
+        """Apply one step of the rule to one parameter, in place.
+
+        Parameters
+        ----------
+        p : ndarray, shape (d_j, d_{j-1})
+            The parameter, updated in place.
+        g : ndarray, shape (d_j, d_{j-1})
+            Its gradient (float64); not modified.
+        state : dict of str to ndarray
+            Its state arrays (same shape as ``p``), updated in place.
+
+        Uses ``self.t``, the 1-based number of the step being taken, and the
+        optimizer's hyperparameters.
+        """
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -215,10 +218,44 @@ class SGD(Optimizer):
             for p, state in zip(self.params, self.state):
                 state["momentum_buffer"] = np.zeros_like(p)
 
-    def _update(self, p, g, state):
-        buf = state["momentum_buffer"].reshape(-1) if self.momentum != 0 else _UNUSED
-        sgd_update(p, g, buf, self.t, self.lr, self.momentum, self.dampening,
-                   self.nesterov, self.weight_decay)
+    def update(self, p, g, state):
+        """One SGD step on one parameter, in place (``torch.optim.SGD``'s rule).
+
+        Parameters
+        ----------
+        p : ndarray, shape (d_j, d_{j-1})
+            The parameter, updated in place.
+        g : ndarray, shape (d_j, d_{j-1})
+            Its gradient; not modified.
+        state : dict
+            ``{"momentum_buffer": buf}`` when ``momentum > 0`` (``buf`` shaped
+            like ``p``, updated in place), else empty.
+
+        Notes
+        -----
+        With ``t = self.t`` (1-based) and the hyperparameters of the optimizer:
+
+        Equations::
+
+            g <- g + weight_decay * p                  (if weight_decay != 0)
+            buf <- g                                   (t = 1)
+            buf <- momentum * buf + (1 - dampening) * g  (t > 1)
+            g <- g + momentum * buf  if nesterov  else  g <- buf   (if momentum != 0)
+            p <- p - lr * g
+        """
+        # BEGIN SOLUTION sgd: g <- g + wd p; with momentum mu: buf <- g at step t = 1, else mu buf + (1
+        #   - dampening) g; then g <- g + mu buf (nesterov) or buf; finally p <- p - lr g, all in place
+        if self.weight_decay != 0:
+            g = g + self.weight_decay * p
+        if self.momentum != 0:
+            buf = state["momentum_buffer"]
+            if self.t == 1:
+                buf[...] = g
+            else:
+                buf[...] = self.momentum * buf + (1 - self.dampening) * g
+            g = g + self.momentum * buf if self.nesterov else buf
+        p -= self.lr * g
+        # END SOLUTION
 
 
 class Adam(Optimizer):
@@ -287,11 +324,52 @@ class Adam(Optimizer):
             if self.amsgrad:
                 state["max_exp_avg_sq"] = np.zeros_like(p)
 
-    def _update(self, p, g, state):
-        vmax = state["max_exp_avg_sq"].reshape(-1) if self.amsgrad else _UNUSED
-        adam_update(p, g, state["exp_avg"].reshape(-1), state["exp_avg_sq"].reshape(-1),
-                    vmax, self.t, self.lr, self.betas[0], self.betas[1], self.eps,
-                    self.weight_decay, self.amsgrad)
+    def update(self, p, g, state):
+        """One Adam (or AMSGrad) step on one parameter, in place (``torch.optim.Adam``'s rule).
+
+        Parameters
+        ----------
+        p : ndarray, shape (d_j, d_{j-1})
+            The parameter, updated in place.
+        g : ndarray, shape (d_j, d_{j-1})
+            Its gradient; not modified.
+        state : dict
+            ``exp_avg`` (m), ``exp_avg_sq`` (v) and, with AMSGrad,
+            ``max_exp_avg_sq`` (vmax), each shaped like ``p``, updated in place.
+
+        Notes
+        -----
+        With ``t = self.t`` (1-based), ``(beta1, beta2) = self.betas``:
+
+        Equations::
+
+            g    <- g + weight_decay * p                   (if weight_decay != 0)
+            m    <- beta1 * m + (1 - beta1) * g
+            v    <- beta2 * v + (1 - beta2) * g**2
+            vmax <- max(vmax, v);  v_used = vmax if amsgrad else v
+            p    <- p - lr / (1 - beta1**t) * m / (sqrt(v_used) / sqrt(1 - beta2**t) + eps)
+
+        The maximum propagates NaN like ``np.maximum``.
+        """
+        # BEGIN SOLUTION adam: g <- g + wd p; m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2; vmax <-
+        #   max(vmax, v) if amsgrad; p <- p - lr / (1 - b1^t) * m / (sqrt(v or vmax) / sqrt(1 - b2^t) +
+        #   eps), all in place
+        beta1, beta2 = self.betas
+        t = self.t
+        if self.weight_decay != 0:
+            g = g + self.weight_decay * p
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m[...] = beta1 * m + (1 - beta1) * g
+        v[...] = beta2 * v + (1 - beta2) * g * g
+        if self.amsgrad:
+            vmax = state["max_exp_avg_sq"]
+            np.maximum(vmax, v, out=vmax)
+            v_used = vmax
+        else:
+            v_used = v
+        denom = np.sqrt(v_used) / np.sqrt(1 - beta2 ** t) + self.eps
+        p -= self.lr / (1 - beta1 ** t) * (m / denom)
+        # END SOLUTION
 
 
 class AdaGrad(Optimizer):
@@ -347,9 +425,18 @@ class AdaGrad(Optimizer):
         for p, state in zip(self.params, self.state):
             state["sum"] = np.full_like(p, self.initial_accumulator_value)
 
-    def _update(self, p, g, state):
-        adagrad_update(p, g, state["sum"].reshape(-1), self.t, self.lr, self.lr_decay,
-                       self.eps, self.weight_decay)
+    def update(self, p, g, state):
+        """One AdaGrad step on one parameter, in place (``torch.optim.Adagrad``'s rule).
+
+        ``state["sum"]`` (shaped like ``p``) accumulates the squared
+        gradients; see the class Notes for the equations. Uses ``self.t``.
+        """
+        if self.weight_decay != 0:
+            g = g + self.weight_decay * p
+        clr = self.lr / (1 + (self.t - 1) * self.lr_decay)
+        state_sum = state["sum"]
+        state_sum += g * g
+        p -= clr * (g / (np.sqrt(state_sum) + self.eps))
 
 
 class AdaDelta(Optimizer):
@@ -400,10 +487,20 @@ class AdaDelta(Optimizer):
             state["square_avg"] = np.zeros_like(p)
             state["acc_delta"] = np.zeros_like(p)
 
-    def _update(self, p, g, state):
-        adadelta_update(p, g, state["square_avg"].reshape(-1),
-                        state["acc_delta"].reshape(-1), self.lr, self.rho, self.eps,
-                        self.weight_decay)
+    def update(self, p, g, state):
+        """One AdaDelta step on one parameter, in place (``torch.optim.Adadelta``'s rule).
+
+        ``state["square_avg"]`` (v) and ``state["acc_delta"]`` (u), shaped
+        like ``p``, are the running averages of the squared gradients and
+        updates; see the class Notes for the equations. No step count is used.
+        """
+        if self.weight_decay != 0:
+            g = g + self.weight_decay * p
+        square_avg, acc_delta = state["square_avg"], state["acc_delta"]
+        square_avg[...] = self.rho * square_avg + (1 - self.rho) * g * g
+        dx = np.sqrt(acc_delta + self.eps) / np.sqrt(square_avg + self.eps) * g
+        acc_delta[...] = self.rho * acc_delta + (1 - self.rho) * dx * dx
+        p -= self.lr * dx
 
 
 #: Optimizer classes by the (lower-case) name accepted by :func:`make_optimizer`.
@@ -439,54 +536,3 @@ def make_optimizer(name, params, **options) -> Optimizer:
         valid = [k for k in inspect.signature(cls).parameters if k != "params"]
         raise ValueError(f"options: {exc} for {cls.__name__}; its options are {valid}") from None
     return cls(params, **options)
-
-
-# --- NumPy reference twins of the kernels ----------------------------------
-# Same arguments as the kernels; they work on arrays of any shape, in place.
-
-def sgd_update_reference(p, g, buf, t, lr, momentum, dampening, nesterov, weight_decay):
-    """One SGD step (torch.optim.SGD's rule), in place on ``p`` and ``buf``."""
-    # BEGIN SOLUTION sgd: g <- g + wd p; with momentum mu: buf <- g at step t = 1, else mu buf + (1
-    #   - dampening) g; then g <- g + mu buf (nesterov) or buf; finally p <- p - lr g, all in place
-    if weight_decay != 0:
-        g = g + weight_decay * p
-    if momentum != 0:
-        buf[...] = g if t == 1 else momentum * buf + (1 - dampening) * g
-        g = g + momentum * buf if nesterov else buf
-    p -= lr * g
-    # END SOLUTION
-
-
-def adam_update_reference(p, g, m, v, vmax, t, lr, beta1, beta2, eps, weight_decay,
-                          amsgrad):
-    """One Adam step (torch.optim.Adam's rule), in place on ``p``, ``m``, ``v``, ``vmax``."""
-    # BEGIN SOLUTION adam: g <- g + wd p; m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2; vmax <-
-    #   max(vmax, v) if amsgrad; p <- p - lr / (1 - b1^t) * m / (sqrt(v or vmax) / sqrt(1 - b2^t) +
-    #   eps), all in place
-    if weight_decay != 0:
-        g = g + weight_decay * p
-    m[...] = beta1 * m + (1 - beta1) * g
-    v[...] = beta2 * v + (1 - beta2) * g * g
-    if amsgrad:
-        np.maximum(vmax, v, out=vmax)
-    v_used = vmax if amsgrad else v
-    denom = np.sqrt(v_used) / np.sqrt(1 - beta2 ** t) + eps
-    p -= lr / (1 - beta1 ** t) * (m / denom)
-    # END SOLUTION
-
-
-def adagrad_update_reference(p, g, state_sum, t, lr, lr_decay, eps, weight_decay):
-    if weight_decay != 0:
-        g = g + weight_decay * p
-    clr = lr / (1 + (t - 1) * lr_decay)
-    state_sum += g * g
-    p -= clr * (g / (np.sqrt(state_sum) + eps))
-
-
-def adadelta_update_reference(p, g, square_avg, acc_delta, lr, rho, eps, weight_decay):
-    if weight_decay != 0:
-        g = g + weight_decay * p
-    square_avg[...] = rho * square_avg + (1 - rho) * g * g
-    dx = np.sqrt(acc_delta + eps) / np.sqrt(square_avg + eps) * g
-    acc_delta[...] = rho * acc_delta + (1 - rho) * dx * dx
-    p -= lr * dx

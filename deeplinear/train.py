@@ -14,14 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from numba.typed import List
-
-from ._kernels import train as _kt
 from ._validation import as_factors, check_depth, check_positive
 from .end_to_end import e2e_update
-from .linalg import _balancedness, end_to_end
+from .linalg import _balancedness, _end_to_end, end_to_end
 from .objective import Objective
-from .optim import _UNUSED, AdaDelta, AdaGrad, Adam, SGD, make_optimizer
+from .optim import make_optimizer
 
 __all__ = ["History", "train", "train_objective"]
 
@@ -65,7 +62,7 @@ class History:
 
 
 def train(factors, X, Y, *, loss="l2", optimizer="sgd", lr, steps, weight_decay=0.0,
-          record_every=1, divergence_factor=1e6, track=False, compiled=True,
+          record_every=1, divergence_factor=1e6, track=False, compiled=None,
           **optimizer_options) -> History:
     """Train a copy of ``factors`` by full-batch descent on ``(X, Y)``.
 
@@ -91,14 +88,17 @@ def train(factors, X, Y, *, loss="l2", optimizer="sgd", lr, steps, weight_decay=
     track : bool
         Also record balancedness and ||W_e||_F. Tracking runs the step-by-step
         Python loop (the compiled loop records losses only).
-    compiled : bool, default True
-        Run all the steps inside one numba-compiled function
-        (``deeplinear._kernels.train.train_loop``), which calls the same
-        loss, gradient and update kernels as the step-by-step Python loop
-        and agrees with it to rounding. ``False`` runs the Python loop, one
-        ``Objective`` evaluation and one ``Optimizer.step`` per step.
-        Ignored for ``optimizer="e2e"``, which always runs in Python (one
-        SVD per step).
+    compiled : bool or None, default None
+        ``True`` runs all the steps inside one numba-compiled function
+        (``deeplinear._kernels.train.train_loop``), whose kernels are twins
+        of the NumPy functions, tested equal to them; it agrees with the
+        Python loop to rounding. ``False`` runs the Python loop on NumPy, one
+        ``Objective`` evaluation and one ``Optimizer.step`` per step. ``None``
+        means compiled when this copy of deeplinear has its kernels (a
+        student release has none), else the Python loop. ``True`` without
+        the kernels raises ``ValueError``. ``History.info["compiled"]`` says
+        which loop ran. Otherwise ignored for ``optimizer="e2e"``, which
+        always runs in Python (one SVD per step), and with ``track=True``.
     **optimizer_options
         Passed to the optimizer (momentum, betas, ...). For ``"e2e"``:
         ``depth``, the N of the update, an int >= 1 defaulting to
@@ -139,13 +139,14 @@ def train(factors, X, Y, *, loss="l2", optimizer="sgd", lr, steps, weight_decay=
 
 
 def train_objective(objective, factors, *, optimizer="sgd", lr, steps, record_every=1,
-                    divergence_factor=1e6, track=False, compiled=True,
+                    divergence_factor=1e6, track=False, compiled=None,
                     **optimizer_options) -> History:
     """``train`` on a prepared ``Objective`` (data, loss and weight decay).
 
     A grid search trains many networks on the same data: building the
-    objective once shares its precomputed moments (``X^T X / n`` for l2)
-    and its chain workspaces between runs. Same keywords and result as ``train``.
+    objective once shares, in the compiled loop, its moments (``X^T X / n``
+    for l2) and its chain workspaces between runs. Same keywords and result
+    as ``train``.
     """
     lr = check_positive(lr, "lr")
     if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 1:
@@ -153,17 +154,37 @@ def train_objective(objective, factors, *, optimizer="sgd", lr, steps, record_ev
     if not isinstance(record_every, (int, np.integer)) or record_every < 1:
         raise ValueError(f"record_every: expected an integer >= 1, got {record_every!r}")
     divergence_factor = check_positive(divergence_factor, "divergence_factor")
-    factors, chain = objective._checked([W.copy() for W in as_factors(factors)])
+    use_compiled = _use_compiled(compiled, track)
+    factors = objective._checked([W.copy() for W in as_factors(factors)])
     if isinstance(optimizer, str) and optimizer.lower() == "e2e":
         depth = _e2e_depth(len(factors), optimizer_options)
         return _train_e2e(objective, end_to_end(factors), depth, lr, steps, record_every,
                           divergence_factor, track)
-    if compiled and not track:
-        return _train_compiled(objective, factors, chain, optimizer, lr, steps,
-                               record_every, divergence_factor, optimizer_options)
+    if use_compiled:
+        from . import _compiled  # the numba kernels and their workspaces
+
+        losses, recorded, diverged, trained, seconds = _compiled.train_loop(
+            objective, factors, optimizer, lr, steps, record_every, divergence_factor,
+            optimizer_options)
+        return History(loss=losses, steps=recorded, diverged=diverged, final_factors=trained,
+                       seconds=seconds, info={"compiled": True})
     opt = make_optimizer(optimizer, factors, lr=lr, **optimizer_options)
-    return _train_python(objective, factors, chain, opt, steps, record_every,
-                         divergence_factor, track)
+    return _train_python(objective, factors, opt, steps, record_every, divergence_factor,
+                         track)
+
+
+def _use_compiled(compiled, track) -> bool:
+    """Whether to run the compiled loop; ``compiled=True`` without kernels is an error."""
+    if compiled is not None and not isinstance(compiled, (bool, np.bool_)):
+        raise ValueError(f"compiled: expected None, True or False, got {compiled!r}")
+    if compiled is False or (compiled is None and track):
+        return False
+    from . import _compiled  # without the kernels, this imports neither them nor numba
+
+    if compiled:
+        _compiled.require()
+        return not track
+    return _compiled.available()
 
 
 def _run_loop(evaluate, step, observe, steps, record_every, divergence_factor):
@@ -196,7 +217,8 @@ def _run_loop(evaluate, step, observe, steps, record_every, divergence_factor):
             losses.append(value)
             recorded.append(t)
             if observe is not None:
-                tracked.append(observe())
+                with np.errstate(over="ignore", invalid="ignore"):
+                    tracked.append(observe())
         if diverged or t == steps:
             break
         with np.errstate(over="ignore", invalid="ignore"):
@@ -216,15 +238,15 @@ def _history(losses, recorded, diverged, tracked, final_factors, seconds, track,
     )
 
 
-def _train_python(objective, factors, chain, opt, steps, record_every, divergence_factor,
+def _train_python(objective, factors, opt, steps, record_every, divergence_factor,
                   track) -> History:
-    """The step-by-step loop: one objective evaluation and one optimizer step per step."""
+    """The step-by-step NumPy loop: one objective evaluation and one optimizer step per step."""
 
     def observe():
-        return _balancedness(factors), float(np.linalg.norm(chain.end_to_end(factors)))
+        return _balancedness(factors), float(np.linalg.norm(_end_to_end(factors)))
 
     start = time.perf_counter()
-    run = _run_loop(lambda: objective._value_and_gradients(factors, chain), opt.step,
+    run = _run_loop(lambda: objective._value_and_gradients(factors), opt.step,
                     observe if track else None, steps, record_every, divergence_factor)
     return _history(*run, factors, time.perf_counter() - start, track, {"compiled": False})
 
@@ -253,8 +275,10 @@ def _train_e2e(objective, W_e, depth, lr, steps, record_every, divergence_factor
 
     def evaluate():
         W = current[0]
+        if not np.all(np.isfinite(W)):
+            return float("inf"), None  # no step can be taken from here: diverged
         value, grad_e = objective.data_loss_and_grad_e(W)  # L(W_e), no penalty
-        if not (np.all(np.isfinite(W)) and np.all(np.isfinite(grad_e))):
+        if not np.all(np.isfinite(grad_e)):
             return float("inf"), grad_e  # no step can be taken from here: diverged
         if wd != 0.0:
             s = np.linalg.svd(W, compute_uv=False)
@@ -272,72 +296,3 @@ def _train_e2e(objective, W_e, depth, lr, steps, record_every, divergence_factor
                     divergence_factor)
     return _history(*run, current, time.perf_counter() - start, track,
                     {"compiled": False, "optimizer": "e2e", "depth": depth})
-
-
-def _optimizer_kernel_args(opt):
-    """``(code, hyper)`` and the three state lists for ``_kernels.train.train_loop``."""
-    N = len(opt.params)
-
-    def states(*keys):
-        lists = []
-        for key in keys:
-            if key is not None and key in opt.state[0]:
-                lists.append(List([s[key].reshape(-1) for s in opt.state]))
-            else:
-                lists.append(List([_UNUSED for _ in range(N)]))
-        return tuple(lists)
-
-    if isinstance(opt, SGD):
-        hyper = [opt.lr, opt.momentum, opt.dampening, float(opt.nesterov), opt.weight_decay]
-        return (_kt.SGD, np.array(hyper)), states("momentum_buffer", None, None)
-    if isinstance(opt, Adam):
-        hyper = [opt.lr, opt.betas[0], opt.betas[1], opt.eps, opt.weight_decay,
-                 float(opt.amsgrad)]
-        return (_kt.ADAM, np.array(hyper)), states("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-    if isinstance(opt, AdaGrad):
-        hyper = [opt.lr, opt.lr_decay, opt.eps, opt.weight_decay]
-        return (_kt.ADAGRAD, np.array(hyper)), states("sum", None, None)
-    if isinstance(opt, AdaDelta):
-        hyper = [opt.lr, opt.rho, opt.eps, opt.weight_decay]
-        return (_kt.ADADELTA, np.array(hyper)), states("square_avg", "acc_delta", None)
-    raise ValueError(f"optimizer: no compiled loop for {type(opt).__name__}")
-
-
-def _train_compiled(objective, factors, chain, optimizer, lr, steps, record_every,
-                    divergence_factor, optimizer_options) -> History:
-    """All ``steps`` steps in one call of ``_kernels.train.train_loop``.
-
-    The loop works on the factors in the chain's orientation (the transposed
-    network ``[W_N^T, ..., W_1^T]`` when ``d_0 < d_N``, see ``linalg.Chain``);
-    the optimizer and its state are built on those arrays, which is the same
-    computation since every update rule is elementwise.
-    """
-    if chain.transposed:
-        kf = [np.ascontiguousarray(W.T) for W in reversed(factors)]
-    else:
-        kf = factors
-    # The optimizer class validates the options and creates the initial state.
-    opt = make_optimizer(optimizer, kf, lr=lr, **optimizer_options)
-    opt_args, states = _optimizer_kernel_args(opt)
-    kfl = List(kf)
-
-    work, data = chain.work, objective.kernel_data(chain.transposed)
-    run = (int(steps), int(record_every), float(divergence_factor))
-    size = int(steps) // int(record_every) + 2
-    losses = np.empty(size)
-    recorded = np.empty(size, dtype=np.int64)
-
-    start = time.perf_counter()
-    # Overflow in a diverging run is expected, not an error (it can only warn
-    # when numba's JIT is disabled and NumPy scalars do the maths).
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        count, diverged = _kt.train_loop(kfl, states, work, data, opt_args, run,
-                                         losses, recorded)
-    seconds = time.perf_counter() - start
-
-    trained = chain.unkernel(kfl)
-    return History(
-        loss=losses[:count].copy(), steps=recorded[:count].copy(), diverged=bool(diverged),
-        final_factors=trained, seconds=seconds, info={"compiled": True},
-    )
-

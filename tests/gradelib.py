@@ -228,39 +228,52 @@ def _quotes_secret(text) -> bool:
 
 @lru_cache(maxsize=1)
 def _secret_windows() -> frozenset:
-    """Every WINDOW-character piece of the instructor's private text, whitespace collapsed.
+    """Every WINDOW-character piece of the instructor's private text that no public file holds.
 
     The private text is what a release leaves out: the hidden tests, the
-    bodies of the solution regions, and the instructor's tools. In a release
-    none of it is here, and nothing is withheld.
+    bodies of the solution regions, and the instructor's tools. What a
+    release shows anyway (the stubs' hints, the docstrings, the public tests
+    and these helpers) is not withheld, even where a hidden test repeats it.
+    In a release none of the private text is here, and nothing is withheld.
     """
-    texts = []
     root = HERE.parent
+    region = re.compile(r"(# BEGIN SOLUTION[^\n]*\n(?:[ \t]*#   [^\n]*\n)*)(.*?)# END SOLUTION",
+                        re.S)
+    private, public = [], []
     for folder in (HERE / "hidden", root / "deeplinear" / "assignment"):
-        texts += [p.read_text(errors="replace") for p in sorted(folder.rglob("*.py"))]
-    region = re.compile(r"# BEGIN SOLUTION[^\n]*\n(?:\s*#   [^\n]*\n)*(.*?)# END SOLUTION", re.S)
+        private += [p.read_text(errors="replace") for p in sorted(folder.rglob("*.py"))]
     for path in sorted((root / "deeplinear").rglob("*.py")):
-        texts += region.findall(path.read_text(errors="replace"))
-    windows = set()
-    for text in texts:
-        flat = " ".join(text.split())
-        windows.update(flat[i:i + WINDOW] for i in range(max(0, len(flat) - WINDOW + 1)))
-    return frozenset(windows)
+        if "assignment" in path.relative_to(root).parts:
+            continue
+        text = path.read_text(errors="replace")
+        for head, body in region.findall(text):
+            private.append(body)
+            # the hint as the stub's message shows it: its lines joined
+            public.append(" ".join(re.sub(r"^\s*#( BEGIN SOLUTION|  )", "", line).strip()
+                                   for line in head.splitlines()))
+        public.append(region.sub(lambda m: m.group(1), text))
+    public += [p.read_text(errors="replace") for p in sorted(HERE.glob("grad*.py"))]
+    public += [p.read_text(errors="replace") for p in sorted((HERE / "grading").glob("*.py"))]
+
+    def windows(texts):
+        out = set()
+        for text in texts:
+            flat = " ".join(text.split())
+            out.update(flat[i:i + WINDOW] for i in range(max(0, len(flat) - WINDOW + 1)))
+        return out
+
+    return frozenset(windows(private) - windows(public))
 
 
 # --- the public cases --------------------------------------------------------------
 
 @lru_cache(maxsize=1)
-def _reference():
+def judge_module():
+    """The judge's private module of rules and cases (the instructor's tree only)."""
     spec = importlib.util.spec_from_file_location("gradereference", REFERENCE_FILE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def reference():
-    """The judge's private reference module (instructor's tree only)."""
-    return _reference()
 
 
 @lru_cache(maxsize=1)
@@ -278,11 +291,16 @@ def _stored_cases() -> dict:
     return cases
 
 
+@lru_cache(maxsize=1)
+def _judge_cases() -> dict:
+    return judge_module().public_cases()
+
+
 def public_case(name) -> dict:
     """A case of the public tests: built by the judge's reference where it exists (the
     instructor's tree), else read from the stored ``tests/grading/cases.npz`` (a release)."""
     if REFERENCE_FILE.is_file():
-        return reference().public_cases()[name]
+        return _judge_cases()[name]
     return _stored_cases()[name]
 
 

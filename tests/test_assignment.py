@@ -1,25 +1,27 @@
 """The course assignment: release, grade, points, and what a broken student costs.
 
-Every grade here runs the real grader: one process per part, importing
-``deeplinear`` from the graded folder (never the installed solution), with
-the grading tests of tests/grading and tests/hidden.
+Every grade here runs the real grader: a judge process that never imports
+student code, with the instructor's tests of tests/grading and tests/hidden,
+and one confined worker per call of student code (tests/gradesandbox.py).
+The attacks on the grader are in tests/test_attacks.py.
 """
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from assignmentlib import ROOT, by_part, run_in_copy, solve
 
 from deeplinear.assignment import PARTS, ReleaseError, find_regions, release, stub_source
 from deeplinear.assignment.__main__ import main
 from deeplinear.assignment.grade import grade
-from deeplinear.assignment.release import source_root
-
-ROOT = source_root()
 
 
 @pytest.fixture(scope="module")
@@ -38,20 +40,6 @@ def student(released, tmp_path):
     return path
 
 
-def solve(student_dir, parts):
-    """Put the solution of ``parts`` back into every file of a student copy."""
-    for source in sorted((ROOT / "deeplinear").rglob("*.py")):
-        rel = source.relative_to(ROOT)
-        target = student_dir / rel
-        text = source.read_text()
-        if target.exists() and find_regions(text, str(rel)):
-            target.write_text(stub_source(text, str(rel), keep=set(parts)))
-
-
-def by_part(result):
-    return {p.name: p for p in result.parts}
-
-
 def test_untouched_release_scores_zero_and_says_not_implemented(released):
     out, _, release_seconds = released
     start = time.perf_counter()
@@ -62,14 +50,14 @@ def test_untouched_release_scores_zero_and_says_not_implemented(released):
         assert part.possible > 0 and part.earned == 0, part.name
         assert part.tests and all("NotImplementedError" in t["output"] for t in part.tests), \
             (part.name, [t["output"][:80] for t in part.tests])
-        # deeplinear came from the release, although the installed one is complete
-        assert part.modules and all(f.startswith(str(out.resolve())) for f in part.modules)
+        # the stub's hint reaches the student: it is public text, not a secret
+        assert f"{part.name}: implement" in part.first_failure, part.first_failure
     assert seconds < 60, f"release + full grade took {seconds:.1f} s"
 
 
 def test_the_solution_gets_full_marks():
     result = grade(ROOT, hidden=True)
-    assert result.max_score > 0
+    assert result.max_score == 100
     assert result.score == result.max_score, result.table()
 
 
@@ -80,30 +68,29 @@ def test_one_solved_part_earns_exactly_its_points(student):
     assert all(p.earned == 0 for name, p in parts.items() if name != "adam")
 
 
-def test_a_transposed_factor_fails_with_the_finite_difference_mismatch(student):
+def test_a_transposed_factor_fails_with_the_mismatch(student):
     solve(student, list(PARTS))
     linalg = student / "deeplinear" / "linalg.py"
     text = linalg.read_text()
-    right = "below = reduce(lambda acc, W: W @ acc, factors[: j - 1]"
-    assert right in text
-    # Transpose the square factors below W_j: same shapes, wrong gradient.
-    linalg.write_text(text.replace(
-        right, "below = reduce(lambda acc, W: (W.T if W.shape[0] == W.shape[1] else W) @ acc, "
-               "factors[: j - 1]"))
-    parts = by_part(grade(student, hidden=True))
+    # Transpose the square gradients: same shapes, wrong values.
+    text = text.replace("    return dW\n", "    return [D.T if D.shape[0] == D.shape[1] else D "
+                                          "for D in dW]\n", 1)
+    assert "D.T if" in text
+    linalg.write_text(text)
+    parts = by_part(grade(student, hidden=True, parts=["factor_gradients", "sgd"]))
     fg = parts["factor_gradients"]
     failed = [t for t in fg.tests if not t["passed"]]
-    assert failed and fg.earned < fg.possible
+    assert failed and 0 < fg.earned < fg.possible
     for t in failed:
-        assert "finite difference" in t["output"].lower(), t["output"]
-    assert all(p.earned == p.possible for n, p in parts.items() if n != "factor_gradients")
+        assert "differs from (W_N...W_{j+1})^T grad_e" in t["output"], t["output"]
+    assert parts["sgd"].earned == parts["sgd"].possible
 
 
 def test_results_json_has_the_gradescope_fields(released, tmp_path, capsys):
     path = tmp_path / "results.json"
     assert main(["grade", str(released[0]), "--json", str(path)]) == 0
     table = capsys.readouterr().out
-    assert "total" in table and "NotImplementedError" in table
+    assert "total" in table and "NotImplementedError" in table and "isolation" in table
     doc = json.loads(path.read_text())
     assert isinstance(doc["score"], float) and isinstance(doc["max_score"], float)
     assert doc["tests"], doc
@@ -111,10 +98,9 @@ def test_results_json_has_the_gradescope_fields(released, tmp_path, capsys):
         assert isinstance(test["name"], str) and isinstance(test["output"], str)
         assert isinstance(test["score"], float) and isinstance(test["max_score"], float)
         assert 0 <= test["score"] <= test["max_score"]
-        assert test["visibility"] in {"hidden", "after_due_date", "after_published", "visible"}
+        assert test["visibility"] == "visible"  # no --hidden: the public tests only
     assert doc["score"] == sum(t["score"] for t in doc["tests"])
     assert doc["max_score"] == sum(t["max_score"] for t in doc["tests"])
-    assert not any("hidden" in t["name"] for t in doc["tests"])  # no --hidden: public only
 
 
 def test_a_syntax_error_costs_only_the_parts_that_use_the_file(student):
@@ -133,22 +119,29 @@ def test_an_infinite_loop_costs_only_its_part(student):
     text = gradcheck.read_text()
     gradcheck.write_text(text.replace("    grad = np.zeros_like(x)\n",
                                       "    while True:\n        pass\n", 1))
-    parts = by_part(grade(student, timeout=1.0))
+    start = time.perf_counter()
+    parts = by_part(grade(student, timeout=1.0, part_timeout=2.5))
     ng = parts["numerical_gradient"]
     assert ng.earned == 0 and ng.cut_short
     assert "cut short" in ng.first_failure
     assert all(p.earned == p.possible for n, p in parts.items() if n != "numerical_gradient")
+    # Three tests of 1 s, but the part's budget of 2.5 s ends it: well under a minute.
+    assert time.perf_counter() - start < 40
 
 
-def test_bad_student_dir_is_a_clear_error(tmp_path, capsys):
+def test_bad_arguments_are_clear_errors(tmp_path, capsys):
     assert main(["grade", str(tmp_path / "nowhere")]) == 2
     assert "does not exist" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     assert main(["grade", str(tmp_path / "empty")]) == 2
     assert "not a deeplinear package" in capsys.readouterr().err
+    assert main(["grade", str(ROOT), "--parts", "nosuchpart"]) == 2
+    assert "unknown ['nosuchpart']" in capsys.readouterr().err
+    assert main(["grade", str(ROOT), "--memory", "10"]) == 2
+    assert "--memory" in capsys.readouterr().err
 
 
-def test_release_is_deterministic_complete_and_keeps_hidden_tests_back(released, tmp_path):
+def test_release_is_deterministic_complete_and_keeps_the_answers_back(released, tmp_path):
     out, done, _ = released
     again = tmp_path / "again"
     release(again)
@@ -157,16 +150,39 @@ def test_release_is_deterministic_complete_and_keeps_hidden_tests_back(released,
     for rel in files:
         assert (out / rel).read_bytes() == (again / rel).read_bytes(), rel
     names = [str(f) for f in files]
-    assert not any("hidden" in n for n in names)
-    assert not any(n.startswith("deeplinear/assignment") for n in names)
-    assert "README.md" in names and "deeplinear/pytest_plugin.py" in names
-    assert any(n.startswith("tests/grading/test_") for n in names)
+    assert not any("hidden" in n or "gradereference" in n for n in names)
+    assert not any(n.startswith(("deeplinear/assignment", "deeplinear/_kernels")) for n in names)
+    for needed in ("README.md", "tests/conftest.py", "tests/gradeplugin.py", "tests/gradelib.py",
+                   "tests/gradesandbox.py", "tests/gradeworker.py", "tests/grading/cases.npz",
+                   "tutorials/01_deep_linear_networks.py"):
+        assert needed in names, needed
+    # No implementation of a graded rule is left: no solution, no twin, no kernel.
     for rel in files:
         if rel.suffix == ".py":
-            assert "BEGIN SOLUTION" not in (out / rel).read_text(), rel
+            text = (out / rel).read_text()
+            assert not re.search(r"^\s*# (BEGIN|END) SOLUTION", text, re.M), rel
+            assert "_reference(" not in text and "@njit" not in text, rel
     assert {r.part for r in done["regions"]} == set(PARTS)
     guide = (out / "README.md").read_text()
     assert all(part in guide for part in PARTS) and "pytest tests/grading" in guide
+
+
+def test_stored_cases_are_the_references(released):
+    sys.path.insert(0, str(ROOT / "tests" / "hidden"))
+    try:
+        import gradereference
+    finally:
+        sys.path.remove(str(ROOT / "tests" / "hidden"))
+    cases = gradereference.public_cases()
+    with np.load(released[0] / "tests" / "grading" / "cases.npz", allow_pickle=False) as data:
+        assert set(data.files) == {f"{n}/{k}" for n, c in cases.items() for k in c}
+        for name, case in cases.items():
+            for key, value in case.items():
+                stored = data[f"{name}/{key}"]
+                if key == "params":
+                    assert json.loads(str(stored)) == json.loads(json.dumps(value)), name
+                else:
+                    assert np.array_equal(stored, value), (name, key)
 
 
 def test_release_refuses_a_folder_with_files(released, capsys):
@@ -187,7 +203,7 @@ def test_bad_markers_are_refused_with_file_and_line(text, where):
         find_regions(text, "m.py")
 
 
-def test_stub_keeps_indentation_and_hint(tmp_path):
+def test_stub_keeps_indentation_and_hint():
     text = ("def f(x):\n    y = 2\n    # BEGIN SOLUTION sgd: return x times y\n"
             "    #   (more words)\n    return x * y\n    # END SOLUTION\n")
     stubbed = stub_source(text, "m.py")
@@ -200,24 +216,84 @@ def test_stub_keeps_indentation_and_hint(tmp_path):
     assert scope["f"](3) == 6 and "SOLUTION" not in solved and "more words" not in solved
 
 
-def _pytest(args, cwd):
-    return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120)
+def _run(args, cwd, env=None, timeout=300):
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env=env)
 
 
-def test_an_unmarked_grading_test_is_a_collection_error(tmp_path):
+def test_grading_tests_are_selected_by_markers_not_folders(tmp_path):
     (tmp_path / "grading").mkdir()
+    (tmp_path / "conftest.py").write_text(f"import sys\nsys.path.insert(0, {str(ROOT / 'tests')!r})"
+                                          "\npytest_plugins = ['gradeplugin']\n")
     (tmp_path / "grading" / "test_x.py").write_text(
-        "import pytest\npytestmark = pytest.mark.part('sgd')\n\ndef test_no_points():\n"
-        "    assert True\n")
-    proc = _pytest(["grading", "-q", "-p", "no:cacheprovider"], tmp_path)
+        "import pytest\n\n@pytest.mark.points(2)\ndef test_no_part():\n    assert True\n")
+    proc = _run([sys.executable, "-m", "pytest", "grading", "-q", "-p", "no:cacheprovider"],
+                tmp_path)
     assert proc.returncode != 0
-    assert "without @pytest.mark.points" in proc.stdout + proc.stderr
+    assert "without @pytest.mark.part" in proc.stdout + proc.stderr
 
 
-def test_a_plain_pytest_run_prints_the_score(tmp_path):
-    proc = _pytest([str(ROOT / "tests" / "grading"), "-q", "-p", "no:cacheprovider"], tmp_path)
-    assert proc.returncode == 0, proc.stdout[-2000:]
-    assert "deeplinear grading" in proc.stdout
+def test_an_unrelated_project_with_a_hidden_folder_collects_and_passes(tmp_path):
+    # The plugin is not installed for every project: a tests/hidden/ folder of
+    # someone else's project means nothing to it.
+    (tmp_path / "tests" / "hidden").mkdir(parents=True)
+    (tmp_path / "tests" / "hidden" / "test_other.py").write_text(
+        "def test_other():\n    assert 1 + 1 == 2\n")
+    proc = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "1 passed" in proc.stdout and "deeplinear grading" not in proc.stdout
+
+
+def test_a_plain_pytest_in_a_release_ends_with_the_points(student):
+    solve(student, ["sgd"])
+    proc = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], student)
+    assert proc.returncode == 1, proc.stdout[-2000:]  # the other parts are stubs
     summary = proc.stdout.split("deeplinear grading", 1)[1]
-    assert all(part in summary for part in PARTS) and "total" in summary
+    assert re.search(r"^sgd +6 / 6$", summary, re.M), summary
+    assert re.search(r"^adam +0 / 9$", summary, re.M) and re.search(r"^total +6 / 60$", summary,
+                                                                    re.M), summary
+
+
+def test_a_solved_release_runs_the_library_on_the_students_functions(student, tmp_path):
+    solve(student, list(PARTS))
+    env = dict(os.environ, MPLBACKEND="Agg", DEEPLINEAR_QUICK="1",
+               DEEPLINEAR_FIGURES_DIR=str(tmp_path / "figures"))
+    main_cmd = run_in_copy(student, ["-m deeplinear.experiments", "--steps", "20", "--out",
+                                     str(tmp_path / "results")], tmp_path, env)
+    assert main_cmd.returncode == 0, main_cmd.stdout[-2000:] + main_cmd.stderr[-2000:]
+    for name in ("curves.csv", "summary.json", "curves.png"):
+        assert (tmp_path / "results" / name).stat().st_size > 0
+    tutorial = run_in_copy(student, [str(student / "tutorials" / "01_deep_linear_networks.py")],
+                           tmp_path, env)
+    assert tutorial.returncode == 0, tutorial.stdout[-2000:] + tutorial.stderr[-2000:]
+    assert (tmp_path / "figures" / "01_deep_linear_networks.png").stat().st_size > 0
+    # ... and they really run on the student's functions: with factor_gradients
+    # stubbed again, the main command fails with the stub's message.
+    (student / "deeplinear" / "linalg.py").write_text(stub_source(
+        (ROOT / "deeplinear" / "linalg.py").read_text(), "linalg.py"))
+    stubbed = run_in_copy(student, ["-m deeplinear.experiments", "--steps", "20", "--out",
+                                    str(tmp_path / "again")], tmp_path, env)
+    assert stubbed.returncode != 0
+    assert "factor_gradients: implement" in stubbed.stdout + stubbed.stderr
+
+
+def test_redaction_withholds_quotes_of_the_instructors_files():
+    from gradelib import WITHHELD, describe_error, redact
+
+    hidden = (ROOT / "tests" / "hidden" / "test_sgd_hidden.py").read_text()
+    line = next(x.strip() for x in hidden.splitlines() if "garbage" in x)
+    assert redact(f"look: {line}") == WITHHELD
+    region = (ROOT / "deeplinear" / "losses.py").read_text()
+    solution_line = "return self.p * np.abs(r) ** (self.p - 1) * np.sign(r) / r.size"
+    assert solution_line in region
+    assert redact(solution_line) == WITHHELD
+    ordinary = "operands could not be broadcast together with shapes (3,4) (4,3)"
+    assert redact(ordinary) == ordinary
+    text = describe_error({"type": "ValueError", "message": ordinary,
+                           "where": {"file": "deeplinear/linalg.py", "line": 3,
+                                     "function": "factor_gradients"}})
+    assert text == ("your code raised ValueError in deeplinear/linalg.py:3 (factor_gradients): "
+                    + ordinary)
+    odd = describe_error({"type": "<script>", "message": "x" * 1000,
+                          "where": {"file": "/etc/passwd", "line": 1, "function": "f"}})
+    assert odd.startswith("your code raised an exception: ") and len(odd) < 460

@@ -5,8 +5,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from deeplinear import (balancedness, e2e_update, e2e_update_single_output, end_to_end,
-                        factor_gradients)
-from deeplinear.end_to_end import e2e_update_reference
+                        factor_gradients, psd_power)
 from deeplinear.init import balanced
 from deeplinear.objective import Objective
 
@@ -83,7 +82,11 @@ def test_svd_form_matches_literal_psd_powers_for_any_rank(rng, rank, depth):
     W_e = rng.standard_normal((3, rank)) @ rng.standard_normal((rank, 5))
     grad_e = rng.standard_normal((3, 5))
     fast = e2e_update(W_e, grad_e, depth, 0.1)
-    literal = e2e_update_reference(W_e, grad_e, depth, 0.1)
+    # Theorem 1 written literally, with eigendecompositions of the Gram matrices.
+    N = depth
+    step = sum(psd_power(W_e @ W_e.T, (j - 1) / N) @ grad_e @ psd_power(W_e.T @ W_e, (N - j) / N)
+               for j in range(1, N + 1))
+    literal = W_e - 0.1 * step
     # Both forms are exact on the range of W_e; eigh on the Gram matrices
     # carries errors ~ m * eps * ||W_e||^2 into the powers: 1e-10 is ample.
     assert_allclose(fast, literal, rtol=1e-10, atol=1e-10 * max(1.0, np.abs(literal).max()),

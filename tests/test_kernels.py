@@ -1,8 +1,21 @@
-"""Each numba kernel against a plain NumPy twin, on random inputs.
+"""Each numba kernel against the NumPy function it is the twin of, on random inputs.
 
-Tolerance 1e-12 relative: the kernels sum the same products in another order
-(``matmul_bt`` and the loss pass may also reassociate), which changes results
-by a few ulps times the number of terms (<= 60 here), i.e. ~1e-14.
+The library's Python path is NumPy (``linalg``, ``losses``, ``optim``,
+``objective``); ``deeplinear/_kernels`` holds twins that only the compiled
+training loop runs. Here: the chain kernels against ``linalg.end_to_end`` and
+``linalg.factor_gradients`` (in both orientations, through ``_compiled.Chain``
+and called directly), the loss kernels against ``Loss.value_and_grad_e``, and
+one compiled objective evaluation against ``Objective.value_and_gradients``.
+The optimizer kernels are checked against ``Optimizer.update`` in
+``test_optim.py``, the compiled loop against the Python loop in
+``test_train_compiled.py``.
+
+Tolerance 1e-12 of the largest entry (float64): a kernel sums the same
+products as NumPy/BLAS in another order (``matmul_bt`` and the loss pass may
+also reassociate), which changes results by a few ulps times the number of
+terms (<= 60 here), i.e. ~1e-14; the l2 moment form loses about
+eps * ||Y||^2 / n absolutely, ~1e-15 with O(1) data. A wrong formula (a
+missing factor, a transpose, a wrong scale) is off by O(1).
 """
 
 import numpy as np
@@ -10,13 +23,19 @@ import pytest
 from numba.typed import List
 from numpy.testing import assert_allclose
 
+from deeplinear import _compiled, end_to_end, factor_gradients, losses
 from deeplinear._kernels import chain, loss
+from deeplinear.objective import Objective
 
 from conftest import random_factors
 
 pytestmark = pytest.mark.nojit
 
 SHAPES = [(1, 1, 1), (1, 7, 5), (4, 3, 6), (9, 12, 2)]
+# d_N < d_0 (kernels on the network as it is), d_0 < d_N (on the transposed
+# network), d_0 == d_N, depth 1, width-1 bottlenecks.
+DIMS = [[4, 3, 1], [2, 5, 5, 3], [3, 1, 4, 2], [1, 4, 6], [2, 7, 4, 9], [5, 3], [1, 1, 1],
+        [3, 3, 3], [6, 1, 1, 6]]
 
 
 def _close(actual, expected, what):
@@ -40,29 +59,63 @@ def test_matmul_kernels(rng, m, p, q):
     _close(out, A @ B, "matmul_at")
 
 
-@pytest.mark.parametrize("dims", [[4, 3, 1], [2, 5, 5, 3], [3, 1, 4, 2]], ids=str)
-def test_suffix_and_gradient_kernels(rng, dims):
+@pytest.mark.parametrize("dims", DIMS, ids=str)
+def test_chain_kernels_match_linalg(rng, dims):
+    """suffix_products and factor_gradients, called directly, against linalg.
+
+    The kernels carry d_N rows; for d_0 < d_N the compiled path runs them on
+    the transposed network [W_N^T, ..., W_1^T] with grad_e^T, whose factor
+    gradients are the transposes of ours in reverse order. Both
+    orientations are run here for every shape.
+    """
     N = len(dims) - 1
-    k = dims[-1]
-    factors = List(random_factors(rng, dims))
-    suffix = List([np.full((k, dims[j]), np.nan) for j in range(N + 1)])
-    chain.suffix_products(factors, suffix)
-    for j in range(N + 1):
-        expected = np.eye(k)
-        for W in reversed(list(factors)[j:]):
-            expected = expected @ W
-        _close(suffix[j], expected, f"suffix[{j}]")
-    G = rng.standard_normal((k, dims[0]))
-    g_prefix_t = List([np.full((k, dims[j]), np.nan) for j in range(N)])
-    dW = List([np.full((dims[j + 1], dims[j]), np.nan) for j in range(N)])
-    chain.factor_gradients(factors, suffix, G, g_prefix_t, dW)
-    for j in range(1, N + 1):
-        below = np.eye(dims[0])
-        for W in list(factors)[: j - 1]:
-            below = W @ below
-        _close(dW[j - 1], suffix[j].T @ G @ below.T, f"dW_{j}")
-    assert chain.squared_norm_sum(factors) == pytest.approx(
-        sum(float(np.sum(W**2)) for W in factors), rel=1e-12)
+    factors = random_factors(rng, dims)
+    grad_e = rng.standard_normal((dims[-1], dims[0]))
+    W_e, dW = end_to_end(factors), factor_gradients(factors, grad_e)
+    for transposed in (False, True):
+        if transposed:
+            kf = [np.ascontiguousarray(W.T) for W in reversed(factors)]
+            kd, G = dims[::-1], np.ascontiguousarray(grad_e.T)
+        else:
+            kf, kd, G = factors, dims, grad_e
+        k = kd[-1]
+        kfl = List(kf)
+        suffix = List([np.full((k, kd[j]), np.nan) for j in range(N + 1)])
+        chain.suffix_products(kfl, suffix)
+        how = f"dims {dims}, {'transposed' if transposed else 'as is'}"
+        _close(suffix[0].T if transposed else suffix[0], W_e, f"W_e = suffix[0], {how}")
+        _close(suffix[N], np.eye(k), f"suffix[N] = I, {how}")
+        g_prefix_t = List([np.full((k, kd[j]), np.nan) for j in range(N)])
+        out = List([np.full((kd[j + 1], kd[j]), np.nan) for j in range(N)])
+        chain.factor_gradients(kfl, suffix, G, g_prefix_t, out)
+        got = [D.T for D in reversed(out)] if transposed else list(out)
+        for j, (a, b) in enumerate(zip(got, dW), start=1):
+            _close(a, b, f"dL/dW_{j}, {how}")
+        assert chain.squared_norm_sum(kfl) == pytest.approx(
+            sum(float(np.sum(W**2)) for W in factors), rel=1e-12)
+
+
+@pytest.mark.parametrize("dims", DIMS, ids=str)
+def test_chain_workspace_matches_linalg(rng, dims):
+    """_compiled.Chain (orientation chosen by the dims) against linalg, called twice."""
+    ch = _compiled.Chain(dims)
+    assert ch.transposed == (dims[-1] > dims[0])
+    for trial in range(2):  # a second call must not see stale workspace
+        factors = random_factors(rng, dims)
+        grad_e = rng.standard_normal((dims[-1], dims[0]))
+        _close(ch.end_to_end(factors), end_to_end(factors), f"W_e, dims {dims}, call {trial}")
+        for j, (a, b) in enumerate(zip(ch.gradients(grad_e), factor_gradients(factors, grad_e)),
+                                   start=1):
+            assert a.shape == b.shape
+            _close(a, b, f"dL/dW_{j}, dims {dims}, call {trial}")
+
+
+def test_chain_orientation_follows_small_end():
+    assert not _compiled.Chain([128, 512, 512, 1]).transposed
+    assert _compiled.Chain([1, 512, 512, 128]).transposed
+    # Every intermediate carries min(d_0, d_N) rows.
+    assert {S.shape[0] for S in _compiled.Chain([128, 512, 512, 1]).suffix} == {1}
+    assert {S.shape[0] for S in _compiled.Chain([1, 512, 512, 128]).suffix} == {1}
 
 
 @pytest.mark.parametrize("q", [0.0, 1.0, 3.0, 2.5, 17.0])
@@ -74,16 +127,59 @@ def test_abs_pow(rng, q):
 
 @pytest.mark.parametrize("k", [1, 3])
 @pytest.mark.parametrize("p", [2.0, 4.0, 3.3])
-def test_loss_kernels(rng, k, p):
-    n, d = 23, 4
+def test_lp_kernel_matches_value_and_grad_e(rng, k, p):
+    n, d = 57, 6
     X, Y = rng.standard_normal((n, d)), rng.standard_normal((n, k))
-    W_e = rng.standard_normal((k, d))
-    R = X @ W_e.T - Y
+    W_e = rng.standard_normal((k, d)) / np.sqrt(d)
+    value, grad_e = losses.lp(p).value_and_grad_e(W_e, X, Y)
+    grad = np.full((k, d), np.nan)  # stale contents must be overwritten
+    got = loss.lp_value_and_grad(W_e, X, Y, p, grad)
+    assert got == pytest.approx(value, rel=1e-12), f"lp kernel value, p={p}, k={k}"
+    _close(grad, grad_e, f"lp kernel grad_e, p={p}, k={k}")
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_l2_gram_kernel_matches_value_and_grad_e(rng, k):
+    n, d = 300, 7
+    X, Y = rng.standard_normal((n, d)), rng.standard_normal((n, k))
+    W_e = rng.standard_normal((k, d)) / np.sqrt(d)
+    value, grad_e = losses.l2.value_and_grad_e(W_e, X, Y)
     grad = np.full((k, d), np.nan)
-    value = loss.lp_value_and_grad(W_e, X, Y, p, grad)
-    assert value == pytest.approx(np.mean(np.abs(R) ** p), rel=1e-12)
-    _close(grad, (p * np.abs(R) ** (p - 1) * np.sign(R)).T @ X / (n * k), "lp grad")
-    grad = np.full((k, d), np.nan)
-    value = loss.l2_gram_value_and_grad(W_e, X.T @ X / n, Y.T @ X / n, np.sum(Y**2) / n, grad)
-    assert value == pytest.approx(np.mean(R**2), rel=1e-12)
-    _close(grad, 2 * R.T @ X / (n * k), "l2 gram grad")
+    got = loss.l2_gram_value_and_grad(W_e, X.T @ X / n, Y.T @ X / n, np.sum(Y**2) / n, grad)
+    # The moment form loses ~eps * ||Y||^2/n absolutely; the loss here is O(1).
+    assert got == pytest.approx(value, rel=1e-12), "l2 moment kernel value"
+    _close(grad, grad_e, "l2 moment kernel grad_e")
+    # The same through the objective's moments, computed on first use.
+    v, g = _compiled.data_loss_and_grad_e(Objective(X, Y, "l2"), W_e)
+    assert v == pytest.approx(value, rel=1e-12)
+    _close(g, grad_e, "compiled data_loss_and_grad_e, l2")
+    assert _compiled.gram(Objective(X, Y, "l4")) is None  # l4 makes a pass over the data
+
+
+@pytest.mark.parametrize("dims", [[5, 3, 1], [2, 4, 3], [3, 2], [1, 3, 3, 4]], ids=str)
+@pytest.mark.parametrize("loss_name", ["l2", "l4"])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.03])
+def test_compiled_objective_matches_numpy_objective(rng, dims, loss_name, weight_decay):
+    X, Y = rng.standard_normal((30, dims[0])), rng.standard_normal((30, dims[-1]))
+    obj = Objective(X, Y, loss_name, weight_decay)
+    factors = random_factors(rng, dims)
+    value, grads = obj.value_and_gradients(factors)
+    kv, kgrads = _compiled.value_and_gradients(obj, factors)
+    assert kv == pytest.approx(value, rel=1e-12), f"objective value, {loss_name}, dims {dims}"
+    for j, (a, b) in enumerate(zip(kgrads, grads), start=1):
+        _close(a, b, f"dF/dW_{j}, {loss_name}, wd {weight_decay}, dims {dims}")
+
+
+@pytest.mark.parametrize("dims", [[1, 1, 2], [1, 3], [2, 1, 4], [3, 2, 1]], ids=str)
+def test_compiled_gradients_do_not_alias_the_workspace(rng, dims):
+    # Regression: on the transposed chain a (d, 1) gradient's transpose is
+    # already contiguous, and returning it without a copy let the next call
+    # overwrite results the caller still held.
+    X, Y = rng.standard_normal((5, dims[0])), rng.standard_normal((5, dims[-1]))
+    obj = Objective(X, Y)
+    factors = random_factors(rng, dims)
+    _, first = _compiled.value_and_gradients(obj, factors)
+    kept = [g.copy() for g in first]
+    _compiled.value_and_gradients(obj, [2 * W for W in factors])
+    for a, b in zip(first, kept):
+        assert np.array_equal(a, b), "a later call changed gradients returned earlier"

@@ -1,11 +1,14 @@
-"""Chain products, factor gradients, balancedness and PSD powers against their plain twins."""
+"""Chain products, factor gradients, balancedness and PSD powers against their definitions.
+
+The numba twins of ``end_to_end`` and ``factor_gradients`` are tested equal to
+these NumPy functions in ``test_kernels.py``.
+"""
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
 from deeplinear import balancedness, end_to_end, factor_gradients, psd_power
-from deeplinear.linalg import Chain, end_to_end_reference, factor_gradients_reference
 
 from conftest import random_factors
 
@@ -17,32 +20,52 @@ DIMS = [[4, 1], [3, 5], [5, 3, 1], [2, 7, 4, 9], [6, 1, 1, 6], [1, 4, 1],
         [4, 5, 6, 3, 2, 1], [3, 8, 8, 8, 8, 2], [1, 1, 1]]
 
 
+def _left_to_right(factors):
+    """W_N @ ... @ W_1, one product at a time from W_1 (the definition)."""
+    W_e = factors[0]
+    for W in factors[1:]:
+        W_e = W @ W_e
+    return W_e
+
+
+def _quadratic(factors, grad_e):
+    """dL/dW_j = (W_N...W_{j+1})^T grad_e (W_{j-1}...W_1)^T taken literally: O(N^2) products."""
+    dW = []
+    for j in range(1, len(factors) + 1):
+        above = np.eye(factors[j - 1].shape[0])
+        for W in factors[j:]:
+            above = W @ above                      # W_N ... W_{j+1}
+        below = np.eye(factors[0].shape[1])
+        for W in factors[:j - 1]:
+            below = W @ below                      # W_{j-1} ... W_1
+        dW.append(above.T @ grad_e @ below.T)
+    return dW
+
+
 @pytest.mark.parametrize("dims", DIMS, ids=str)
 def test_end_to_end_matches_left_to_right_product(rng, dims):
     factors = random_factors(rng, dims)
+    W_e = end_to_end(factors)
+    assert W_e.shape == (dims[-1], dims[0])
+    assert not any(np.shares_memory(W_e, W) for W in factors), "W_e aliases a factor"
     # 1e-12: a few O(1) products of size <= 9, rounding ~ 9 * 2.2e-16 per product.
-    assert_allclose(end_to_end(factors), end_to_end_reference(factors), rtol=1e-12, atol=1e-12,
+    assert_allclose(W_e, _left_to_right(factors), rtol=1e-12, atol=1e-12,
                     err_msg=f"end_to_end differs from W_N @ ... @ W_1 for dims {dims}")
 
 
 @pytest.mark.parametrize("dims", DIMS, ids=str)
-def test_factor_gradients_match_quadratic_reference(rng, dims):
+def test_factor_gradients_match_quadratic_formula(rng, dims):
     factors = random_factors(rng, dims)
     grad_e = rng.standard_normal((dims[-1], dims[0]))
     fast = factor_gradients(factors, grad_e)
-    slow = factor_gradients_reference(factors, grad_e)
+    slow = _quadratic(factors, grad_e)
     assert [g.shape for g in fast] == [W.shape for W in factors]
     for j, (a, b) in enumerate(zip(fast, slow), start=1):
+        # 1e-12 of the largest entry: the same O(1) products in another order
+        # (<= 6 factors of size <= 9), ~1e-15; a wrong or transposed factor is O(1) off.
         scale = np.abs(b).max()
         assert_allclose(a, b, rtol=0, atol=1e-12 * scale,
                         err_msg=f"dL/dW_{j} differs from the O(N^2) formula for dims {dims}")
-
-
-def test_chain_orientation_follows_small_end():
-    assert not Chain([128, 512, 512, 1]).transposed
-    assert Chain([1, 512, 512, 128]).transposed
-    # Every intermediate carries min(d_0, d_N) rows.
-    assert {S.shape[0] for S in Chain([128, 512, 512, 1]).suffix} == {1}
 
 
 def test_factor_gradients_is_linear_in_grad_e_and_uses_each_factor(rng):

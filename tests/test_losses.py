@@ -39,27 +39,54 @@ def test_grad_pred_matches_finite_differences(rng, p):
 
 @pytest.mark.parametrize("p", [2, 4, 3.5])
 @pytest.mark.parametrize("k", [1, 3])
-def test_fused_kernel_matches_numpy_twin(rng, p, k):
-    W_e, X, Y = _data(rng, n=57, d=6, k=k)
+def test_value_and_grad_e_matches_entrywise_sums(rng, p, k):
+    n, d = 17, 4
+    W_e, X, Y = _data(rng, n=n, d=d, k=k)
     loss = losses.lp(p)
-    v_fast, g_fast = loss.value_and_grad_e(W_e, X, Y)
-    v_ref, g_ref = loss.value_and_grad_e_reference(W_e, X, Y)
-    # 1e-12 relative: sums of 57 * 6 terms, rounding ~ 1e-14; pow vs products ~ 1 ulp.
-    assert v_fast == pytest.approx(v_ref, rel=1e-12)
-    assert_allclose(g_fast, g_ref, rtol=1e-12, atol=1e-12 * np.abs(g_ref).max(),
-                    err_msg=f"fused l{p} kernel differs from the NumPy twin")
+    value, grad_e = loss.value_and_grad_e(W_e, X, Y)
+    # The definition, one entry at a time with Python floats:
+    # L = sum_ia |r_ia|^p / (n k), dL/dW_e[a, c] = sum_i p |r_ia|^(p-1) sign(r_ia) X[i, c] / (n k).
+    r = [[sum(W_e[a, c] * X[i, c] for c in range(d)) - Y[i, a] for a in range(k)]
+         for i in range(n)]
+    manual = sum(abs(r[i][a]) ** p for i in range(n) for a in range(k)) / (n * k)
+    manual_grad = np.array([[sum(p * abs(r[i][a]) ** (p - 1) * np.sign(r[i][a]) * X[i, c]
+                                 for i in range(n)) / (n * k) for c in range(d)]
+                            for a in range(k)])
+    # 1e-12 relative: sums of 17 * 4 terms in another order, rounding ~ 1e-15.
+    assert value == pytest.approx(manual, rel=1e-12), f"value of l{p}"
+    assert grad_e.shape == W_e.shape
+    assert_allclose(grad_e, manual_grad, rtol=1e-12, atol=1e-12 * np.abs(manual_grad).max(),
+                    err_msg=f"dL/dW_e of l{p} differs from its entrywise definition")
+    assert_allclose(loss.grad_e(W_e, X, Y), grad_e, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("k", [1, 2])
-def test_l2_gram_path_matches_residual_path(rng, k):
-    W_e, X, Y = _data(rng, n=300, d=7, k=k)
-    obj = Objective(X, Y, "l2")
-    assert obj.gram is not None
-    v_gram, g_gram = obj.data_loss_and_grad_e(W_e)
-    v_ref, g_ref = losses.l2.value_and_grad_e_reference(W_e, X, Y)
-    # The Gram form loses about eps * ||Y||^2/n absolutely; the loss here is O(1).
-    assert v_gram == pytest.approx(v_ref, rel=1e-12)
-    assert_allclose(g_gram, g_ref, rtol=1e-12, atol=1e-12 * np.abs(g_ref).max())
+def test_value_and_grad_e_matches_finite_differences(rng):
+    W_e, X, Y = _data(rng, n=8, k=2)
+    loss = losses.lp(4)
+    numeric = numerical_gradient(lambda W: loss.value_and_grad_e(W, X, Y)[0], W_e.copy(), h=1e-6)
+    # Centred differences: O(h^2) truncation + O(eps/h) rounding, ~1e-9 here.
+    assert_allclose(loss.value_and_grad_e(W_e, X, Y)[1], numeric, rtol=1e-6, atol=1e-8,
+                    err_msg="value_and_grad_e of l4 disagrees with finite differences")
+
+
+def test_value_and_grad_e_checks_its_input(rng):
+    W_e, X, Y = _data(rng)
+    with pytest.raises(ValueError, match="X"):
+        losses.l2.value_and_grad_e(W_e, X[:, :3], Y)
+    with pytest.raises(ValueError, match="Y"):
+        losses.l2.value_and_grad_e(W_e, X, Y[:, :1])
+    bad = W_e.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="W_e"):
+        losses.l2.value_and_grad_e(bad, X, Y)
+
+
+def test_objective_data_loss_is_the_loss_of_w_e(rng):
+    W_e, X, Y = _data(rng, n=30, d=4, k=2)
+    for name in ("l2", "l4"):
+        v, g = Objective(X, Y, name).data_loss_and_grad_e(W_e)
+        v_ref, g_ref = losses.get_loss(name).value_and_grad_e(W_e, X, Y)
+        assert v == v_ref and np.array_equal(g, g_ref), name
 
 
 def test_l4_uses_no_gram_and_is_exact_at_zero_residual(rng):

@@ -1,11 +1,12 @@
-"""Tests for deeplinear.optim and its kernels in deeplinear._kernels.optim.
+"""Tests for deeplinear.optim and its numba twins in deeplinear._kernels.optim.
 
 Three independent views of every update rule are compared:
 
 * scalar "by hand" recurrences written in this file with Python floats, one
   entry at a time (``_sgd_by_hand`` etc.) and a few values worked out on paper;
-* the numba kernels, reached through the optimizer classes;
-* the vectorised NumPy twins ``deeplinear.optim.*_update_reference``.
+* the NumPy ``update`` methods of the optimizer classes, reached through
+  ``Optimizer.step`` (the library's Python path);
+* the numba kernels that the compiled training loop runs, against ``update``.
 
 Tolerances: one step of any rule is a handful of float64 operations, each
 rounding by at most 2**-53 ~ 1.1e-16 relative, so three steps agree with an
@@ -211,62 +212,130 @@ def test_adam_first_step_is_lr_times_sign(rng):
     assert np.all(err <= bound), f"Adam first step is not -lr*sign(g): excess {np.max(err - bound)}"
 
 
-# --- kernels against their NumPy twins on random inputs ---------------------
+# --- kernels against the NumPy update methods on random inputs ---------------
 
+# (class, options): every option of every rule, each on and off somewhere.
 KERNEL_CASES = {
-    "sgd-plain": ("sgd", dict(momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0)),
-    "sgd-momentum-dampening-wd": ("sgd", dict(momentum=0.8, dampening=0.3, nesterov=False,
-                                              weight_decay=0.02)),
-    "sgd-nesterov": ("sgd", dict(momentum=0.9, dampening=0.0, nesterov=True, weight_decay=0.0)),
-    "adam": ("adam", dict(beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, amsgrad=False)),
-    "adam-amsgrad-wd": ("adam", dict(beta1=0.8, beta2=0.95, eps=1e-3, weight_decay=0.1,
-                                     amsgrad=True)),
-    "adagrad": ("adagrad", dict(lr_decay=0.0, eps=1e-10, weight_decay=0.0)),
-    "adagrad-decay-wd": ("adagrad", dict(lr_decay=0.3, eps=1e-3, weight_decay=0.05)),
-    "adadelta": ("adadelta", dict(rho=0.9, eps=1e-6, weight_decay=0.0)),
-    "adadelta-wd": ("adadelta", dict(rho=0.6, eps=1e-3, weight_decay=0.1)),
+    "sgd-plain": (SGD, dict()),
+    "sgd-weight-decay": (SGD, dict(weight_decay=0.02)),
+    "sgd-momentum": (SGD, dict(momentum=0.9)),
+    "sgd-momentum-dampening-wd": (SGD, dict(momentum=0.8, dampening=0.3, weight_decay=0.02)),
+    "sgd-nesterov": (SGD, dict(momentum=0.9, nesterov=True)),
+    "sgd-nesterov-wd": (SGD, dict(momentum=0.7, nesterov=True, weight_decay=0.1)),
+    "adam": (Adam, dict()),
+    "adam-betas-eps": (Adam, dict(betas=(0.5, 0.7), eps=1e-3)),
+    "adam-wd": (Adam, dict(weight_decay=0.1)),
+    "adam-amsgrad": (Adam, dict(betas=(0.9, 0.99), amsgrad=True)),
+    "adam-amsgrad-wd": (Adam, dict(betas=(0.8, 0.95), eps=1e-3, weight_decay=0.1,
+                                   amsgrad=True)),
+    "adagrad": (AdaGrad, dict()),
+    "adagrad-decay-wd": (AdaGrad, dict(lr_decay=0.3, eps=1e-3, weight_decay=0.05)),
+    "adagrad-initial-accumulator": (AdaGrad, dict(initial_accumulator_value=0.25)),
+    "adadelta": (AdaDelta, dict()),
+    "adadelta-wd": (AdaDelta, dict(rho=0.6, eps=1e-3, weight_decay=0.1)),
 }
-STATE_NAMES = {"sgd": ["buf"], "adam": ["m", "v", "vmax"], "adagrad": ["state_sum"],
-               "adadelta": ["square_avg", "acc_delta"]}
+STATE_ORDER = {SGD: ["momentum_buffer"], Adam: ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
+               AdaGrad: ["sum"], AdaDelta: ["square_avg", "acc_delta"]}
 
 
-def _call(rule, impl, p, g, state, t, lr, opts):
-    """Call the kernel (impl='kernel', on 1-D views) or the NumPy twin (on 2-D arrays)."""
-    if impl == "kernel":
-        fn = getattr(kernels, f"{rule}_update")
-        p, g = p.reshape(-1), g.reshape(-1)
-        state = [s.reshape(-1) for s in state]
+def _kernel_step(opt, p, g, state, t):
+    """One step of the numba twin of ``opt``'s rule on 1-D views, with opt's hyperparameters."""
+    p, g = p.reshape(-1), g.reshape(-1)
+    s = {key: arr.reshape(-1) for key, arr in state.items()}
+    empty = np.empty(0)  # a state array the options never touch
+    if isinstance(opt, SGD):
+        kernels.sgd_update(p, g, s.get("momentum_buffer", empty), t, opt.lr, opt.momentum,
+                           opt.dampening, opt.nesterov, opt.weight_decay)
+    elif isinstance(opt, Adam):
+        kernels.adam_update(p, g, s["exp_avg"], s["exp_avg_sq"], s.get("max_exp_avg_sq", empty),
+                            t, opt.lr, opt.betas[0], opt.betas[1], opt.eps, opt.weight_decay,
+                            opt.amsgrad)
+    elif isinstance(opt, AdaGrad):
+        kernels.adagrad_update(p, g, s["sum"], t, opt.lr, opt.lr_decay, opt.eps,
+                               opt.weight_decay)
     else:
-        fn = getattr(optim, f"{rule}_update_reference")
-    if rule == "adadelta":  # no step count
-        fn(p, g, *state, lr, *opts.values())
-    else:
-        fn(p, g, *state, t, lr, *opts.values())
+        kernels.adadelta_update(p, g, s["square_avg"], s["acc_delta"], opt.lr, opt.rho,
+                                opt.eps, opt.weight_decay)
 
 
 @pytest.mark.parametrize("case", list(KERNEL_CASES))
-def test_kernel_matches_numpy_twin(case, rng):
-    rule, opts = KERNEL_CASES[case]
+def test_kernel_matches_update_method(case, rng):
+    cls, options = KERNEL_CASES[case]
     for trial in range(3):
-        shape = tuple(rng.integers(1, 7, size=2))
-        p = rng.standard_normal(shape)
-        state = [np.abs(rng.standard_normal(shape)) for _ in STATE_NAMES[rule]]
-        if rule == "sgd":
-            state[0] = rng.standard_normal(shape)  # a momentum buffer has any sign
-        t0 = int(rng.integers(1, 4))  # t0 = 1 exercises SGD's buffer initialisation
+        shape = tuple(int(s) for s in rng.integers(1, 7, size=2))
         lr = float(rng.uniform(0.01, 0.5))
-        ours = [p.copy()] + [s.copy() for s in state]
-        twin = [p.copy()] + [s.copy() for s in state]
-        for t in range(t0, t0 + 4):
+        p = rng.standard_normal(shape)
+        opt = cls([p], lr=lr, **options)
+        # Random state (a running optimizer's, not the zeros of a fresh one):
+        # moments and accumulators are >= 0, a momentum buffer has any sign.
+        for key, arr in opt.state[0].items():
+            arr[...] = rng.standard_normal(shape) if key == "momentum_buffer" else \
+                np.abs(rng.standard_normal(shape))
+        if cls is Adam and opt.amsgrad:
+            st = opt.state[0]
+            st["max_exp_avg_sq"][...] = st["exp_avg_sq"] * rng.uniform(0.5, 1.5, size=shape)
+        opt.t = int(rng.integers(0, 3))  # t = 1 on the first step exercises SGD's buffer init
+        twin_p = p.copy()
+        twin_state = {key: arr.copy() for key, arr in opt.state[0].items()}
+        for _ in range(4):
             g = rng.standard_normal(shape)
-            _call(rule, "kernel", ours[0], g, ours[1:], t, lr, opts)
-            _call(rule, "twin", twin[0], g, twin[1:], t, lr, opts)
-            # atol: entries crossing zero lose relative accuracy to cancellation;
-            # their absolute error is a few ulps of O(1) terms.
-            for name, a, b in zip(["p"] + STATE_NAMES[rule], ours, twin):
-                assert_allclose(a, b, rtol=RTOL, atol=1e-14,
-                                err_msg=f"{case}: {name} at t={t}, trial {trial}")
-        assert not np.allclose(ours[0], p), f"{case}: parameter did not move"
+            opt.step([g])  # Optimizer.step -> update (NumPy), t incremented first
+            _kernel_step(opt, twin_p, g, twin_state, opt.t)
+            # 1e-12 relative: the same handful of float64 operations per entry,
+            # in the same order up to pow/sqrt rounding (~1e-16); atol: entries
+            # crossing zero keep only the absolute accuracy of their O(1) terms.
+            assert_allclose(twin_p, p, rtol=RTOL, atol=1e-14,
+                            err_msg=f"{case}: parameter, kernel vs update at t={opt.t}, "
+                                    f"trial {trial}")
+            for key in STATE_ORDER[cls]:
+                if key in twin_state:
+                    assert_allclose(twin_state[key], opt.state[0][key], rtol=RTOL, atol=1e-14,
+                                    err_msg=f"{case}: state {key!r}, kernel vs update at "
+                                            f"t={opt.t}, trial {trial}")
+
+
+def test_update_is_one_step_in_place_on_2d_arrays(rng):
+    # The NumPy method alone, called as a student would: 2-D arrays, self.t set.
+    W = rng.standard_normal((3, 4))
+    opt = Adam([W], lr=0.1, amsgrad=True)
+    p, g = rng.standard_normal((2, 5)), rng.standard_normal((2, 5))
+    state = {"exp_avg": np.zeros((2, 5)), "exp_avg_sq": np.zeros((2, 5)),
+             "max_exp_avg_sq": np.zeros((2, 5))}
+    p0, g0 = p.copy(), g.copy()
+    opt.t = 1
+    opt.update(p, g, state)
+    assert np.array_equal(g, g0), "update modified the gradient"
+    # First Adam step: -lr * g / (|g| + eps / sqrt(1 - beta2)) ~ -lr * sign(g).
+    assert_allclose(p - p0, -0.1 * np.sign(g0), rtol=1e-5)
+    assert_allclose(state["exp_avg"], 0.1 * g0, rtol=1e-14)
+    assert_allclose(state["max_exp_avg_sq"], state["exp_avg_sq"], rtol=0)
+
+
+def test_amsgrad_propagates_nan_like_np_maximum():
+    for impl in ("update", "kernel"):
+        W = np.zeros((1, 2))
+        opt = Adam([W], amsgrad=True)
+        state = opt.state[0]
+        state["exp_avg_sq"][0, 0] = np.nan
+        G = np.ones((1, 2))
+        if impl == "update":
+            opt.step([G])
+        else:
+            opt.t = 1
+            with np.errstate(invalid="ignore"):
+                _kernel_step(opt, W, G, state, 1)
+        assert np.isnan(state["max_exp_avg_sq"][0, 0]), f"{impl}: NaN did not reach vmax"
+        assert np.isnan(W[0, 0]) and np.isfinite(W[0, 1]), impl
+
+
+def test_weight_decay_zero_is_skipped_not_multiplied():
+    # 0 * inf would be NaN: with weight_decay = 0 an infinite parameter must stay inf.
+    for cls, options in [(SGD, dict(lr=0.1)), (Adam, {}), (AdaGrad, {}), (AdaDelta, {})]:
+        W = np.ones((1, 2))
+        opt = cls([W], **options)
+        W[0, 0] = np.inf
+        opt.step([np.ones((1, 2))])
+        assert W[0, 0] == np.inf, f"{cls.__name__}: weight_decay=0 term touched an inf parameter"
 
 
 # --- in-place updates and per-parameter state ---------------------------------

@@ -1,7 +1,11 @@
 """numba kernels: small, pure functions over float64 arrays.
 
 Nothing in this sub-package imports from the rest of deeplinear. Each kernel
-has a plain NumPy twin in the Python layer (``linalg``, ``losses``, ``optim``)
-and the tests check that the two agree. The Python layer validates inputs,
-allocates outputs and owns the loops; kernels trust their inputs.
+is the twin of a NumPy function of the library (``linalg.end_to_end`` and
+``factor_gradients``, ``losses.Loss.value_and_grad_e``, the ``update``
+methods of ``optim``), which is the library's Python path; the tests check
+that the two agree. Only the compiled training loop runs the kernels, through
+``deeplinear._compiled``, which builds their workspaces and arguments;
+kernels trust their inputs. A student release leaves this folder out, and the
+library then runs on the NumPy functions alone.
 """

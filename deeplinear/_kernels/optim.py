@@ -1,8 +1,10 @@
 """Fused optimizer updates: one pass over one flattened parameter array.
 
 Each kernel applies one step of one update rule to a single parameter, in
-place. All arrays are 1-D float64 of the same length; the Python layer passes
-``W.reshape(-1)`` of a C-contiguous factor, which is a *view*, so writing into
+place: the twin of that rule's NumPy ``update`` method in ``deeplinear.optim``,
+run by the compiled training loop. All arrays are 1-D float64 of the same
+length; the caller passes ``W.reshape(-1)`` of a C-contiguous factor, which
+is a *view*, so writing into
 ``p`` writes into the factor itself. State arrays (momentum buffer, moment
 estimates, accumulators) are updated in place the same way.
 

@@ -3,7 +3,8 @@
 For the small matrices of a deep linear network, the Python overhead of one
 training step (list handling, dispatch of a handful of kernels) costs more
 than the arithmetic. :func:`train_loop` runs all the steps in compiled code,
-calling the very kernels the Python layer calls step by step:
+calling the twins of the NumPy functions that the step-by-step Python loop
+runs:
 
 - :func:`objective_and_gradients`: ``chain.suffix_products``, then
   ``loss.l2_gram_value_and_grad`` or ``loss.lp_value_and_grad``, then
@@ -14,14 +15,14 @@ calling the very kernels the Python layer calls step by step:
 No update rule or loss formula is written here a second time.
 
 Conventions (see ``chain``): ``factors`` is the list the chain kernels work
-on. When the Python layer runs the transposed network (``d_0 < d_N``), these
+on. When ``deeplinear._compiled`` runs the transposed network (``d_0 < d_N``), these
 are ``[W_N^T, ..., W_1^T]``; every optimizer rule is elementwise, so updating
 the transposed factors with transposed gradients gives the same numbers.
 
 Arguments are grouped in tuples so that no kernel takes twenty arguments:
 
 ``work = (suffix, g_prefix_t, dW, W_e, grad_e, grad_k)``
-    Chain workspaces (typed lists, as built by ``linalg.Chain``); ``W_e`` and
+    Chain workspaces (typed lists, as built by ``deeplinear._compiled.Chain``); ``W_e`` and
     ``grad_e`` of shape (d_N, d_0) for the loss; ``grad_k`` shaped like
     ``suffix[0]``, the loss gradient in the chain's orientation.
 ``data = (X, Y, C, Bt, yy, p, weight_decay, transposed)``

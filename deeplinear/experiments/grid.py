@@ -296,8 +296,13 @@ def _warm_up(X, Y, losses, optimizers):
 
     Worker processes forked after this inherit the compiled code instead of
     each compiling it again (about 10 s each on first use) or loading it
-    from the cache (1-2 s each).
+    from the cache (1-2 s each). Without the kernels (a student release)
+    there is nothing to compile, and the runs take the NumPy loop.
     """
+    from .. import _compiled
+
+    if not _compiled.available():
+        return
     for loss, opt in itertools.product(losses, optimizers):
         objective = Objective(X[:2], Y[:2], loss)
         factors = [np.zeros((2, X.shape[1])), np.zeros((Y.shape[1], 2))]

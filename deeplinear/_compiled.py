@@ -1,0 +1,276 @@
+"""The compiled path: workspaces and arguments for the numba kernels.
+
+The library's Python path is NumPy (``linalg``, ``losses``, ``optim``,
+``objective``). The compiled training loop, ``_kernels.train.train_loop``,
+runs numba twins of those functions, each tested equal to its NumPy function.
+This module is what that loop needs around it, and the only module outside
+``deeplinear/_kernels/`` that imports the kernels:
+
+- :func:`available`: whether this copy of the package has its kernels. A
+  student release leaves ``deeplinear/_kernels/`` out; then nothing here
+  but :func:`available` and :func:`require` works, and ``deeplinear.train``
+  runs the NumPy loop.
+- :class:`Chain`: the preallocated chain workspace of one architecture, in
+  the kernels' orientation (the transposed network when ``d_0 < d_N``).
+- :func:`kernel_data`: the data tuple of the objective kernel, with the l2
+  moments ``X^T X / n``, ``Y^T X / n``, ``||Y||^2 / n`` computed on first use.
+- :func:`value_and_gradients`, :func:`data_loss_and_grad_e`: one kernel
+  evaluation of an ``Objective`` (for tests and benchmarks).
+- :func:`optimizer_args`, :func:`train_loop`: one whole training run.
+
+``deeplinear.train`` imports this module lazily, only to run the compiled loop.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+
+import numpy as np
+
+try:
+    from ._kernels import chain as _chain
+    from ._kernels import loss as _loss
+    from ._kernels import train as _kt
+except ModuleNotFoundError as exc:  # only a missing _kernels package is "no kernels"
+    if exc.name != f"{__package__}._kernels":
+        raise
+    _chain = _loss = _kt = None
+else:
+    from numba.typed import List
+
+__all__ = ["available", "require", "Chain", "kernel_data", "value_and_gradients",
+           "data_loss_and_grad_e", "optimizer_args", "train_loop"]
+
+# Passed to a kernel in place of a state array that the chosen options never
+# touch (the momentum buffer when momentum == 0, vmax when amsgrad is off).
+_UNUSED = np.empty(0)
+
+# Per Objective: its l2 moments and its chain workspaces, built on first use and
+# shared by every compiled run on that objective (a grid's lrs).
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def available() -> bool:
+    """True if this copy of deeplinear has its numba kernels (``deeplinear._kernels``)."""
+    return _kt is not None
+
+
+def require() -> None:
+    """Raise ``ValueError`` naming ``compiled`` if the kernels are absent."""
+    if not available():
+        raise ValueError(
+            "compiled: this copy of deeplinear has no compiled kernels (deeplinear/_kernels "
+            "is absent, as in a student release); use compiled=False, or None to pick "
+            "the compiled loop only when it is there"
+        )
+
+
+class Chain:
+    """Preallocated workspace for the chain kernels of one architecture.
+
+    The kernels compute every factor gradient
+    ``dW_j = (W_N...W_{j+1})^T grad_e (W_{j-1}...W_1)^T`` in O(N) products:
+    the suffix products ``W_N...W_{j+1}`` are built once from the top, and
+    ``grad_e`` is pushed through the prefixes from the bottom, so that every
+    intermediate has only ``min(d_0, d_N)`` rows.
+
+    That order is chosen by the dimensions. With ``d_N = 1``, ``d_0 = 128``
+    and two hidden layers of width 512, forming the prefix ``W_2 W_1`` as a
+    matrix costs 512*512*128 = 33.6M multiply-adds. Working from the small
+    end, ``suffix = W_3 W_2`` is a row vector (1*512*512 = 0.26M) and
+    ``grad_e W_1^T`` is another (1*128*512 = 0.07M): a full gradient costs
+    about ``3 d_N sum_j d_j d_{j-1}`` = 1M multiply-adds. When ``d_0 < d_N``
+    the same kernels run on the transposed network ``W_1^T ... W_N^T`` so
+    that the small side is always the one carried.
+
+    Parameters
+    ----------
+    dims : list of int
+        ``[d_0, ..., d_N]``.
+    """
+
+    def __init__(self, dims):
+        require()
+        self.dims = [int(d) for d in dims]
+        self.depth = len(self.dims) - 1
+        # Work on the transposed network when the input side is the small one.
+        self.transposed = self.dims[-1] > self.dims[0]
+        kd = self.dims[::-1] if self.transposed else self.dims
+        k = kd[-1]
+        N = self.depth
+        self.suffix = List([np.empty((k, kd[j])) for j in range(N + 1)])
+        self.g_prefix_t = List([np.empty((k, kd[j])) for j in range(N)])
+        self.dW = List([np.empty((kd[j + 1], kd[j])) for j in range(N)])
+        d_0, d_N = self.dims[0], self.dims[-1]
+        # Loss-side buffers: W_e and grad_e as (d_N, d_0), grad_e in the chain's orientation.
+        self.work = (self.suffix, self.g_prefix_t, self.dW, np.empty((d_N, d_0)),
+                     np.empty((d_N, d_0)), np.empty((k, kd[0])))
+
+    def kernel_factors(self, factors):
+        """The factors in the kernels' orientation (``[W_N^T, ..., W_1^T]`` if transposed)."""
+        if self.transposed:
+            return [np.ascontiguousarray(W.T) for W in reversed(factors)]
+        return list(factors)
+
+    def unkernel(self, arrays) -> list[np.ndarray]:
+        """Copies of per-factor arrays in the kernels' orientation, back in ours."""
+        if self.transposed:
+            return [D.T.copy() for D in reversed(arrays)]  # always a copy, never a view
+        return [np.array(D) for D in arrays]
+
+    def end_to_end(self, factors) -> np.ndarray:
+        """``W_e = W_N ... W_1``, shape (d_N, d_0), by the kernels; keeps the suffix products."""
+        self._kf = List(self.kernel_factors(factors))
+        _chain.suffix_products(self._kf, self.suffix)
+        W_e = self.suffix[0]
+        return W_e.T.copy() if self.transposed else W_e.copy()
+
+    def gradients(self, grad_e) -> list[np.ndarray]:
+        """Factor gradients (new arrays, shape (d_j, d_{j-1})) at the factors last
+        passed to :meth:`end_to_end`, for ``grad_e`` of shape (d_N, d_0)."""
+        g = np.ascontiguousarray(grad_e.T) if self.transposed else np.ascontiguousarray(grad_e)
+        _chain.factor_gradients(self._kf, self.suffix, g, self.g_prefix_t, self.dW)
+        return self.unkernel(self.dW)
+
+
+def _cache(objective) -> dict:
+    if objective not in _CACHE:
+        _CACHE[objective] = {"chains": {}}
+    return _CACHE[objective]
+
+
+def chain(objective, factors) -> Chain:
+    """The (cached) :class:`Chain` of ``objective`` for the architecture of ``factors``."""
+    dims = tuple([factors[0].shape[1]] + [W.shape[0] for W in factors])
+    chains = _cache(objective)["chains"]
+    if dims not in chains:
+        chains[dims] = Chain(dims)
+    return chains[dims]
+
+
+def gram(objective):
+    """For l2, ``(C, Bt, yy)``: C = X^T X / n (d_0, d_0), Bt = Y^T X / n (d_N, d_0),
+    yy = ||Y||_F^2 / n, computed once per objective; None for other losses."""
+    cache = _cache(objective)
+    if "gram" not in cache:
+        cache["gram"] = None
+        if objective.loss.p == 2.0:
+            X, Y = objective.X, objective.Y
+            n = X.shape[0]
+            C = np.ascontiguousarray(X.T @ X / n)
+            Bt = np.ascontiguousarray(Y.T @ X / n)
+            yy = float(np.sum(Y * Y) / n)
+            cache["gram"] = (C, Bt, yy)
+    return cache["gram"]
+
+
+def kernel_data(objective, transposed: bool) -> tuple:
+    """The ``data`` tuple of ``_kernels.train``: what the objective kernel reads."""
+    moments = gram(objective)
+    if moments is not None:
+        C, Bt, yy = moments
+    else:
+        C, Bt, yy = np.empty((0, 0)), np.empty((0, 0)), 0.0
+    return (objective.X, objective.Y, C, Bt, float(yy), objective.loss.p,
+            objective.weight_decay, bool(transposed))
+
+
+def data_loss_and_grad_e(objective, W_e):
+    """``objective.data_loss_and_grad_e(W_e)`` by the loss kernels (l2 from the moments)."""
+    require()
+    W_e = np.ascontiguousarray(W_e, dtype=np.float64)
+    grad_e = np.empty_like(W_e)
+    moments = gram(objective)
+    if moments is not None:
+        C, Bt, yy = moments
+        value = _loss.l2_gram_value_and_grad(W_e, C, Bt, yy, grad_e)
+    else:
+        value = _loss.lp_value_and_grad(W_e, objective.X, objective.Y, objective.loss.p,
+                                        grad_e)
+    return float(value), grad_e
+
+
+def value_and_gradients(objective, factors):
+    """``objective.value_and_gradients(factors)`` by the kernel of one compiled step."""
+    factors = objective._checked(factors)
+    ch = chain(objective, factors)
+    value = _kt.objective_and_gradients(List(ch.kernel_factors(factors)), ch.work,
+                                        kernel_data(objective, ch.transposed))
+    return float(value), ch.unkernel(ch.dW)
+
+
+def optimizer_args(opt):
+    """``(code, hyper)`` and the three state lists of ``opt`` for ``_kernels.train.train_loop``."""
+    from .optim import AdaDelta, AdaGrad, Adam, SGD
+
+    N = len(opt.params)
+
+    def states(*keys):
+        lists = []
+        for key in keys:
+            if key is not None and key in opt.state[0]:
+                lists.append(List([s[key].reshape(-1) for s in opt.state]))
+            else:
+                lists.append(List([_UNUSED for _ in range(N)]))
+        return tuple(lists)
+
+    if isinstance(opt, SGD):
+        hyper = [opt.lr, opt.momentum, opt.dampening, float(opt.nesterov), opt.weight_decay]
+        return (_kt.SGD, np.array(hyper)), states("momentum_buffer", None, None)
+    if isinstance(opt, Adam):
+        hyper = [opt.lr, opt.betas[0], opt.betas[1], opt.eps, opt.weight_decay,
+                 float(opt.amsgrad)]
+        return (_kt.ADAM, np.array(hyper)), states("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    if isinstance(opt, AdaGrad):
+        hyper = [opt.lr, opt.lr_decay, opt.eps, opt.weight_decay]
+        return (_kt.ADAGRAD, np.array(hyper)), states("sum", None, None)
+    if isinstance(opt, AdaDelta):
+        hyper = [opt.lr, opt.rho, opt.eps, opt.weight_decay]
+        return (_kt.ADADELTA, np.array(hyper)), states("square_avg", "acc_delta", None)
+    raise ValueError(f"optimizer: no compiled loop for {type(opt).__name__}")
+
+
+def train_loop(objective, factors, optimizer, lr, steps, record_every, divergence_factor,
+               optimizer_options):
+    """All ``steps`` steps in one call of ``_kernels.train.train_loop``.
+
+    ``factors`` are checked, fresh arrays (the run may reuse them). The loop
+    works on the factors in the chain's orientation (the transposed network
+    ``[W_N^T, ..., W_1^T]`` when ``d_0 < d_N``); the optimizer and its state
+    are built on those arrays, which is the same computation since every
+    update rule is elementwise.
+
+    Returns
+    -------
+    losses : ndarray, shape (m,)
+    recorded : ndarray of int64, shape (m,)
+    diverged : bool
+    trained : list of ndarray, shape (d_j, d_{j-1})
+    seconds : float
+    """
+    from .optim import make_optimizer
+
+    require()
+    ch = chain(objective, factors)
+    kf = ch.kernel_factors(factors)
+    # The optimizer class validates the options and creates the initial state.
+    opt = make_optimizer(optimizer, kf, lr=lr, **optimizer_options)
+    opt_args, states = optimizer_args(opt)
+    kfl = List(kf)
+
+    data = kernel_data(objective, ch.transposed)
+    run = (int(steps), int(record_every), float(divergence_factor))
+    size = int(steps) // int(record_every) + 2
+    losses = np.empty(size)
+    recorded = np.empty(size, dtype=np.int64)
+
+    start = time.perf_counter()
+    # Overflow in a diverging run is expected, not an error (it can only warn
+    # when numba's JIT is disabled and NumPy scalars do the maths).
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        count, diverged = _kt.train_loop(kfl, states, ch.work, data, opt_args, run,
+                                         losses, recorded)
+    seconds = time.perf_counter() - start
+    return (losses[:count].copy(), recorded[:count].copy(), bool(diverged),
+            ch.unkernel(kfl), seconds)
