@@ -182,7 +182,7 @@ return end_to_end.e2e_update_reference(W_e, grad_e, N, lr, weight_decay)
     Attack("os._exit(0) at import", "balanced_init", STUB, module_code="import os\nos._exit(0)"),
     Attack("os._exit(0) during the call", "sgd", "import os\nos._exit(0)"),
     Attack("sys.exit(0)", "loss_gradient", "import sys\nsys.exit(0)"),
-    Attack("KeyboardInterrupt", "factor_gradients", "raise KeyboardInterrupt"),
+    Attack("KeyboardInterrupt", "adam", "raise KeyboardInterrupt"),
     Attack("SystemExit", "e2e_update", "raise SystemExit(0)"),
     Attack("a custom BaseException", "numerical_gradient",
            "class Escape(BaseException):\n    pass\nraise Escape('caught by nobody')"),
@@ -204,7 +204,7 @@ for module in list(sys.modules.values()):
             setattr(module, name, lambda *a, **k: None)
 '''),
     Attack("pytest.skip from student code", "adam", "import pytest\npytest.skip('not today')"),
-    Attack("pytest.xfail from student code", "factor_gradients",
+    Attack("pytest.xfail from student code", "numerical_gradient",
            "import pytest\npytest.xfail('expected')"),
     Attack("pytest.exit from student code", "balanced_init",
            "import pytest\npytest.exit('bye', returncode=0)"),
