@@ -29,22 +29,28 @@ pip install -e ".[test]"
 ## Checking your work
 
 ```bash
-pytest tests/grading                       # every part
+pytest                                     # every part, with your points at the end
 pytest tests/grading/test_adam.py -q       # one part
 ```
 
 The public tests are a part of the grading tests; more (hidden) tests are
 run when you hand in, on the same functions. The summary at the end of a
 pytest run ("deeplinear grading") shows your points per part. Write plain
-NumPy: the tests call your functions directly, and a finite-difference check
-(`numerical_gradient`, which is itself part 1) is the best way to debug a
-gradient.
+NumPy. The tests never import your code into their own process: each call
+runs your function in a fresh Python process, without running
+`deeplinear/__init__.py` (import what you use from its module, e.g.
+`from deeplinear.linalg import factor_gradients`), so a syntax error in one
+file costs only the parts that import it, and an endless loop is stopped
+after 10 seconds. The expected values are stored arrays
+(`tests/grading/cases.npz`); gradients are compared to 1e-11 relative, which
+an exact formula reaches and finite differences do not. Finite differences
+(`numerical_gradient`, which is itself part 1) are still the best way to
+debug a gradient.
 
-The grader imports each module on its own, without running
-`deeplinear/__init__.py`, so import what you use from its module, e.g.
-`from deeplinear.end_to_end import e2e_update_reference` (note that
-`from deeplinear import end_to_end` gives the *function* `end_to_end`, not
-the module). A syntax error in one file costs only the parts that import it.
+Your functions are the library: once they pass, `train`, the main command
+(`python -m deeplinear.experiments --steps 20`) and the tutorials
+(`DEEPLINEAR_QUICK=1 python tutorials/01_deep_linear_networks.py`) run on
+them.
 
 ## The parts
 """
