@@ -340,12 +340,22 @@ class Unsupported:
     what: str
 
 
-def _decode(obj, scratch, depth=0):
-    """The worker's JSON answer, with arrays loaded as plain ndarrays (never pickles)."""
+ARRAYS_CAP = 256           # arrays in one answer
+ARRAY_BYTES_CAP = 64 << 20  # bytes of all the arrays of one answer
+
+
+def _decode(obj, scratch, depth=0, budget=None):
+    """The worker's JSON answer, with arrays loaded as plain ndarrays (never pickles).
+
+    The answer is untrusted: at most ARRAYS_CAP arrays of ARRAY_BYTES_CAP bytes
+    in all are loaded, each through a read-only memory map first, so that a
+    header that claims more data than the file holds fails without allocating.
+    """
+    budget = budget if budget is not None else {"arrays": ARRAYS_CAP, "bytes": ARRAY_BYTES_CAP}
     if depth > 10:
         raise BadAnswer("an answer nested too deep")
     if isinstance(obj, list):
-        return [_decode(v, scratch, depth + 1) for v in obj]
+        return [_decode(v, scratch, depth + 1, budget) for v in obj]
     if not isinstance(obj, dict):
         if obj is None or type(obj) in (bool, int, str):
             return obj
@@ -355,7 +365,16 @@ def _decode(obj, scratch, depth=0):
         path = scratch / name
         if "/" in name or not name.startswith("out_") or path.is_symlink() or not path.is_file():
             raise BadAnswer("an array file that is not the worker's own")
-        arr = np.load(path, allow_pickle=False)
+        budget["arrays"] -= 1
+        budget["bytes"] -= path.stat().st_size
+        if budget["arrays"] < 0 or budget["bytes"] < 0:
+            raise BadAnswer("an answer with too many or too large arrays")
+        try:
+            mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+            arr = np.array(mapped)
+        except (OSError, ValueError) as exc:
+            raise BadAnswer(f"an unreadable array file ({type(exc).__name__})") from None
+        del mapped
         if type(arr) is not np.ndarray:
             raise BadAnswer("an array file that does not hold a plain array")
         return arr
@@ -364,10 +383,10 @@ def _decode(obj, scratch, depth=0):
     if "__numpy_scalar__" in obj:
         return NumpyScalar(float.fromhex(str(obj["__numpy_scalar__"])), str(obj.get("dtype")))
     if "__tuple__" in obj:
-        return tuple(_decode(v, scratch, depth + 1) for v in obj["__tuple__"])
+        return tuple(_decode(v, scratch, depth + 1, budget) for v in obj["__tuple__"])
     if "__unsupported__" in obj:
         return Unsupported(str(obj["__unsupported__"])[:200])
-    return {str(k): _decode(v, scratch, depth + 1) for k, v in obj.items()}
+    return {str(k): _decode(v, scratch, depth + 1, budget) for k, v in obj.items()}
 
 
 @dataclass(frozen=True)

@@ -370,6 +370,16 @@ def batches():
 
 @pytest.fixture(scope="module")
 def release_dir(tmp_path_factory):
+    # The attacks are checked against the strongest confinement, which needs
+    # root and unshare. Elsewhere they are skipped, but never in CI (CI=1).
+    from gradesandbox import isolation
+
+    if isolation() != "namespaces":
+        message = (f"the attack tests need the 'namespaces' isolation (root, and unshare "
+                   f"working); this machine offers {isolation()!r}")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     out = tmp_path_factory.mktemp("attacks") / "release"
     release(out)
     return out

@@ -1,0 +1,111 @@
+"""The worker sandbox of the grader (tests/gradesandbox.py, tests/gradeworker.py) on its own.
+
+A tiny student package is written to a temporary folder, and single calls
+are made with the runner, unconfined ("none") so that the tests run as any
+user; the confined modes are exercised by tests/test_attacks.py.
+"""
+
+import numpy as np
+import numpy.lib.format as npformat
+import pytest
+from gradesandbox import (
+    OUTPUT_CAP, BadAnswer, NumpyScalar, Runner, Unsupported, _decode, isolation)
+
+STUDENT = '''
+import numpy as np
+def twice(x):
+    return 2 * x
+def loud(n):
+    import sys
+    chunk = "y" * 65536
+    for _ in range(n // 65536):
+        sys.stdout.write(chunk)
+    return 1.5
+def forever():
+    while True:
+        pass
+def liar(x):
+    class Liar(np.ndarray):
+        pass
+    return x.view(Liar)
+def kinds():
+    return (np.float64(2.5), np.zeros(2, dtype=np.float32), object(), [1, "a", None])
+def crash():
+    raise ValueError("a message")
+'''
+
+
+@pytest.fixture
+def runner(tmp_path):
+    (tmp_path / "deeplinear").mkdir()
+    (tmp_path / "deeplinear" / "probe.py").write_text(STUDENT)
+    r = Runner(tmp_path, timeout=5.0, mode="none")
+    yield r
+    r.close()
+
+
+def call(runner, name, *args):
+    arrays, encoded = {}, []
+    for a in args:
+        if isinstance(a, np.ndarray):
+            arrays[f"in_{len(arrays)}.npy"] = a
+            encoded.append({"__array__": f"in_{len(arrays) - 1}.npy"})
+        else:
+            encoded.append(a)
+    return runner.run({"recipe": "call", "target": f"deeplinear.probe:{name}",
+                       "args": encoded}, arrays)
+
+
+def test_arrays_go_and_come_back_exactly(runner):
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    got = call(runner, "twice", x)
+    assert got.ok and type(got.answer["value"]) is np.ndarray
+    np.testing.assert_array_equal(got.answer["value"], 2 * x, err_msg="bit-exact round trip")
+    np.testing.assert_array_equal(got.answer["args_after"][0], x)
+
+
+def test_output_is_read_to_a_cap(runner):
+    got = call(runner, "loud", 8 << 20)
+    assert got.ok and got.answer["value"] == 1.5
+    assert got.output_bytes == 8 << 20 and len(got.output) == OUTPUT_CAP
+
+
+def test_a_timeout_kills_the_worker(tmp_path, runner):
+    runner.timeout = 1.0
+    got = call(runner, "forever")
+    assert not got.ok and got.failure.startswith("cut short") and got.seconds < 4
+
+
+def test_answers_that_are_not_plain_data_are_named(runner):
+    got = call(runner, "liar", np.zeros(3))
+    assert isinstance(got.answer["value"], Unsupported)
+    assert "ndarray subclass" in got.answer["value"].what
+    value = call(runner, "kinds").answer["value"]
+    assert value[0] == NumpyScalar(2.5, "float64")
+    assert value[1].dtype == np.float32  # the judge then refuses it as not float64
+    assert isinstance(value[2], Unsupported) and value[3] == [1, "a", None]
+
+
+def test_an_exception_comes_back_as_data(runner):
+    got = call(runner, "crash")
+    assert not got.ok and got.error["type"] == "ValueError"
+    assert got.error["message"] == "a message"
+    line = STUDENT.splitlines().index('    raise ValueError("a message")') + 1
+    assert got.error["where"] == {"file": "deeplinear/probe.py", "line": line, "function": "crash"}
+
+
+def test_lying_or_too_many_arrays_are_refused(tmp_path):
+    np.save(tmp_path / "out_0.npy", np.arange(4.0))
+    with open(tmp_path / "out_1.npy", "wb") as fh:  # a header that claims 8 GB
+        npformat.write_array_header_1_0(fh, {"descr": "<f8", "fortran_order": False,
+                                             "shape": (10 ** 9,)})
+    with pytest.raises(BadAnswer, match="unreadable"):
+        _decode({"__array__": "out_1.npy"}, tmp_path)
+    with pytest.raises(BadAnswer, match="too many"):
+        _decode([{"__array__": "out_0.npy"}] * 300, tmp_path)
+    with pytest.raises(BadAnswer, match="not the worker's own"):
+        _decode({"__array__": "../out_0.npy"}, tmp_path)
+
+
+def test_isolation_names_a_mode():
+    assert isolation() in {"namespaces", "user", "none"}
