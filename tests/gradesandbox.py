@@ -109,6 +109,12 @@ def _runtime(hidden):
     hidden = [Path(h).resolve() for h in hidden]
 
     def visible(p):
+        # A site-packages folder may lie in a hidden one (a venv inside the
+        # instructor's tree): it is bound in before the covers, so it stays.
+        if {"site-packages", "dist-packages"} & set(p.parts):
+            return not any(h == p or p in h.parents or h.name in ("site-packages",
+                                                                  "dist-packages")
+                           for h in hidden)
         return not any(p == h or h in p.parents for h in hidden)
 
     tests = Path(__file__).resolve().parent
