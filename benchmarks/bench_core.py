@@ -7,14 +7,14 @@ the loss value, the gradients of all factors W_1..W_N, and one SGD update
 of every factor in place. Two implementations are timed on the same data:
 
 * ours: one evaluation of the compiled objective,
-  ``deeplinear._compiled.value_and_gradients(Objective(X, Y, loss), factors)``
+  ``deeplinear._compiled.value_and_grads(Objective(X, Y, loss), factors)``
   (the kernel a step of the compiled training loop runs), followed by
   ``deeplinear.optim.SGD(factors, lr).step(grads)`` (or ``W -= lr * g`` if
   ``deeplinear.optim`` is not importable). For l2 the kernels work from the
   moments X^T X / n (computed on first use), so a step costs nothing
   proportional to n; for l4 they make one fused numba pass over the data.
 * numpy: the same step on the library's NumPy path,
-  ``Objective.value_and_gradients`` (through the predictions) and ``SGD.step``;
+  ``Objective.value_and_grads`` (through the predictions) and ``SGD.step``;
   reported for information, without a target.
 * layer-by-layer: backprop the way one writes it by hand in NumPy,
   H_0 = X, H_j = H_{j-1} W_j^T, residual, dL/dpred, then
@@ -111,9 +111,9 @@ def make_ours(X, Y, loss, factors, compiled=True):
 
     def step():
         if compiled:
-            value, grads = _compiled.value_and_gradients(obj, factors)
+            value, grads = _compiled.value_and_grads(obj, factors)
         else:
-            value, grads = obj.value_and_gradients(factors)
+            value, grads = obj.value_and_grads(factors)
         if opt is not None:
             opt.step(grads)
         else:
@@ -167,8 +167,8 @@ def best_rate(step, factors, start, min_time, repeats=3):
 
 
 def check_agreement(obj, X, Y, p, start, label):
-    value, grads = _compiled.value_and_gradients(obj, start)
-    numpy_value, numpy_grads = obj.value_and_gradients(start)
+    value, grads = _compiled.value_and_grads(obj, start)
+    numpy_value, numpy_grads = obj.value_and_grads(start)
     ref_value, ref_grads = layer_by_layer(start, X, Y, p)
     np.testing.assert_allclose(numpy_value, ref_value, rtol=RTOL, err_msg=f"{label}: numpy loss")
     for j, (g, r) in enumerate(zip(numpy_grads, ref_grads)):

@@ -9,10 +9,11 @@ experiments of a student reproduction (Levy & Wang, 2024).
 """
 
 from . import gradcheck, init, losses, optim
-from .end_to_end import e2e_update, e2e_update_single_output
+from .dynamics import e2e_update, e2e_update_single_output
 from .gradcheck import check_factor_gradients, numerical_gradient, rel_error
-from .linalg import balancedness, end_to_end, factor_gradients, psd_power
-from .objective import Objective, loss_and_gradients
+from .linalg import psd_power
+from .network import balancedness, end_to_end, factor_gradients
+from .objective import Objective, loss_and_gradients, value_and_grads
 from .train import History, train
 
 __version__ = "0.1.0"
@@ -20,6 +21,7 @@ __version__ = "0.1.0"
 __all__ = [
     "end_to_end",
     "factor_gradients",
+    "value_and_grads",
     "loss_and_gradients",
     "Objective",
     "balancedness",

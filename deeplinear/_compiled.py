@@ -14,7 +14,7 @@ This module is what that loop needs around it, and the only module outside
   the kernels' orientation (the transposed network when ``d_0 < d_N``).
 - :func:`kernel_data`: the data tuple of the objective kernel, with the l2
   moments ``X^T X / n``, ``Y^T X / n``, ``||Y||^2 / n`` computed on first use.
-- :func:`value_and_gradients`, :func:`data_loss_and_grad_e`: one kernel
+- :func:`value_and_grads`, :func:`value_and_grad_e`: one kernel
   evaluation of an ``Objective`` (for tests and benchmarks).
 - :func:`optimizer_args`, :func:`train_loop`: one whole training run.
 
@@ -39,8 +39,8 @@ except ModuleNotFoundError as exc:  # only a missing _kernels package is "no ker
 else:
     from numba.typed import List
 
-__all__ = ["available", "require", "Chain", "kernel_data", "value_and_gradients",
-           "data_loss_and_grad_e", "optimizer_args", "train_loop"]
+__all__ = ["available", "require", "Chain", "kernel_data", "value_and_grads",
+           "value_and_grad_e", "optimizer_args", "train_loop"]
 
 # Passed to a kernel in place of a state array that the chosen options never
 # touch (the momentum buffer when momentum == 0, vmax when amsgrad is off).
@@ -176,26 +176,26 @@ def kernel_data(objective, transposed: bool) -> tuple:
             objective.weight_decay, bool(transposed))
 
 
-def data_loss_and_grad_e(objective, W_e):
-    """``objective.data_loss_and_grad_e(W_e)`` by the loss kernels (l2 from the moments)."""
+def value_and_grad_e(objective, W_e):
+    """``objective.value_and_grad_e(W_e)`` by the loss kernels (l2 from the moments)."""
     require()
     W_e = np.ascontiguousarray(W_e, dtype=np.float64)
     grad_e = np.empty_like(W_e)
     moments = gram(objective)
     if moments is not None:
         C, Bt, yy = moments
-        value = _loss.l2_gram_value_and_grad(W_e, C, Bt, yy, grad_e)
+        value = _loss.l2_gram_value_and_grad_e(W_e, C, Bt, yy, grad_e)
     else:
-        value = _loss.lp_value_and_grad(W_e, objective.X, objective.Y, objective.loss.p,
+        value = _loss.lp_value_and_grad_e(W_e, objective.X, objective.Y, objective.loss.p,
                                         grad_e)
     return float(value), grad_e
 
 
-def value_and_gradients(objective, factors):
-    """``objective.value_and_gradients(factors)`` by the kernel of one compiled step."""
+def value_and_grads(objective, factors):
+    """``objective.value_and_grads(factors)`` by the kernel of one compiled step."""
     factors = objective._checked(factors)
     ch = chain(objective, factors)
-    value = _kt.objective_and_gradients(List(ch.kernel_factors(factors)), ch.work,
+    value = _kt.objective_value_and_grads(List(ch.kernel_factors(factors)), ch.work,
                                         kernel_data(objective, ch.transposed))
     return float(value), ch.unkernel(ch.dW)
 

@@ -93,7 +93,7 @@ def max_rel_error(a, b, scale=None) -> float:
 
 
 def check_factor_gradients(factors, X, Y, loss="l2", weight_decay=0.0, h=1e-6) -> list[float]:
-    """Compare :func:`~deeplinear.loss_and_gradients` with finite differences.
+    """Compare :func:`~deeplinear.value_and_grads` with finite differences.
 
     Parameters
     ----------
@@ -126,7 +126,7 @@ def check_factor_gradients(factors, X, Y, loss="l2", weight_decay=0.0, h=1e-6) -
     from .objective import Objective  # here, so numerical_gradient needs only this file
 
     objective = Objective(X, Y, loss, weight_decay)
-    _, grads = objective.value_and_gradients(factors)
+    _, grads = objective.value_and_grads(factors)
     numeric = [numerical_gradient(lambda _: objective.value(factors), W, h) for W in factors]
     scale = max(float(np.max(np.abs(g))) for g in grads) + max(
         float(np.max(np.abs(g))) for g in numeric)

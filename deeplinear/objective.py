@@ -6,10 +6,10 @@ Equations::
     dF/dW_j     = (W_N...W_{j+1})^T grad_e (W_{j-1}...W_1)^T + weight_decay W_j
 
 where ``grad_e = dL/dW_e``. Everything here runs on the NumPy functions of the
-library: ``W_e`` from :func:`~deeplinear.linalg.end_to_end`, the loss and
+library: ``W_e`` from :func:`~deeplinear.network.end_to_end`, the loss and
 ``grad_e`` from :meth:`~deeplinear.losses.Loss.value_and_grad_e` (through the
 predictions ``X W_e^T``), the factor gradients from
-:func:`~deeplinear.linalg.factor_gradients`. The compiled training loop
+:func:`~deeplinear.network.factor_gradients`. The compiled training loop
 (``deeplinear._compiled``) computes the same objective with numba kernels; for
 l2 it works from the moments ``X^T X / n``, ``Y^T X / n`` and ``||Y||^2 / n``,
 which it computes on first use.
@@ -20,10 +20,10 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import as_factors, check_data, check_nonnegative
-from .linalg import end_to_end, factor_gradients
+from .network import end_to_end, factor_gradients
 from .losses import get_loss
 
-__all__ = ["Objective", "loss_and_gradients"]
+__all__ = ["Objective", "value_and_grads", "loss_and_gradients"]
 
 
 class Objective:
@@ -54,7 +54,7 @@ class Objective:
     def d_out(self) -> int:
         return self.Y.shape[1]
 
-    def data_loss_and_grad_e(self, W_e):
+    def value_and_grad_e(self, W_e):
         """Data loss ``L(W_e)`` and ``grad_e = dL/dW_e`` (d_N, d_0), without weight decay.
 
         Parameters
@@ -90,12 +90,12 @@ class Objective:
     def value(self, factors) -> float:
         """Objective value ``L(W_e) + weight_decay/2 sum_j ||W_j||^2``."""
         factors = self._checked(factors)
-        value, _ = self.data_loss_and_grad_e(end_to_end(factors))
+        value, _ = self.value_and_grad_e(end_to_end(factors))
         return value + self._penalty(factors)
 
     __call__ = value
 
-    def value_and_gradients(self, factors):
+    def value_and_grads(self, factors):
         """Objective value and ``[dF/dW_1, ..., dF/dW_N]``.
 
         Parameters
@@ -108,7 +108,7 @@ class Objective:
         grads : list of ndarray, shape (d_j, d_{j-1})
         """
         factors = self._checked(factors)
-        value, grads = self._value_and_gradients(factors)
+        value, grads = self._value_and_grads(factors)
         if grads is None:
             raise ValueError(
                 "factors: W_e = W_N ... W_1 or the loss gradient at it is not finite "
@@ -116,8 +116,8 @@ class Objective:
             )
         return value, grads
 
-    def _value_and_gradients(self, factors):
-        """:meth:`value_and_gradients` without the input checks, for training loops.
+    def _value_and_grads(self, factors):
+        """:meth:`value_and_grads` without the input checks, for training loops.
 
         A point where the objective can no longer be evaluated (non-finite
         factors, ``W_e`` or ``grad_e``: a diverging run) gives ``(inf, None)``;
@@ -128,7 +128,7 @@ class Objective:
         W_e = end_to_end(factors)
         if not np.all(np.isfinite(W_e)):
             return float("inf"), None
-        value, grad_e = self.data_loss_and_grad_e(W_e)
+        value, grad_e = self.value_and_grad_e(W_e)
         if not np.all(np.isfinite(grad_e)):
             return float("inf"), None
         grads = factor_gradients(factors, grad_e)
@@ -137,7 +137,7 @@ class Objective:
         return value + self._penalty(factors), grads
 
 
-def loss_and_gradients(factors, X, Y, loss="l2", weight_decay=0.0):
+def value_and_grads(factors, X, Y, loss="l2", weight_decay=0.0):
     """Objective value and factor gradients of a linear network on ``(X, Y)``.
 
     A one-shot wrapper around :class:`Objective`; build an ``Objective`` once
@@ -157,4 +157,9 @@ def loss_and_gradients(factors, X, Y, loss="l2", weight_decay=0.0):
         ``L(W_e) + weight_decay/2 sum_j ||W_j||_F^2``.
     grads : list of ndarray, shape (d_j, d_{j-1})
     """
-    return Objective(X, Y, loss, weight_decay).value_and_gradients(factors)
+    return Objective(X, Y, loss, weight_decay).value_and_grads(factors)
+
+
+#: The name of earlier versions of :func:`value_and_grads`, kept among the
+#: top-level names of ``deeplinear`` so that older code keeps working.
+loss_and_gradients = value_and_grads

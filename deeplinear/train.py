@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._validation import as_factors, check_depth, check_positive
-from .end_to_end import e2e_update
-from .linalg import _balancedness, _end_to_end, end_to_end
+from .dynamics import e2e_update
+from .network import _balancedness, _end_to_end, end_to_end
 from .objective import Objective
 from .optim import make_optimizer
 
@@ -246,7 +246,7 @@ def _train_python(objective, factors, opt, steps, record_every, divergence_facto
         return _balancedness(factors), float(np.linalg.norm(_end_to_end(factors)))
 
     start = time.perf_counter()
-    run = _run_loop(lambda: objective._value_and_gradients(factors), opt.step,
+    run = _run_loop(lambda: objective._value_and_grads(factors), opt.step,
                     observe if track else None, steps, record_every, divergence_factor)
     return _history(*run, factors, time.perf_counter() - start, track, {"compiled": False})
 
@@ -277,7 +277,7 @@ def _train_e2e(objective, W_e, depth, lr, steps, record_every, divergence_factor
         W = current[0]
         if not np.all(np.isfinite(W)):
             return float("inf"), None  # no step can be taken from here: diverged
-        value, grad_e = objective.data_loss_and_grad_e(W)  # L(W_e), no penalty
+        value, grad_e = objective.value_and_grad_e(W)  # L(W_e), no penalty
         if not np.all(np.isfinite(grad_e)):
             return float("inf"), grad_e  # no step can be taken from here: diverged
         if wd != 0.0:

@@ -364,7 +364,7 @@ def run_factor_gradients(student, case):
     dims = case["params"]["dims"]
     N = len(dims) - 1
     factors = [case[f"W{j}"] for j in range(N)]
-    value, after = call(student, "deeplinear.linalg:factor_gradients", factors, case["G"])
+    value, after = call(student, "deeplinear.network:factor_gradients", factors, case["G"])
     ok = isinstance(value, (list, tuple)) and len(value) == N
     assert ok, (f"factor_gradients must return a list of N = {N} arrays [dL/dW_1, ..., "
                 f"dL/dW_{N}] for dims {dims}; got {describe(value)}"
@@ -492,7 +492,7 @@ def run_e2e(student, case, what, single=False):
                          params["weight_decay"])
     name = "e2e_update_single_output" if single else "e2e_update"
     kwargs = {"weight_decay": wd} if wd else {}
-    value, after = call(student, f"deeplinear.end_to_end:{name}", W_e, G, N, lr, **kwargs)
+    value, after = call(student, f"deeplinear.dynamics:{name}", W_e, G, N, lr, **kwargs)
     yours = as_array(value, f"{name} must return the next W_e, and", W_e.shape)
     assert np.array_equal(after[0], W_e) and np.array_equal(after[1], G), (
         f"{name} must not modify W_e or grad_e: return a new array")

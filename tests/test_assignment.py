@@ -70,13 +70,13 @@ def test_one_solved_part_earns_exactly_its_points(student):
 
 def test_a_transposed_factor_fails_with_the_mismatch(student):
     solve(student, list(PARTS))
-    linalg = student / "deeplinear" / "linalg.py"
-    text = linalg.read_text()
+    network = student / "deeplinear" / "network.py"
+    text = network.read_text()
     # Transpose the square gradients: same shapes, wrong values.
     text = text.replace("    return dW\n", "    return [D.T if D.shape[0] == D.shape[1] else D "
                                           "for D in dW]\n", 1)
     assert "D.T if" in text
-    linalg.write_text(text)
+    network.write_text(text)
     parts = by_part(grade(student, hidden=True, parts=["factor_gradients", "sgd"]))
     fg = parts["factor_gradients"]
     failed = [t for t in fg.tests if not t["passed"]]
@@ -269,8 +269,8 @@ def test_a_solved_release_runs_the_library_on_the_students_functions(student, tm
     assert (tmp_path / "figures" / "01_deep_linear_networks.png").stat().st_size > 0
     # ... and they really run on the student's functions: with factor_gradients
     # stubbed again, the main command fails with the stub's message.
-    (student / "deeplinear" / "linalg.py").write_text(stub_source(
-        (ROOT / "deeplinear" / "linalg.py").read_text(), "linalg.py"))
+    (student / "deeplinear" / "network.py").write_text(stub_source(
+        (ROOT / "deeplinear" / "network.py").read_text(), "network.py"))
     stubbed = run_in_copy(student, ["-m deeplinear.experiments", "--steps", "20", "--out",
                                     str(tmp_path / "again")], tmp_path, env)
     assert stubbed.returncode != 0
@@ -290,9 +290,9 @@ def test_redaction_withholds_quotes_of_the_instructors_files():
     ordinary = "operands could not be broadcast together with shapes (3,4) (4,3)"
     assert redact(ordinary) == ordinary
     text = describe_error({"type": "ValueError", "message": ordinary,
-                           "where": {"file": "deeplinear/linalg.py", "line": 3,
+                           "where": {"file": "deeplinear/network.py", "line": 3,
                                      "function": "factor_gradients"}})
-    assert text == ("your code raised ValueError in deeplinear/linalg.py:3 (factor_gradients): "
+    assert text == ("your code raised ValueError in deeplinear/network.py:3 (factor_gradients): "
                     + ordinary)
     odd = describe_error({"type": "<script>", "message": "x" * 1000,
                           "where": {"file": "/etc/passwd", "line": 1, "function": "f"}})

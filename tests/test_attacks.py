@@ -162,15 +162,15 @@ raise RuntimeError("nothing left to call")
 from deeplinear.losses import Loss
 return Loss.value_and_grad_e_reference(self, np.eye(pred.shape[0]), pred, Y)[1]
 ''', '''
-from deeplinear._kernels.loss import lp_value_and_grad
+from deeplinear._kernels.loss import lp_value_and_grad_e
 grad_e = np.empty_like(W_e)
-return lp_value_and_grad(W_e, X, Y, self.p, grad_e), grad_e
+return lp_value_and_grad_e(W_e, X, Y, self.p, grad_e), grad_e
 ''']),
     Attack("call the kernels and twins left in the release", "e2e_update", '''
-from deeplinear import end_to_end
+from deeplinear import dynamics
 if W_e.shape[0] == 1:
-    return end_to_end.e2e_update_single_output(W_e, grad_e, N, lr, weight_decay)
-return end_to_end.e2e_update_reference(W_e, grad_e, N, lr, weight_decay)
+    return dynamics.e2e_update_single_output(W_e, grad_e, N, lr, weight_decay)
+return dynamics.e2e_update_reference(W_e, grad_e, N, lr, weight_decay)
 ''', first_region_only=True),
     # --- rewriting the verdict ----------------------------------------------------
     Attack("an atexit hook rewrites every results file", "numerical_gradient",

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deeplinear import check_factor_gradients, loss_and_gradients, numerical_gradient, rel_error
+from deeplinear import check_factor_gradients, value_and_grads, numerical_gradient, rel_error
 from deeplinear.gradcheck import max_rel_error
 
 from conftest import random_factors
@@ -61,9 +61,9 @@ def test_check_detects_a_transposed_factor(rng):
     dims = [3, 3, 3, 1]
     factors = random_factors(rng, dims)
     X, Y = rng.standard_normal((20, 3)), rng.standard_normal((20, 1))
-    _, grads = loss_and_gradients(factors, X, Y)
+    _, grads = value_and_grads(factors, X, Y)
     W2 = factors[1]
-    numeric = numerical_gradient(lambda _: loss_and_gradients(factors, X, Y)[0], W2)
+    numeric = numerical_gradient(lambda _: value_and_grads(factors, X, Y)[0], W2)
     assert max_rel_error(grads[1], numeric) < TOL
     assert max_rel_error(grads[1].T, numeric) > 1e-2
 

@@ -2,10 +2,10 @@
 
 The library's Python path is NumPy (``linalg``, ``losses``, ``optim``,
 ``objective``); ``deeplinear/_kernels`` holds twins that only the compiled
-training loop runs. Here: the chain kernels against ``linalg.end_to_end`` and
-``linalg.factor_gradients`` (in both orientations, through ``_compiled.Chain``
+training loop runs. Here: the chain kernels against ``network.end_to_end`` and
+``network.factor_gradients`` (in both orientations, through ``_compiled.Chain``
 and called directly), the loss kernels against ``Loss.value_and_grad_e``, and
-one compiled objective evaluation against ``Objective.value_and_gradients``.
+one compiled objective evaluation against ``Objective.value_and_grads``.
 The optimizer kernels are checked against ``Optimizer.update`` in
 ``test_optim.py``, the compiled loop against the Python loop in
 ``test_train_compiled.py``.
@@ -133,7 +133,7 @@ def test_lp_kernel_matches_value_and_grad_e(rng, k, p):
     W_e = rng.standard_normal((k, d)) / np.sqrt(d)
     value, grad_e = losses.lp(p).value_and_grad_e(W_e, X, Y)
     grad = np.full((k, d), np.nan)  # stale contents must be overwritten
-    got = loss.lp_value_and_grad(W_e, X, Y, p, grad)
+    got = loss.lp_value_and_grad_e(W_e, X, Y, p, grad)
     assert got == pytest.approx(value, rel=1e-12), f"lp kernel value, p={p}, k={k}"
     _close(grad, grad_e, f"lp kernel grad_e, p={p}, k={k}")
 
@@ -145,14 +145,14 @@ def test_l2_gram_kernel_matches_value_and_grad_e(rng, k):
     W_e = rng.standard_normal((k, d)) / np.sqrt(d)
     value, grad_e = losses.l2.value_and_grad_e(W_e, X, Y)
     grad = np.full((k, d), np.nan)
-    got = loss.l2_gram_value_and_grad(W_e, X.T @ X / n, Y.T @ X / n, np.sum(Y**2) / n, grad)
+    got = loss.l2_gram_value_and_grad_e(W_e, X.T @ X / n, Y.T @ X / n, np.sum(Y**2) / n, grad)
     # The moment form loses ~eps * ||Y||^2/n absolutely; the loss here is O(1).
     assert got == pytest.approx(value, rel=1e-12), "l2 moment kernel value"
     _close(grad, grad_e, "l2 moment kernel grad_e")
     # The same through the objective's moments, computed on first use.
-    v, g = _compiled.data_loss_and_grad_e(Objective(X, Y, "l2"), W_e)
+    v, g = _compiled.value_and_grad_e(Objective(X, Y, "l2"), W_e)
     assert v == pytest.approx(value, rel=1e-12)
-    _close(g, grad_e, "compiled data_loss_and_grad_e, l2")
+    _close(g, grad_e, "compiled value_and_grad_e, l2")
     assert _compiled.gram(Objective(X, Y, "l4")) is None  # l4 makes a pass over the data
 
 
@@ -163,8 +163,8 @@ def test_compiled_objective_matches_numpy_objective(rng, dims, loss_name, weight
     X, Y = rng.standard_normal((30, dims[0])), rng.standard_normal((30, dims[-1]))
     obj = Objective(X, Y, loss_name, weight_decay)
     factors = random_factors(rng, dims)
-    value, grads = obj.value_and_gradients(factors)
-    kv, kgrads = _compiled.value_and_gradients(obj, factors)
+    value, grads = obj.value_and_grads(factors)
+    kv, kgrads = _compiled.value_and_grads(obj, factors)
     assert kv == pytest.approx(value, rel=1e-12), f"objective value, {loss_name}, dims {dims}"
     for j, (a, b) in enumerate(zip(kgrads, grads), start=1):
         _close(a, b, f"dF/dW_{j}, {loss_name}, wd {weight_decay}, dims {dims}")
@@ -178,8 +178,8 @@ def test_compiled_gradients_do_not_alias_the_workspace(rng, dims):
     X, Y = rng.standard_normal((5, dims[0])), rng.standard_normal((5, dims[-1]))
     obj = Objective(X, Y)
     factors = random_factors(rng, dims)
-    _, first = _compiled.value_and_gradients(obj, factors)
+    _, first = _compiled.value_and_grads(obj, factors)
     kept = [g.copy() for g in first]
-    _compiled.value_and_gradients(obj, [2 * W for W in factors])
+    _compiled.value_and_grads(obj, [2 * W for W in factors])
     for a, b in zip(first, kept):
         assert np.array_equal(a, b), "a later call changed gradients returned earlier"

@@ -84,7 +84,7 @@ def test_value_and_grad_e_checks_its_input(rng):
 def test_objective_data_loss_is_the_loss_of_w_e(rng):
     W_e, X, Y = _data(rng, n=30, d=4, k=2)
     for name in ("l2", "l4"):
-        v, g = Objective(X, Y, name).data_loss_and_grad_e(W_e)
+        v, g = Objective(X, Y, name).value_and_grad_e(W_e)
         v_ref, g_ref = losses.get_loss(name).value_and_grad_e(W_e, X, Y)
         assert v == v_ref and np.array_equal(g, g_ref), name
 
@@ -93,7 +93,7 @@ def test_l4_uses_no_gram_and_is_exact_at_zero_residual(rng):
     X = rng.standard_normal((10, 3))
     W_e = rng.standard_normal((1, 3))
     Y = X @ W_e.T
-    value, grad = Objective(X, Y, "l4").data_loss_and_grad_e(W_e)
+    value, grad = Objective(X, Y, "l4").value_and_grad_e(W_e)
     assert value == 0.0 and np.all(grad == 0.0)
 
 

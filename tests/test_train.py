@@ -25,7 +25,7 @@ def test_sgd_matches_hand_written_loop(data, loss):
     W = [A.copy() for A in start]
     expected = []
     for _ in range(30):
-        value, grads = obj.value_and_gradients(W)
+        value, grads = obj.value_and_grads(W)
         expected.append(value)
         W = [A - 0.05 * g for A, g in zip(W, grads)]
     expected.append(obj.value(W))

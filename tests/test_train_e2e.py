@@ -12,9 +12,9 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from deeplinear.datasets import load_synthetic
-from deeplinear.end_to_end import e2e_update
+from deeplinear.dynamics import e2e_update
 from deeplinear.init import balanced
-from deeplinear.linalg import end_to_end
+from deeplinear.network import end_to_end
 from deeplinear.objective import Objective
 from deeplinear.train import train
 
@@ -92,7 +92,7 @@ def test_matches_hand_written_e2e_loop(k):
     data = Objective(X, Y, "l4")
     W_e, expected = end_to_end(start), []
     for t in range(steps + 1):
-        value, grad_e = data.data_loss_and_grad_e(W_e)
+        value, grad_e = data.value_and_grad_e(W_e)
         expected.append(value + penalty_of_balanced(W_e, 3, wd))
         if t < steps:
             W_e = e2e_update(W_e, grad_e, 3, lr, wd)

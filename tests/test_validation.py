@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from deeplinear import (Objective, e2e_update, e2e_update_single_output, end_to_end,
-                        factor_gradients, loss_and_gradients)
+                        factor_gradients, value_and_grads)
 
 pytestmark = pytest.mark.nojit
 
@@ -26,11 +26,11 @@ def test_factor_shape_mismatch(net):
 def test_x_y_shape_mismatch(net):
     factors, X, Y = net
     with pytest.raises(ValueError, match="X"):
-        loss_and_gradients(factors, X[:, :2], Y)
+        value_and_grads(factors, X[:, :2], Y)
     with pytest.raises(ValueError, match="Y"):
-        loss_and_gradients(factors, X, Y[:7])
+        value_and_grads(factors, X, Y[:7])
     with pytest.raises(ValueError, match=r"W_N"):
-        loss_and_gradients(factors, X, Y[:, :1])
+        value_and_grads(factors, X, Y[:, :1])
     with pytest.raises(ValueError, match="grad_e"):
         factor_gradients(factors, np.ones((3, 2)))
 
@@ -43,13 +43,13 @@ def test_nonfinite_inputs(net, bad):
         arr = {"X": args[1], "Y": args[2], "factors": args[0][0]}[name]
         arr[0, 0] = bad
         with pytest.raises(ValueError, match=name):
-            loss_and_gradients(*args)
+            value_and_grads(*args)
 
 
 def test_depth_zero(net):
     _, X, Y = net
     with pytest.raises(ValueError, match="factors"):
-        loss_and_gradients([], X, Y)
+        value_and_grads([], X, Y)
     with pytest.raises(ValueError, match="depth"):
         e2e_update(np.ones((1, 3)), np.ones((1, 3)), 0, 0.1)
 
@@ -65,7 +65,7 @@ def test_bad_learning_rate(lr):
 def test_unknown_loss(net):
     factors, X, Y = net
     with pytest.raises(ValueError, match="loss"):
-        loss_and_gradients(factors, X, Y, loss="huber")
+        value_and_grads(factors, X, Y, loss="huber")
 
 
 def test_negative_weight_decay(net):
@@ -84,7 +84,7 @@ def test_negative_weight_decay(net):
 def test_non_float_or_non_2d(net, bad, what):
     factors, X, Y = net
     with pytest.raises(ValueError, match=f"X.*{what}"):
-        loss_and_gradients(factors, bad, Y)
+        value_and_grads(factors, bad, Y)
     with pytest.raises(ValueError, match=rf"factors\[0\].*{what}"):
         end_to_end([bad, factors[1]])
 
@@ -101,8 +101,8 @@ def test_single_output_form_rejects_matrix():
 
 def test_float32_is_promoted_not_refused(net):
     factors, X, Y = net
-    v64, g64 = loss_and_gradients(factors, X, Y)
-    v32, _ = loss_and_gradients(factors, X.astype(np.float32), Y)
+    v64, g64 = value_and_grads(factors, X, Y)
+    v32, _ = value_and_grads(factors, X.astype(np.float32), Y)
     assert v32 == pytest.approx(v64, rel=1e-6)  # float32 rounding of X, ~6e-8 relative
 
 

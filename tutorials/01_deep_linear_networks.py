@@ -133,7 +133,7 @@ def l4_of_W2(_):
 
 print("l2 check at h = 1e-6: rel error",
       f"{dl.rel_error(dl.numerical_gradient(l2_of_W2, W2, 1e-6), library[1]):.1e}")
-_, grads_l4 = dl.loss_and_gradients(factors, X, Y, loss="l4")
+_, grads_l4 = dl.value_and_grads(factors, X, Y, loss="l4")
 hs = np.logspace(-13, -1, tutorial.pick(37, 13))
 errors = [dl.rel_error(dl.numerical_gradient(l4_of_W2, W2, h), grads_l4[1]) for h in hs]
 best = int(np.argmin(errors))

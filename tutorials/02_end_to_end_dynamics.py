@@ -83,7 +83,7 @@ for j in range(DEPTH - 1):
 
 # %% [markdown]
 # ## One step of Theorem 1, by hand
-# `Objective.data_loss_and_grad_e` gives grad_e = dL/dW_e. We take one step
+# `Objective.value_and_grad_e` gives grad_e = dL/dW_e. We take one step
 # three ways: the library's `e2e_update`, the single-output formula written
 # out in NumPy, and one real SGD step on the three factors (then multiply
 # them). The first two agree to rounding; the deep step differs from them
@@ -91,12 +91,12 @@ for j in range(DEPTH - 1):
 
 # %%
 objective = dl.Objective(X, Y, LOSS)
-_, grad_e = objective.data_loss_and_grad_e(W_e)
+_, grad_e = objective.value_and_grad_e(W_e)
 
 
 def deep_step(factors, lr):
     """One SGD step on every factor; returns the new end-to-end matrix."""
-    _, grads = dl.loss_and_gradients(factors, X, Y, loss=LOSS)
+    _, grads = dl.value_and_grads(factors, X, Y, loss=LOSS)
     return dl.end_to_end([W - lr * g for W, g in zip(factors, grads)])
 
 

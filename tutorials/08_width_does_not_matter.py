@@ -109,10 +109,10 @@ rows = []
 for init, by_width in starts.items():
     for width, factors in by_width.items():
         We0 = dl.end_to_end(factors)
-        _, grad_e = dl.Objective(X, Y, LOSS).data_loss_and_grad_e(We0)
+        _, grad_e = dl.Objective(X, Y, LOSS).value_and_grad_e(We0)
         # How fast does W_e move? One SGD step on the factors, measured on W_e,
         # divided by what plain gradient descent on W_e would do (lr * ||grad_e||).
-        _, grads = dl.loss_and_gradients(factors, X, Y, loss=LOSS)
+        _, grads = dl.value_and_grads(factors, X, Y, loss=LOSS)
         moved = dl.end_to_end([W - LR * g for W, g in zip(factors, grads)]) - We0
         rows.append({
             "init": init, "width": width,

@@ -221,8 +221,8 @@ def sharpness(objective, factors, v, iters, eps=1e-4):
     lam = 0.0
     for _ in range(iters):
         v = v / np.linalg.norm(v)
-        g_plus = flatten(objective.value_and_gradients(unflatten(theta + eps * v, factors))[1])
-        g_minus = flatten(objective.value_and_gradients(unflatten(theta - eps * v, factors))[1])
+        g_plus = flatten(objective.value_and_grads(unflatten(theta + eps * v, factors))[1])
+        g_minus = flatten(objective.value_and_grads(unflatten(theta - eps * v, factors))[1])
         hv = (g_plus - g_minus) / (2 * eps)
         lam, v = float(v @ hv), hv
     return lam, v
@@ -238,7 +238,7 @@ def follow(name, hidden, lr, seed, steps, every, iters):
     v = np.random.default_rng(seed).standard_normal(flatten(factors).size)
     rows = []
     for t in range(steps + 1):
-        value, grads = objective.value_and_gradients(factors)
+        value, grads = objective.value_and_grads(factors)
         row = {"step": t, "loss": value}
         if t % every == 0:
             lam, v = sharpness(objective, factors, v, iters=50 if t == 0 else iters)

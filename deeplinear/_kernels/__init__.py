@@ -1,7 +1,7 @@
 """numba kernels: small, pure functions over float64 arrays.
 
 Nothing in this sub-package imports from the rest of deeplinear. Each kernel
-is the twin of a NumPy function of the library (``linalg.end_to_end`` and
+is the twin of a NumPy function of the library (``network.end_to_end`` and
 ``factor_gradients``, ``losses.Loss.value_and_grad_e``, the ``update``
 methods of ``optim``), which is the library's Python path; the tests check
 that the two agree. Only the compiled training loop runs the kernels, through

@@ -22,7 +22,7 @@ def abs_pow(a, q):
 
 
 @njit(cache=True, fastmath={"reassoc"})
-def lp_value_and_grad(W_e, X, Y, p, grad_e):
+def lp_value_and_grad_e(W_e, X, Y, p, grad_e):
     """One pass over the data for L = mean(|X W_e^T - Y|^p).
 
     Row by row: the residual r_i = W_e x_i - y_i (k numbers), the loss term
@@ -57,7 +57,7 @@ def lp_value_and_grad(W_e, X, Y, p, grad_e):
 
 
 @njit(cache=True)
-def l2_gram_value_and_grad(W_e, C, Bt, yy, grad_e):
+def l2_gram_value_and_grad_e(W_e, C, Bt, yy, grad_e):
     """L = mean((X W_e^T - Y)^2) from precomputed moments, at a cost free of n.
 
     With C = X^T X / n (d, d), Bt = Y^T X / n (k, d) and yy = ||Y||_F^2 / n:

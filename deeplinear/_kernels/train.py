@@ -6,8 +6,8 @@ than the arithmetic. :func:`train_loop` runs all the steps in compiled code,
 calling the twins of the NumPy functions that the step-by-step Python loop
 runs:
 
-- :func:`objective_and_gradients`: ``chain.suffix_products``, then
-  ``loss.l2_gram_value_and_grad`` or ``loss.lp_value_and_grad``, then
+- :func:`objective_value_and_grads`: ``chain.suffix_products``, then
+  ``loss.l2_gram_value_and_grad_e`` or ``loss.lp_value_and_grad_e``, then
   ``chain.factor_gradients``, then the weight-decay term;
 - :func:`optimizer_step`: ``optim.sgd_update`` / ``adam_update`` /
   ``adagrad_update`` / ``adadelta_update`` on each factor's 1-D view.
@@ -27,7 +27,7 @@ Arguments are grouped in tuples so that no kernel takes twenty arguments:
     ``suffix[0]``, the loss gradient in the chain's orientation.
 ``data = (X, Y, C, Bt, yy, p, weight_decay, transposed)``
     For l2, ``C, Bt, yy`` are the precomputed moments (see
-    ``loss.l2_gram_value_and_grad``); otherwise ``C`` is empty and the
+    ``loss.l2_gram_value_and_grad_e``); otherwise ``C`` is empty and the
     ``lp`` pass over ``X, Y`` is used with exponent ``p``.
 ``states = (s0, s1, s2)``
     Three typed lists of 1-D state arrays, one per factor, in the order the
@@ -47,7 +47,7 @@ import numpy as np
 from numba import njit
 
 from .chain import factor_gradients, squared_norm_sum, suffix_products
-from .loss import l2_gram_value_and_grad, lp_value_and_grad
+from .loss import l2_gram_value_and_grad_e, lp_value_and_grad_e
 from .optim import adadelta_update, adagrad_update, adam_update, sgd_update
 
 SGD = 0
@@ -59,7 +59,7 @@ _TINY = float(np.finfo(np.float64).tiny)
 
 
 @njit(cache=True)
-def objective_and_gradients(factors, work, data):
+def objective_value_and_grads(factors, work, data):
     """Objective value; fills ``work[2]`` (dW) with its factor gradients.
 
     Equations::
@@ -75,9 +75,9 @@ def objective_and_gradients(factors, work, data):
     else:
         W_e[:, :] = suffix[0]
     if C.shape[0] > 0:
-        value = l2_gram_value_and_grad(W_e, C, Bt, yy, grad_e)
+        value = l2_gram_value_and_grad_e(W_e, C, Bt, yy, grad_e)
     else:
-        value = lp_value_and_grad(W_e, X, Y, p, grad_e)
+        value = lp_value_and_grad_e(W_e, X, Y, p, grad_e)
     if transposed:
         grad_k[:, :] = grad_e.T
     else:
@@ -135,7 +135,7 @@ def train_loop(factors, states, work, data, optimizer, run, losses, recorded):
     diverged = False
     limit = 0.0
     for t in range(steps + 1):
-        value = objective_and_gradients(factors, work, data)
+        value = objective_value_and_grads(factors, work, data)
         if t == 0:
             limit = divergence_factor * max(value, _TINY)
         if not np.isfinite(value) or value > limit:

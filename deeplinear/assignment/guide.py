@@ -39,7 +39,7 @@ pytest run ("deeplinear grading") shows your points per part. Write plain
 NumPy. The tests never import your code into their own process: each call
 runs your function in a fresh Python process, without running
 `deeplinear/__init__.py` (import what you use from its module, e.g.
-`from deeplinear.linalg import factor_gradients`), so a syntax error in one
+`from deeplinear.network import factor_gradients`), so a syntax error in one
 file costs only the parts that import it, and an endless loop is stopped
 after 10 seconds. The expected values are stored arrays
 (`tests/grading/cases.npz`); gradients are compared to 1e-11 relative, which

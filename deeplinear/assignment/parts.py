@@ -26,7 +26,7 @@ PARTS = {p.name: p for p in [
     Part("loss_gradient", "Gradient of the lp loss",
          "deeplinear/losses.py: Loss.grad_pred, Loss.value_and_grad_e"),
     Part("factor_gradients", "Gradients of every factor of a deep linear network",
-         "deeplinear/linalg.py: factor_gradients"),
+         "deeplinear/network.py: factor_gradients"),
     Part("sgd", "One SGD step (momentum, dampening, Nesterov, weight decay)",
          "deeplinear/optim.py: SGD.update"),
     Part("adam", "One Adam step (bias correction, AMSGrad, weight decay)",
@@ -34,5 +34,5 @@ PARTS = {p.name: p for p in [
     Part("balanced_init", "The balanced initializer",
          "deeplinear/init.py: balanced"),
     Part("e2e_update", "The end-to-end update of Theorem 1",
-         "deeplinear/end_to_end.py: e2e_update, e2e_update_single_output"),
+         "deeplinear/dynamics.py: e2e_update, e2e_update_single_output"),
 ]}

@@ -1,4 +1,4 @@
-"""Part 7, e2e_update: ``deeplinear.end_to_end.e2e_update(W_e, grad_e, depth, lr,
+"""Part 7, e2e_update: ``deeplinear.dynamics.e2e_update(W_e, grad_e, depth, lr,
 weight_decay=0.0)`` and ``e2e_update_single_output`` (same arguments, one output).
 
 One step of the end-to-end dynamics of Theorem 1 (Arora, Cohen & Hazan, 2018)::

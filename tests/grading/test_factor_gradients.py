@@ -1,4 +1,4 @@
-"""Part 3, factor_gradients: ``deeplinear.linalg.factor_gradients(factors, grad_e)``.
+"""Part 3, factor_gradients: ``deeplinear.network.factor_gradients(factors, grad_e)``.
 
 For ``W_e = W_N ... W_1`` (``W_j`` of shape ``(d_j, d_{j-1})``) and the
 gradient ``grad_e = dL/dW_e``, it must return ``[dL/dW_1, ..., dL/dW_N]`` with

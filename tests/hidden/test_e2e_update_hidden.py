@@ -18,7 +18,7 @@ def test_zero_end_to_end(student):
     # and 0^p = 0, so the step is exactly zero (also with weight decay).
     for N, wd in [(2, 0.0), (3, 0.0), (3, 0.2)]:
         case = e2e_case(501, (2, 3), N, 0.1, wd, zero=True)
-        value, _ = call(student, "deeplinear.end_to_end:e2e_update", case["W_e"], case["G"], N,
+        value, _ = call(student, "deeplinear.dynamics:e2e_update", case["W_e"], case["G"], N,
                         0.1, weight_decay=wd)
         yours = as_array(value, f"e2e_update at W_e = 0 (depth {N})", (2, 3))
         # Rounding-level eigenvalues count as zero: nothing above ~1e-15 may survive.
@@ -66,7 +66,7 @@ def test_matches_gradient_descent_on_balanced_factors(rng, student):
     Q = [Vt.T] + [_haar(rng, d, len(s)) for d in dims[1:-1]] + [U]
     factors = [(Q[j + 1] * s ** (1.0 / N)) @ Q[j].T for j in range(N)]
     deep = product([W - lr * dW for W, dW in zip(factors, factor_gradients(factors, G))])
-    value, _ = call(student, "deeplinear.end_to_end:e2e_update", W_e, G, N, lr)
+    value, _ = call(student, "deeplinear.dynamics:e2e_update", W_e, G, N, lr)
     yours = as_array(value, "e2e_update", W_e.shape)
     # Theorem 1 is exact to first order in lr: here the gap is about 5 lr
     # relative to the step; 1e-2 = 100 lr leaves a margin of 20.

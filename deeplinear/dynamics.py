@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import as_matrix, check_depth, check_nonnegative, check_positive
-from .linalg import psd_power
+from .linalg import psd_power  # noqa: F401  (for a student who writes Theorem 1 with it)
 
 __all__ = ["e2e_update", "e2e_update_single_output"]
 

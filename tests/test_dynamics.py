@@ -20,7 +20,7 @@ def _problem(rng, d_in=6, d_out=2, n=100, loss="l2"):
 
 
 def _deep_step(obj, factors, lr):
-    _, grads = obj.value_and_gradients(factors)
+    _, grads = obj.value_and_grads(factors)
     return [W - lr * g for W, g in zip(factors, grads)]
 
 
@@ -36,7 +36,7 @@ def test_one_deep_step_matches_theorem_1_to_second_order(rng, dims, weight_decay
     factors = balanced(dims, scale=0.5, rng=rng)
     assert balancedness(factors) < 1e-12
     W_e = end_to_end(factors)
-    _, grad_e = obj.data_loss_and_grad_e(W_e)
+    _, grad_e = obj.value_and_grad_e(W_e)
     gaps = []
     for lr in [1e-2, 5e-3, 2.5e-3, 1.25e-3]:
         deep = end_to_end(_deep_step(obj, factors, lr))
@@ -114,7 +114,7 @@ def test_trajectory_gap_shrinks_linearly_with_lr(rng, dims):
     for lr in [4e-3, 2e-3, 1e-3]:
         factors, W_e, gap = [W.copy() for W in factors0], end_to_end(factors0), 0.0
         for _ in range(2000):
-            _, grad_e = obj.data_loss_and_grad_e(W_e)
+            _, grad_e = obj.value_and_grad_e(W_e)
             factors = _deep_step(obj, factors, lr)
             W_e = e2e_update(W_e, grad_e, len(factors), lr)
             gap = max(gap, np.linalg.norm(end_to_end(factors) - W_e) / np.linalg.norm(W_e))
@@ -134,7 +134,7 @@ def test_balance_is_conserved_to_second_order(rng, dims):
     def imbalance(fs):
         return [fs[j + 1].T @ fs[j + 1] - fs[j] @ fs[j].T for j in range(len(fs) - 1)]
 
-    _, grads = obj.value_and_gradients(factors)
+    _, grads = obj.value_and_grads(factors)
     before = imbalance(factors)
     for lr in [1e-2, 1e-3]:
         after = imbalance([W - lr * g for W, g in zip(factors, grads)])
