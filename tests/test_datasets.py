@@ -14,6 +14,7 @@ import shutil
 import socket
 import warnings
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,6 +22,7 @@ import numpy as np
 import pytest
 
 import deeplinear.datasets as ds
+from deeplinear.datasets import _remote, abalone, gas_sensor
 
 pytestmark = pytest.mark.nojit
 
@@ -103,14 +105,21 @@ def build_archive(path, batches, nested=True):
     return path.read_bytes()
 
 
+def serve_archive_hash(monkeypatch, digest):
+    """Make the loader expect an archive with SHA-256 ``digest``."""
+    monkeypatch.setattr(gas_sensor, "GAS_ARCHIVE",
+                        replace(gas_sensor.GAS_ARCHIVE, sha256=digest))
+
+
 @pytest.fixture
 def fake_gas_remote(monkeypatch, tmp_path):
     """Known hashes of the fake files, and a pooch downloader serving the fake archive."""
     batches = fake_batches()
     archive = tmp_path / "served.zip"
     good = build_archive(archive, batches)
-    monkeypatch.setattr(ds, "GAS_SHA256", {k: sha(v) for k, v in batches.items()})
-    monkeypatch.setattr(ds, "GAS_ARCHIVE_SHA256", sha(good))
+    for name, data in batches.items():
+        monkeypatch.setitem(ds.GAS_SHA256, name, sha(data))
+    serve_archive_hash(monkeypatch, sha(good))
     state = SimpleNamespace(calls=0, payloads=[], batches=batches, good=good)
 
     def downloader(url, output_file, pooch_instance):
@@ -120,7 +129,7 @@ def fake_gas_remote(monkeypatch, tmp_path):
         with open(output_file, "wb") as fh:
             fh.write(data)
 
-    monkeypatch.setattr(ds, "_DOWNLOADER", downloader)
+    monkeypatch.setattr(_remote, "_DOWNLOADER", downloader)
     return state
 
 
@@ -313,7 +322,7 @@ def test_gas_parse_time_real(real_data):
     blobs = [(real_data / "gas_sensor_drift" / f"batch{i}.dat").read_bytes()
              for i in (1, 2, 3, 4, 5, 6, 8, 9)]
     t0 = time.perf_counter()
-    n = sum(ds._parse_gas(b, "x")[0].size for b in blobs)
+    n = sum(gas_sensor._parse_gas(b, "x")[0].size for b in blobs)
     elapsed = time.perf_counter() - t0
     assert n == 6697
     assert elapsed < 2.0, f"parsing 8 batch files took {elapsed:.2f} s"
@@ -404,7 +413,7 @@ def gas_file_error(tmp_path, data):
     p = tmp_path / "batchX.dat"
     p.write_bytes(data)
     with pytest.raises(ds.DataFormatError) as err:
-        ds._parse_gas(data, str(p))
+        gas_sensor._parse_gas(data, str(p))
     return err.value
 
 
@@ -422,7 +431,7 @@ def good_line(gas=1, conc=10.0, n=128, values=None, start=1):
 
 def test_parse_gas_accepts_good_file():
     data = batch_bytes([(1, 10.0), (3, 50.0), (6, 2.5)], seed=5)
-    gas, conc, X = ds._parse_gas(data, "good")
+    gas, conc, X = gas_sensor._parse_gas(data, "good")
     assert gas.tolist() == [1, 3, 6] and conc.tolist() == [10.0, 50.0, 2.5]
     assert X.shape == (3, 128)
     first = data.decode().splitlines()[0].split()
@@ -472,7 +481,7 @@ def test_malformed_line_through_loader(monkeypatch, tmp_path):
     folder.mkdir(parents=True)
     data = with_line(batch_bytes([(1, 10.0)] * 4), 2, good_line(gas=9))
     (folder / "batch2.dat").write_bytes(data)
-    monkeypatch.setattr(ds, "GAS_SHA256", dict(ds.GAS_SHA256, **{"batch2.dat": sha(data)}))
+    monkeypatch.setitem(ds.GAS_SHA256, "batch2.dat", sha(data))
     monkeypatch.setenv("DEEPLINEAR_DATA_DIR", str(tmp_path / "data"))
     with pytest.raises(ds.DataFormatError, match=r"batch2\.dat, line 2: unknown gas id 9"):
         ds.load_ethanol()
@@ -491,7 +500,7 @@ def test_abalone_fetched_once_then_cached(tmp_path, fake_ucimlrepo):
     b = ds.load_abalone(standardize=False)
     assert fake_ucimlrepo.calls == 1 and b.info["source"] == str(cached)
     np.testing.assert_array_equal(a.X, b.X)
-    ref = ds._parse_abalone((REAL_DATA / "abalone" / "abalone.data").read_bytes(), "ref")
+    ref = abalone._parse_abalone((REAL_DATA / "abalone" / "abalone.data").read_bytes(), "ref")
     np.testing.assert_array_equal(a.X, ref[0])
 
 
@@ -529,7 +538,7 @@ def test_gas_download_extract_and_cache(tmp_path, fake_gas_remote):
 
 def test_gas_download_flat_archive(monkeypatch, tmp_path, fake_gas_remote):
     flat = build_archive(tmp_path / "flat.zip", fake_gas_remote.batches, nested=False)
-    monkeypatch.setattr(ds, "GAS_ARCHIVE_SHA256", sha(flat))
+    serve_archive_hash(monkeypatch, sha(flat))
     fake_gas_remote.payloads = [flat]
     assert ds.load_ethanol().n == 55
 
@@ -550,7 +559,7 @@ def test_truncated_download_retried_then_ok(tmp_path, fake_gas_remote):
     e = ds.load_ethanol()
     assert fake_gas_remote.calls == 2 and e.n == 55
     assert sha((tmp_path / "cache" / ds.GAS_ARCHIVE_NAME).read_bytes()) == \
-        ds.GAS_ARCHIVE_SHA256
+        gas_sensor.GAS_ARCHIVE.sha256
 
 
 def test_gas_corrupted_cache_refetched(tmp_path, fake_gas_remote):
@@ -569,7 +578,7 @@ def test_archive_with_bad_batch_not_cached(monkeypatch, tmp_path, fake_gas_remot
     batches = dict(fake_gas_remote.batches)
     batches["batch5.dat"] = batches["batch5.dat"].replace(b"1;", b"3;", 1)
     other = build_archive(tmp_path / "other.zip", batches)
-    monkeypatch.setattr(ds, "GAS_ARCHIVE_SHA256", sha(other))
+    serve_archive_hash(monkeypatch, sha(other))
     fake_gas_remote.payloads = [other]
     with pytest.raises(ds.ChecksumError, match=r"batch5\.dat"):
         ds.load_ethanol()
@@ -580,7 +589,7 @@ def test_unwritable_cache_dir_falls_back(monkeypatch, tmp_path, fake_ucimlrepo):
     blocker = tmp_path / "not_a_dir"
     blocker.write_text("a file where the cache folder should be")
     monkeypatch.setenv("DEEPLINEAR_CACHE_DIR", str(blocker / "cache"))
-    monkeypatch.setattr(ds.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    monkeypatch.setattr(_remote.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     with pytest.warns(UserWarning, match="cannot be written"):
         a = ds.load_abalone()
     assert a.n == 4177
@@ -592,7 +601,7 @@ def test_unwritable_cache_and_fallback_explained(monkeypatch, tmp_path):
     blocker = tmp_path / "not_a_dir"
     blocker.write_text("x")
     monkeypatch.setenv("DEEPLINEAR_CACHE_DIR", str(blocker / "cache"))
-    monkeypatch.setattr(ds.tempfile, "gettempdir", lambda: str(blocker / "tmp"))
+    monkeypatch.setattr(_remote.tempfile, "gettempdir", lambda: str(blocker / "tmp"))
     with pytest.raises(ds.DataError, match="DEEPLINEAR_CACHE_DIR"):
         ds.cache_dir()
 
