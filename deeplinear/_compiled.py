@@ -12,11 +12,17 @@ This module is what that loop needs around it, and the only module outside
   runs the NumPy loop.
 - :class:`Chain`: the preallocated chain workspace of one architecture, in
   the kernels' orientation (the transposed network when ``d_0 < d_N``).
-- :func:`kernel_data`: the data tuple of the objective kernel, with the l2
+- :func:`kernel_data`: the ``Data`` of the objective kernel, with the l2
   moments ``X^T X / n``, ``Y^T X / n``, ``||Y||^2 / n`` computed on first use.
 - :func:`value_and_grads`, :func:`value_and_grad_e`: one kernel
   evaluation of an ``Objective`` (for tests and benchmarks).
 - :func:`optimizer_args`, :func:`train_loop`: one whole training run.
+
+The kernels take the named tuples of ``deeplinear._kernels.interface``
+(``Workspace``, ``Data``, ``States``, ``OptimizerArgs``, ``RunArgs``); each is
+built here, in one place: ``Chain.__init__``, :func:`kernel_data`,
+:func:`optimizer_args` (from the optimizer's ``kernel_args``) and
+:func:`train_loop`.
 
 ``deeplinear.train`` imports this module lazily, only to run the compiled loop.
 """
@@ -32,6 +38,7 @@ try:
     from ._kernels import chain as _chain
     from ._kernels import loss as _loss
     from ._kernels import train as _kt
+    from ._kernels.interface import Data, OptimizerArgs, RunArgs, States, Workspace
 except ModuleNotFoundError as exc:  # only a missing _kernels package is "no kernels"
     if exc.name != f"{__package__}._kernels":
         raise
@@ -45,6 +52,8 @@ __all__ = ["available", "require", "Chain", "kernel_data", "value_and_grads",
 # Passed to a kernel in place of a state array that the chosen options never
 # touch (the momentum buffer when momentum == 0, vmax when amsgrad is off).
 _UNUSED = np.empty(0)
+# Number of state slots of ``States``.
+_N_STATES = 3
 
 # Per Objective: its l2 moments and its chain workspaces, built on first use and
 # shared by every compiled run on that objective (a grid's lrs).
@@ -104,8 +113,9 @@ class Chain:
         self.dW = List([np.empty((kd[j + 1], kd[j])) for j in range(N)])
         d_0, d_N = self.dims[0], self.dims[-1]
         # Loss-side buffers: W_e and grad_e as (d_N, d_0), grad_e in the chain's orientation.
-        self.work = (self.suffix, self.g_prefix_t, self.dW, np.empty((d_N, d_0)),
-                     np.empty((d_N, d_0)), np.empty((k, kd[0])))
+        self.work = Workspace(suffix=self.suffix, g_prefix_t=self.g_prefix_t, dW=self.dW,
+                              W_e=np.empty((d_N, d_0)), grad_e=np.empty((d_N, d_0)),
+                              grad_k=np.empty((k, kd[0])))
 
     def kernel_factors(self, factors):
         """The factors in the kernels' orientation (``[W_N^T, ..., W_1^T]`` if transposed)."""
@@ -165,15 +175,26 @@ def gram(objective):
     return cache["gram"]
 
 
-def kernel_data(objective, transposed: bool) -> tuple:
-    """The ``data`` tuple of ``_kernels.train``: what the objective kernel reads."""
+def kernel_data(objective, transposed: bool):
+    """The ``Data`` of ``_kernels.train``: what the objective kernel reads.
+
+    Parameters
+    ----------
+    objective : Objective
+    transposed : bool
+        Whether the kernels run the transposed network (``Chain.transposed``).
+
+    Returns
+    -------
+    Data
+    """
     moments = gram(objective)
     if moments is not None:
         C, Bt, yy = moments
     else:
         C, Bt, yy = np.empty((0, 0)), np.empty((0, 0)), 0.0
-    return (objective.X, objective.Y, C, Bt, float(yy), objective.loss.p,
-            objective.weight_decay, bool(transposed))
+    return Data(X=objective.X, Y=objective.Y, C=C, Bt=Bt, yy=float(yy), p=objective.loss.p,
+                weight_decay=objective.weight_decay, transposed=bool(transposed))
 
 
 def value_and_grad_e(objective, W_e):
@@ -201,34 +222,32 @@ def value_and_grads(objective, factors):
 
 
 def optimizer_args(opt):
-    """``(code, hyper)`` and the three state lists of ``opt`` for ``_kernels.train.train_loop``."""
-    from .optim import AdaDelta, AdaGrad, Adam, SGD
+    """The kernel arguments of an optimizer, from its ``kernel_args``.
 
-    N = len(opt.params)
+    Parameters
+    ----------
+    opt : Optimizer
+        Built on the factors in the kernels' orientation.
 
-    def states(*keys):
-        lists = []
-        for key in keys:
-            if key is not None and key in opt.state[0]:
-                lists.append(List([s[key].reshape(-1) for s in opt.state]))
-            else:
-                lists.append(List([_UNUSED for _ in range(N)]))
-        return tuple(lists)
-
-    if isinstance(opt, SGD):
-        hyper = [opt.lr, opt.momentum, opt.dampening, float(opt.nesterov), opt.weight_decay]
-        return (_kt.SGD, np.array(hyper)), states("momentum_buffer", None, None)
-    if isinstance(opt, Adam):
-        hyper = [opt.lr, opt.betas[0], opt.betas[1], opt.eps, opt.weight_decay,
-                 float(opt.amsgrad)]
-        return (_kt.ADAM, np.array(hyper)), states("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-    if isinstance(opt, AdaGrad):
-        hyper = [opt.lr, opt.lr_decay, opt.eps, opt.weight_decay]
-        return (_kt.ADAGRAD, np.array(hyper)), states("sum", None, None)
-    if isinstance(opt, AdaDelta):
-        hyper = [opt.lr, opt.rho, opt.eps, opt.weight_decay]
-        return (_kt.ADADELTA, np.array(hyper)), states("square_avg", "acc_delta", None)
-    raise ValueError(f"optimizer: no compiled loop for {type(opt).__name__}")
+    Returns
+    -------
+    OptimizerArgs
+        The rule's code and hyperparameters.
+    States
+        Flat views (``reshape(-1)`` of C-contiguous arrays) of its state
+        arrays, one typed List per slot; ``_UNUSED`` in a slot the rule
+        leaves untouched.
+    """
+    rule, hyper, names = opt.kernel_args()
+    names = tuple(names) + (None,) * (_N_STATES - len(names))
+    lists = []
+    for key in names:
+        if key is None:
+            lists.append(List([_UNUSED for _ in opt.params]))
+        else:
+            lists.append(List([s[key].reshape(-1) for s in opt.state]))
+    return (OptimizerArgs(code=_kt.CODES[rule], hyper=np.asarray(hyper, dtype=np.float64)),
+            States(*lists))
 
 
 def train_loop(objective, factors, optimizer, lr, steps, record_every, divergence_factor,
@@ -260,7 +279,8 @@ def train_loop(objective, factors, optimizer, lr, steps, record_every, divergenc
     kfl = List(kf)
 
     data = kernel_data(objective, ch.transposed)
-    run = (int(steps), int(record_every), float(divergence_factor))
+    run = RunArgs(steps=int(steps), record_every=int(record_every),
+                  divergence_factor=float(divergence_factor))
     size = int(steps) // int(record_every) + 2
     losses = np.empty(size)
     recorded = np.empty(size, dtype=np.int64)

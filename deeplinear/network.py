@@ -25,24 +25,25 @@ from ._validation import as_factors, as_matrix
 __all__ = ["end_to_end", "factor_gradients", "balancedness"]
 
 
-def end_to_end(factors) -> np.ndarray:
+def end_to_end(factors, *, check=True) -> np.ndarray:
     """End-to-end matrix of a linear network.
 
     Parameters
     ----------
     factors : list of ndarray, shape (d_j, d_{j-1})
         ``[W_1, ..., W_N]``.
+    check : bool, default True
+        Check ``factors`` first (finite 2-D float arrays whose shapes chain).
+        ``False`` skips the checks, for factors known to chain, such as a
+        training loop's, which a diverging run can make non-finite.
 
     Returns
     -------
     W_e : ndarray, shape (d_N, d_0)
         ``W_N @ ... @ W_1`` (a new array, also for depth 1).
     """
-    return _end_to_end(as_factors(factors))
-
-
-def _end_to_end(factors) -> np.ndarray:
-    """:func:`end_to_end` without input checks (non-finite factors allowed)."""
+    if check:
+        factors = as_factors(factors)
     W_e = factors[0].copy()
     for W in factors[1:]:
         W_e = W @ W_e
@@ -105,7 +106,7 @@ def factor_gradients(factors, grad_e) -> list[np.ndarray]:
     # END SOLUTION
 
 
-def balancedness(factors) -> float:
+def balancedness(factors, *, check=True) -> float:
     """How far the factors are from balanced.
 
     Equations::
@@ -119,15 +120,15 @@ def balancedness(factors) -> float:
     Parameters
     ----------
     factors : list of ndarray, shape (d_j, d_{j-1})
+    check : bool, default True
+        Check ``factors`` first, as in :func:`end_to_end`; ``False`` skips the checks.
 
     Returns
     -------
     float
     """
-    return _balancedness(as_factors(factors))
-
-
-def _balancedness(factors) -> float:
+    if check:
+        factors = as_factors(factors)
     worst = 0.0
     for W_j, W_next in zip(factors[:-1], factors[1:]):
         worst = max(worst, float(np.linalg.norm(W_next.T @ W_next - W_j @ W_j.T)))

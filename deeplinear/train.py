@@ -16,7 +16,7 @@ import numpy as np
 
 from ._validation import as_factors, check_depth, check_positive
 from .dynamics import e2e_update
-from .network import _balancedness, _end_to_end, end_to_end
+from .network import balancedness, end_to_end
 from .objective import Objective
 from .optim import make_optimizer
 
@@ -243,7 +243,8 @@ def _train_python(objective, factors, opt, steps, record_every, divergence_facto
     """The step-by-step NumPy loop: one objective evaluation and one optimizer step per step."""
 
     def observe():
-        return _balancedness(factors), float(np.linalg.norm(_end_to_end(factors)))
+        return (balancedness(factors, check=False),
+                float(np.linalg.norm(end_to_end(factors, check=False))))
 
     start = time.perf_counter()
     run = _run_loop(lambda: objective._value_and_grads(factors), opt.step,

@@ -1,11 +1,10 @@
 """Shared, seeded fixtures. Every test that draws random numbers takes ``rng``
-so that a failure reproduces exactly."""
-
-import os
-from pathlib import Path
+so that a failure reproduces exactly. Helpers that tests import live in
+``tests/helpers.py``, never here."""
 
 import numpy as np
 import pytest
+from helpers import REAL_DATA
 
 # The grading plugin (markers, points, the ``student`` fixture) is registered
 # here, not installed for every project. Its helpers assert for the tests.
@@ -17,12 +16,6 @@ pytest.register_assert_rewrite("gradelib")
 def rng():
     """A fresh generator with a fixed seed for each test."""
     return np.random.default_rng(20180712)
-
-
-def random_factors(rng, dims, scale=1.0):
-    """Gaussian factors W_j of shape (d_j, d_{j-1}) with entries of std scale/sqrt(d_{j-1})."""
-    return [scale * rng.standard_normal((dims[j + 1], dims[j])) / np.sqrt(dims[j])
-            for j in range(len(dims) - 1)]
 
 
 @pytest.fixture(autouse=True)
@@ -37,11 +30,6 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
-
-
-_ENV_DATA = os.environ.get("DEEPLINEAR_DATA_DIR", "").strip()
-REAL_DATA = Path(_ENV_DATA) if _ENV_DATA else \
-    (Path(__file__).resolve().parent.parent.parent / "shared" / "data")
 
 
 @pytest.fixture

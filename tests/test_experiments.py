@@ -15,7 +15,7 @@ from numpy.testing import assert_array_equal
 from deeplinear.datasets import load_abalone, load_synthetic
 from deeplinear.experiments import PRESETS, Results, grid_search, parse_hidden, run_preset
 from deeplinear.experiments.__main__ import main
-from deeplinear.experiments.grid import _validate_grid
+from deeplinear.experiments.grid import validate_grid
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +137,7 @@ def test_process_pool_gives_the_same_results(small):
 def test_every_preset_is_valid_and_runs(small):
     for name, preset in PRESETS.items():
         for grid in preset.grids:
-            _validate_grid(**grid)
+            validate_grid(**grid)
         r = run_preset(name, small, steps=3, seeds=[0], lrs=[1e-3])
         assert r.config["preset"] == name
         assert not r.runs["diverged"].any(), name

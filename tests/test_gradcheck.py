@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from deeplinear import check_factor_gradients, value_and_grads, numerical_gradient, rel_error
 from deeplinear.gradcheck import max_rel_error
 
-from conftest import random_factors
+from helpers import random_factors
 
 pytestmark = pytest.mark.nojit
 

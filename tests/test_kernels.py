@@ -27,7 +27,7 @@ from deeplinear import _compiled, end_to_end, factor_gradients, losses
 from deeplinear._kernels import chain, loss
 from deeplinear.objective import Objective
 
-from conftest import random_factors
+from helpers import random_factors
 
 pytestmark = pytest.mark.nojit
 
@@ -183,3 +183,52 @@ def test_compiled_gradients_do_not_alias_the_workspace(rng, dims):
     _compiled.value_and_grads(obj, [2 * W for W in factors])
     for a, b in zip(first, kept):
         assert np.array_equal(a, b), "a later call changed gradients returned earlier"
+
+
+# --- the named tuples the compiled loop takes ----------------------------------
+
+def test_workspace_and_data_are_named_tuples(rng):
+    from deeplinear._kernels.interface import Data, Workspace
+
+    ch = _compiled.Chain([2, 4, 3])  # d_0 < d_N: the transposed network, k = 2
+    assert isinstance(ch.work, Workspace) and ch.transposed
+    assert ch.work.dW is ch.dW and ch.work.suffix is ch.suffix
+    assert ch.work.W_e.shape == ch.work.grad_e.shape == (3, 2)
+    assert ch.work.grad_k.shape == (2, 3)
+    X, Y = rng.standard_normal((6, 2)), rng.standard_normal((6, 3))
+    l2 = _compiled.kernel_data(Objective(X, Y, "l2", 0.5), ch.transposed)
+    assert isinstance(l2, Data) and l2.transposed is True and l2.weight_decay == 0.5
+    assert l2.C.shape == (2, 2) and l2.Bt.shape == (3, 2) and l2.p == 2.0
+    l4 = _compiled.kernel_data(Objective(X, Y, "l4"), False)
+    assert l4.C.shape == (0, 0) and l4.yy == 0.0 and l4.p == 4.0 and l4.X is not None
+
+
+@pytest.mark.parametrize("name,options", [
+    ("sgd", {}), ("sgd", dict(momentum=0.9, nesterov=True)), ("adam", {}),
+    ("adam", dict(amsgrad=True, weight_decay=0.1)), ("adagrad", dict(lr_decay=0.1)),
+    ("adadelta", dict(rho=0.5))], ids=str)
+def test_optimizer_args_drive_the_kernel_like_step(rng, name, options):
+    from deeplinear._kernels import train as kernel_train
+    from deeplinear._kernels.interface import OptimizerArgs, States
+    from deeplinear.optim import make_optimizer
+
+    shapes = [(3, 2), (1, 3)]
+    params = [rng.standard_normal(s) for s in shapes]
+    twins = [W.copy() for W in params]
+    opt = make_optimizer(name, params, lr=0.05, **options)
+    twin = make_optimizer(name, twins, lr=0.05, **options)
+    args, states = _compiled.optimizer_args(twin)
+    assert isinstance(args, OptimizerArgs) and isinstance(states, States)
+    assert args.code == kernel_train.CODES[name]
+    for slot in states:  # one flat view per factor, or an empty array
+        assert len(slot) == len(shapes)
+        assert all(s.size in (0, np.prod(shape)) for s, shape in zip(slot, shapes))
+    for t in range(1, 4):
+        grads = [rng.standard_normal(s) for s in shapes]
+        opt.step(grads)
+        kernel_train.optimizer_step(List(twins), List(grads), states, t, args)
+        for j, (a, b) in enumerate(zip(twins, params)):
+            _close(a, b, f"{name} {options}: factor {j} at step {t}")
+        for key in opt.state[0]:  # the kernel wrote into the twin optimizer's state
+            for j in range(len(shapes)):
+                _close(twin.state[j][key], opt.state[j][key], f"{name}: state {key!r}")

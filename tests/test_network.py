@@ -12,7 +12,7 @@ from numpy.testing import assert_allclose
 
 from deeplinear import balancedness, end_to_end, factor_gradients
 
-from conftest import random_factors
+from helpers import random_factors
 
 pytestmark = pytest.mark.nojit
 

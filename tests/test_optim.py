@@ -16,12 +16,13 @@ failing on any real formula error, which changes results at the 1e-3 level or
 more with the data below.
 """
 
+import inspect
 import math
 
 import numpy as np
 import pytest
 from gradelib import judge_module
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 
 from deeplinear import optim
 from deeplinear._kernels import optim as kernels
@@ -245,6 +246,48 @@ def _kernel_step(opt, p, g, state, t):
     else:
         kernels.adadelta_update(p, g, s["square_avg"], s["acc_delta"], opt.lr, opt.rho,
                                 opt.eps, opt.weight_decay)
+
+
+# What the compiled loop reads from each class: its kernel_args, in the order
+# of the kernel's hyperparameters (documented in _kernels/interface.py).
+KERNEL_HYPER = {
+    SGD: lambda o: [o.lr, o.momentum, o.dampening, float(o.nesterov), o.weight_decay],
+    Adam: lambda o: [o.lr, o.betas[0], o.betas[1], o.eps, o.weight_decay, float(o.amsgrad)],
+    AdaGrad: lambda o: [o.lr, o.lr_decay, o.eps, o.weight_decay],
+    AdaDelta: lambda o: [o.lr, o.rho, o.eps, o.weight_decay],
+}
+
+
+@pytest.mark.parametrize("case", list(KERNEL_CASES))
+def test_kernel_args_pack_the_hyperparameters_and_state(case):
+    cls, options = KERNEL_CASES[case]
+    opt = cls([np.ones((2, 3))], lr=0.3, **options)
+    rule, hyper, names = opt.kernel_args()
+    assert optim.OPTIMIZERS[rule] is cls and rule == cls.name
+    assert hyper.dtype == np.float64 and hyper.shape == (len(KERNEL_HYPER[cls](opt)),)
+    assert_array_equal(hyper, KERNEL_HYPER[cls](opt))
+    # The named states, in the kernel's order, are exactly the ones the options create.
+    assert [n for n in names if n is not None] == \
+        [key for key in STATE_ORDER[cls] if key in opt.state[0]]
+    assert set(opt.state[0]) == {n for n in names if n is not None}
+    assert len(names) <= 3
+
+
+def test_kernel_codes_cover_every_optimizer():
+    from deeplinear._kernels import train as kernel_train
+
+    assert set(kernel_train.CODES) == set(optim.OPTIMIZERS)
+    assert sorted(kernel_train.CODES.values()) == list(range(len(optim.OPTIMIZERS)))
+
+
+def test_defaults_are_read_from_the_attributes():
+    opt = Adam([np.ones((2, 2))], lr=0.1, betas=(0.5, 0.6), amsgrad=True)
+    assert opt.defaults == dict(lr=0.1, betas=(0.5, 0.6), eps=1e-8, weight_decay=0.0,
+                                amsgrad=True)
+    assert repr(opt) == ("Adam(lr=0.1, betas=(0.5, 0.6), eps=1e-08, weight_decay=0.0, "
+                         "amsgrad=True, t=0)")
+    for cls in (SGD, Adam, AdaGrad, AdaDelta):  # every constructor option is a hyperparameter
+        assert list(inspect.signature(cls).parameters)[1:] == list(cls.hyperparameters)
 
 
 @pytest.mark.parametrize("case", list(KERNEL_CASES))

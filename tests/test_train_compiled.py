@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from conftest import random_factors
+from helpers import random_factors
 from deeplinear import _compiled
 from deeplinear.train import train
 

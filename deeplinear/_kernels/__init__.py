@@ -5,7 +5,7 @@ is the twin of a NumPy function of the library (``network.end_to_end`` and
 ``factor_gradients``, ``losses.Loss.value_and_grad_e``, the ``update``
 methods of ``optim``), which is the library's Python path; the tests check
 that the two agree. Only the compiled training loop runs the kernels, through
-``deeplinear._compiled``, which builds their workspaces and arguments;
-kernels trust their inputs. A student release leaves this folder out, and the
-library then runs on the NumPy functions alone.
+``deeplinear._compiled``, which builds their workspaces and arguments (the
+named tuples of ``interface``); kernels trust their inputs. A student release
+leaves this folder out, and the library then runs on the NumPy functions alone.
 """

@@ -19,28 +19,9 @@ on. When ``deeplinear._compiled`` runs the transposed network (``d_0 < d_N``), t
 are ``[W_N^T, ..., W_1^T]``; every optimizer rule is elementwise, so updating
 the transposed factors with transposed gradients gives the same numbers.
 
-Arguments are grouped in tuples so that no kernel takes twenty arguments:
-
-``work = (suffix, g_prefix_t, dW, W_e, grad_e, grad_k)``
-    Chain workspaces (typed lists, as built by ``deeplinear._compiled.Chain``); ``W_e`` and
-    ``grad_e`` of shape (d_N, d_0) for the loss; ``grad_k`` shaped like
-    ``suffix[0]``, the loss gradient in the chain's orientation.
-``data = (X, Y, C, Bt, yy, p, weight_decay, transposed)``
-    For l2, ``C, Bt, yy`` are the precomputed moments (see
-    ``loss.l2_gram_value_and_grad_e``); otherwise ``C`` is empty and the
-    ``lp`` pass over ``X, Y`` is used with exponent ``p``.
-``states = (s0, s1, s2)``
-    Three typed lists of 1-D state arrays, one per factor, in the order the
-    optimizer kernel takes them; an unused slot holds empty arrays.
-``optimizer = (code, hyper)``
-    ``code`` is one of ``SGD, ADAM, ADAGRAD, ADADELTA`` and ``hyper`` a float
-    array of that rule's hyperparameters (flags as 0.0 / 1.0):
-
-    - SGD:      ``[lr, momentum, dampening, nesterov, weight_decay]``
-    - ADAM:     ``[lr, beta1, beta2, eps, weight_decay, amsgrad]``
-    - ADAGRAD:  ``[lr, lr_decay, eps, weight_decay]``
-    - ADADELTA: ``[lr, rho, eps, weight_decay]``
-``run = (steps, record_every, divergence_factor)``
+Arguments are grouped in the named tuples of ``interface`` (``Workspace``,
+``Data``, ``States``, ``OptimizerArgs``, ``RunArgs``), read here by field
+name, so that no kernel takes twenty arguments.
 """
 
 import numpy as np
@@ -50,39 +31,58 @@ from .chain import factor_gradients, squared_norm_sum, suffix_products
 from .loss import l2_gram_value_and_grad_e, lp_value_and_grad_e
 from .optim import adadelta_update, adagrad_update, adam_update, sgd_update
 
+__all__ = ["SGD", "ADAM", "ADAGRAD", "ADADELTA", "CODES", "objective_value_and_grads",
+           "optimizer_step", "train_loop"]
+
+#: ``OptimizerArgs.code`` of each update rule.
 SGD = 0
 ADAM = 1
 ADAGRAD = 2
 ADADELTA = 3
+
+#: The codes by the rule names that ``Optimizer.kernel_args`` returns.
+CODES = {"sgd": SGD, "adam": ADAM, "adagrad": ADAGRAD, "adadelta": ADADELTA}
 
 _TINY = float(np.finfo(np.float64).tiny)
 
 
 @njit(cache=True)
 def objective_value_and_grads(factors, work, data):
-    """Objective value; fills ``work[2]`` (dW) with its factor gradients.
+    """Objective value; fills ``work.dW`` with its factor gradients.
 
     Equations::
 
         F    = L(W_e) + weight_decay/2 sum_j ||W_j||^2
         dW_j = (chain gradient of L) + weight_decay * W_j
+
+    Parameters
+    ----------
+    factors : typed List of ndarray, shape (kd_j, kd_{j-1})
+        The factors in the kernels' orientation.
+    work : Workspace
+        Written: every buffer.
+    data : Data
+
+    Returns
+    -------
+    float
     """
-    suffix, g_prefix_t, dW, W_e, grad_e, grad_k = work
-    X, Y, C, Bt, yy, p, weight_decay, transposed = data
+    suffix, dW, W_e, grad_e, grad_k = work.suffix, work.dW, work.W_e, work.grad_e, work.grad_k
+    weight_decay = data.weight_decay
     suffix_products(factors, suffix)
-    if transposed:
+    if data.transposed:
         W_e[:, :] = suffix[0].T
     else:
         W_e[:, :] = suffix[0]
-    if C.shape[0] > 0:
-        value = l2_gram_value_and_grad_e(W_e, C, Bt, yy, grad_e)
+    if data.C.shape[0] > 0:
+        value = l2_gram_value_and_grad_e(W_e, data.C, data.Bt, data.yy, grad_e)
     else:
-        value = lp_value_and_grad_e(W_e, X, Y, p, grad_e)
-    if transposed:
+        value = lp_value_and_grad_e(W_e, data.X, data.Y, data.p, grad_e)
+    if data.transposed:
         grad_k[:, :] = grad_e.T
     else:
         grad_k[:, :] = grad_e
-    factor_gradients(factors, suffix, grad_k, g_prefix_t, dW)
+    factor_gradients(factors, suffix, grad_k, work.g_prefix_t, dW)
     if weight_decay != 0.0:
         for j in range(len(factors)):
             W = factors[j]
@@ -96,9 +96,20 @@ def objective_value_and_grads(factors, work, data):
 
 @njit(cache=True)
 def optimizer_step(factors, grads, states, t, optimizer):
-    """Step ``t`` (1-based) of the chosen rule on every factor, in place."""
-    code, hyper = optimizer
-    s0, s1, s2 = states
+    """Step ``t`` (1-based) of the chosen rule on every factor, in place.
+
+    Parameters
+    ----------
+    factors : typed List of ndarray, shape (kd_j, kd_{j-1})
+        C-contiguous; updated in place through their 1-D views.
+    grads : typed List of ndarray, shape (kd_j, kd_{j-1})
+    states : States
+        Updated in place.
+    t : int
+    optimizer : OptimizerArgs
+    """
+    code, hyper = optimizer.code, optimizer.hyper
+    s0, s1, s2 = states.s0, states.s1, states.s2
     for j in range(len(factors)):
         p = factors[j].reshape(-1)
         g = grads[j].reshape(-1)
@@ -123,14 +134,27 @@ def train_loop(factors, states, work, data, optimizer, run, losses, recorded):
     ``divergence_factor`` times its initial value), where it stops.
     ``losses`` and ``recorded`` need ``steps // record_every + 2`` entries.
 
+    Parameters
+    ----------
+    factors : typed List of ndarray, shape (kd_j, kd_{j-1})
+        Trained in place.
+    states : States
+    work : Workspace
+    data : Data
+    optimizer : OptimizerArgs
+    run : RunArgs
+    losses : ndarray, shape (steps // record_every + 2,)
+    recorded : ndarray of int64, shape (steps // record_every + 2,)
+
     Returns
     -------
     count : int
         Number of entries written.
     diverged : bool
     """
-    steps, record_every, divergence_factor = run
-    dW = work[2]
+    steps, record_every = run.steps, run.record_every
+    divergence_factor = run.divergence_factor
+    dW = work.dW
     count = 0
     diverged = False
     limit = 0.0

@@ -34,8 +34,8 @@ PACKAGE = "deeplinear"
 EXTRA_FILES = ("setup.cfg", "pyproject.toml")
 PUBLIC_TESTS = ("tests/grading",)
 #: The test infrastructure the public tests run on: no implementation of a graded rule.
-TEST_HELPERS = ("tests/conftest.py", "tests/gradelib.py", "tests/gradeplugin.py",
-                "tests/gradesandbox.py", "tests/gradeworker.py")
+TEST_HELPERS = ("tests/conftest.py", "tests/helpers.py", "tests/gradelib.py",
+                "tests/gradeplugin.py", "tests/gradesandbox.py", "tests/gradeworker.py")
 TUTORIALS = "tutorials"
 #: Left behind: the instructor's tools, and the compiled twins of the graded rules
 #: (everything in a release runs on the student's NumPy functions).

@@ -27,7 +27,8 @@ from ..optim import OPTIMIZERS
 from ..objective import Objective
 from ..train import train_objective
 
-__all__ = ["grid_search", "REPORT_LRS", "REPORT_HIDDEN", "arch_name", "parse_hidden"]
+__all__ = ["grid_search", "validate_grid", "REPORT_LRS", "REPORT_HIDDEN", "arch_name",
+           "parse_hidden"]
 
 #: The learning-rate grid of the report (Levy & Wang, 2024).
 REPORT_LRS = (1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2)
@@ -175,8 +176,21 @@ def _start(task, d0, dN):
     return make_factors(task.init, dims, rng=rng)
 
 
-def _validate_grid(*, hidden, init, optimizer, loss, steps, lrs, seeds, weight_decay=0.0):
-    """The grid's values, normalized; a ValueError naming the first bad one."""
+def validate_grid(*, hidden, init, optimizer, loss, steps, lrs, seeds, weight_decay=0.0):
+    """The values of a grid, normalized, before any run starts.
+
+    Takes the keywords of :func:`grid_search` that describe the grid (a
+    preset's grid, with the command line's overrides, is one). Raises a
+    ``ValueError`` naming the first bad value.
+
+    Returns
+    -------
+    dict
+        ``hidden`` (tuple of tuple of int, duplicates dropped), ``init``,
+        ``optimizer``, ``loss`` (tuples of lower-case names), ``steps``
+        (int), ``lrs`` (tuple of float), ``seeds`` (tuple of int) and
+        ``weight_decay`` (float).
+    """
     archs = tuple(dict.fromkeys(parse_hidden(h) for h in hidden))
     if not archs:
         raise ValueError("hidden: expected at least one architecture")
@@ -194,6 +208,7 @@ def _validate_grid(*, hidden, init, optimizer, loss, steps, lrs, seeds, weight_d
         "seeds": _as_seeds(seeds),
         "weight_decay": float(weight_decay),
     }
+
 
 
 def _run_task(task, X, Y):
@@ -258,8 +273,8 @@ def grid_search(data, *, hidden=((),), init="default", optimizer="sgd", loss="l2
     from .results import Results
 
     X, Y, info = _data_arrays(data)
-    g = _validate_grid(hidden=hidden, init=init, optimizer=optimizer, loss=loss, steps=steps,
-                       lrs=lrs, seeds=seeds, weight_decay=weight_decay)
+    g = validate_grid(hidden=hidden, init=init, optimizer=optimizer, loss=loss, steps=steps,
+                      lrs=lrs, seeds=seeds, weight_decay=weight_decay)
     archs, inits, optimizers, losses = g["hidden"], g["init"], g["optimizer"], g["loss"]
     steps, lrs, seeds, weight_decay = g["steps"], g["lrs"], g["seeds"], g["weight_decay"]
     if record_every is None:
@@ -297,12 +312,9 @@ def _warm_up(X, Y, losses, optimizers):
     Worker processes forked after this inherit the compiled code instead of
     each compiling it again (about 10 s each on first use) or loading it
     from the cache (1-2 s each). Without the kernels (a student release)
-    there is nothing to compile, and the runs take the NumPy loop.
+    there is nothing to compile: these one-step runs take the NumPy loop,
+    like the grid's, and cost a few milliseconds.
     """
-    from .. import _compiled
-
-    if not _compiled.available():
-        return
     for loss, opt in itertools.product(losses, optimizers):
         objective = Objective(X[:2], Y[:2], loss)
         factors = [np.zeros((2, X.shape[1])), np.zeros((Y.shape[1], 2))]

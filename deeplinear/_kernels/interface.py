@@ -1,0 +1,147 @@
+"""The named tuples that the compiled training loop takes.
+
+``deeplinear._compiled`` builds these, once per run (``Workspace`` once per
+architecture), and the kernels of ``train`` read them by field name. numba
+types a ``typing.NamedTuple`` argument field by field (a heterogeneous named
+tuple), including fields that are typed Lists of arrays, and caches the
+functions that take one (``cache=True``); with ``NUMBA_DISABLE_JIT=1`` they
+are plain Python tuples. This module imports neither numba nor the rest of
+deeplinear.
+
+Conventions (see ``chain``): the factors the kernels work on are
+``[W_1, ..., W_N]``, or ``[W_N^T, ..., W_1^T]`` when ``deeplinear._compiled``
+runs the transposed network (``d_0 < d_N``). ``k = min(d_0, d_N)`` is the
+number of rows every chain intermediate has, and ``kd = [kd_0, ..., kd_N]``
+the dimensions in the kernels' orientation (``dims`` or ``dims[::-1]``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+__all__ = ["Workspace", "Data", "States", "OptimizerArgs", "RunArgs"]
+
+
+class Workspace(NamedTuple):
+    """Preallocated buffers of one architecture, written by every evaluation.
+
+    Attributes
+    ----------
+    suffix : typed List of ndarray, N + 1 arrays of shape (k, kd_j)
+        ``suffix[j]`` is the product of the kernels' factors above the j-th
+        (``W_N ... W_{j+1}`` when not transposed); ``suffix[0]`` is the
+        end-to-end matrix in the kernels' orientation.
+    g_prefix_t : typed List of ndarray, N arrays of shape (k, kd_j)
+        The loss gradient pushed through the prefixes.
+    dW : typed List of ndarray, N arrays of shape (kd_{j+1}, kd_j)
+        The factor gradients (of the objective, weight decay included).
+    W_e : ndarray, shape (d_N, d_0)
+        The end-to-end matrix in our orientation, for the loss kernels.
+    grad_e : ndarray, shape (d_N, d_0)
+        ``dL/dW_e``, written by the loss kernels.
+    grad_k : ndarray, shape (k, kd_0)
+        ``grad_e`` in the kernels' orientation (``grad_e.T`` if transposed).
+    """
+
+    suffix: Any
+    g_prefix_t: Any
+    dW: Any
+    W_e: np.ndarray
+    grad_e: np.ndarray
+    grad_k: np.ndarray
+
+
+class Data(NamedTuple):
+    """What the objective kernel reads: data, loss and weight decay.
+
+    Attributes
+    ----------
+    X : ndarray, shape (n, d_0)
+    Y : ndarray, shape (n, d_N)
+    C : ndarray, shape (d_0, d_0), or (0, 0)
+        For l2, ``X^T X / n``; empty for another loss, which then makes the
+        ``lp`` pass over ``X, Y`` (see ``loss.l2_gram_value_and_grad_e``).
+    Bt : ndarray, shape (d_N, d_0), or (0, 0)
+        For l2, ``Y^T X / n``; else empty.
+    yy : float
+        For l2, ``||Y||_F^2 / n``; else 0.
+    p : float
+        Exponent of the loss (2 for l2, 4 for l4).
+    weight_decay : float
+        lambda of the penalty ``lambda/2 sum_j ||W_j||_F^2``.
+    transposed : bool
+        Whether the factors are the transposed network's.
+    """
+
+    X: np.ndarray
+    Y: np.ndarray
+    C: np.ndarray
+    Bt: np.ndarray
+    yy: float
+    p: float
+    weight_decay: float
+    transposed: bool
+
+
+class States(NamedTuple):
+    """The optimizer's state: three typed Lists of 1-D arrays, one array per factor.
+
+    The slots are in the order the rule's kernel takes its state arrays; a
+    slot the rule (with its options) never touches holds empty arrays:
+
+    - SGD:      ``momentum_buffer`` (empty when momentum == 0), -, -
+    - ADAM:     ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq`` (empty without AMSGrad)
+    - ADAGRAD:  ``sum``, -, -
+    - ADADELTA: ``square_avg``, ``acc_delta``, -
+
+    Attributes
+    ----------
+    s0, s1, s2 : typed List of ndarray, N arrays of shape (kd_j * kd_{j-1},) or (0,)
+        Flat views of the state arrays, updated in place.
+    """
+
+    s0: Any
+    s1: Any
+    s2: Any
+
+
+class OptimizerArgs(NamedTuple):
+    """The update rule and its hyperparameters.
+
+    Attributes
+    ----------
+    code : int
+        One of ``train.SGD, ADAM, ADAGRAD, ADADELTA`` (``train.CODES`` by name).
+    hyper : ndarray of float64, shape (h,)
+        The rule's hyperparameters, flags as 0.0 / 1.0, in this order:
+
+        - SGD:      ``[lr, momentum, dampening, nesterov, weight_decay]``
+        - ADAM:     ``[lr, beta1, beta2, eps, weight_decay, amsgrad]``
+        - ADAGRAD:  ``[lr, lr_decay, eps, weight_decay]``
+        - ADADELTA: ``[lr, rho, eps, weight_decay]``
+
+        Each optimizer class packs its own, with ``kernel_args``.
+    """
+
+    code: int
+    hyper: np.ndarray
+
+
+class RunArgs(NamedTuple):
+    """How long to run and when to record.
+
+    Attributes
+    ----------
+    steps : int
+        Number of steps, >= 1.
+    record_every : int
+        Record the objective every this many steps, >= 1.
+    divergence_factor : float
+        Stop as diverged above this times the initial objective.
+    """
+
+    steps: int
+    record_every: int
+    divergence_factor: float

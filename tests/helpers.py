@@ -1,0 +1,24 @@
+"""Helpers that the tests of this repository import (fixtures stay in conftest.py).
+
+The grading tests have their own, shipped helpers (``gradelib.py``); the
+tests of the assignment tools have ``assignmentlib.py``.
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["random_factors", "REAL_DATA"]
+
+
+def random_factors(rng, dims, scale=1.0):
+    """Gaussian factors W_j of shape (d_j, d_{j-1}) with entries of std scale/sqrt(d_{j-1})."""
+    return [scale * rng.standard_normal((dims[j + 1], dims[j])) / np.sqrt(dims[j])
+            for j in range(len(dims) - 1)]
+
+
+# The original UCI files: $DEEPLINEAR_DATA_DIR, else ../shared/data beside the repository.
+_ENV_DATA = os.environ.get("DEEPLINEAR_DATA_DIR", "").strip()
+REAL_DATA = Path(_ENV_DATA) if _ENV_DATA else \
+    (Path(__file__).resolve().parent.parent.parent / "shared" / "data")
