@@ -8,7 +8,7 @@ differences and against the closed-form end-to-end update, and redoes the
 experiments of a student reproduction (Levy & Wang, 2024).
 """
 
-from . import gradcheck, init, losses, optim
+from . import curvature, gradcheck, init, losses, optim
 from .dynamics import e2e_update, e2e_update_single_output
 from .gradcheck import check_factor_gradients, numerical_gradient, rel_error
 from .linalg import psd_power
@@ -33,6 +33,7 @@ __all__ = [
     "check_factor_gradients",
     "train",
     "History",
+    "curvature",
     "datasets",
     "gradcheck",
     "init",

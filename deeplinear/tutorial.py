@@ -14,11 +14,12 @@ the numbers behind it. Two environment variables change what they do:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from pathlib import Path
 
-__all__ = ["quick_mode", "pick", "figures_dir", "save", "load_data", "data_caption"]
+__all__ = ["quick_mode", "pick", "figures_dir", "pool", "save", "load_data", "data_caption"]
 
 
 def quick_mode() -> bool:
@@ -37,6 +38,24 @@ def figures_dir(default) -> Path:
     path = Path(os.environ.get("DEEPLINEAR_FIGURES_DIR", "").strip() or default)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextlib.contextmanager
+def pool(workers=2):
+    """``with tutorial.pool() as pool:`` a process pool of ``workers`` processes,
+    or None in quick mode (``grid_search(..., executor=None)`` runs serially).
+
+    The pool is shut down on leaving the block. Its workers start on the first
+    submit, so kernels that ``grid_search`` compiles first are inherited when
+    the workers are forked (Linux).
+    """
+    if quick_mode():
+        yield None
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers) as executor:
+        yield executor
 
 
 def save(fig, frame, name, folder) -> tuple:

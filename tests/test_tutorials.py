@@ -61,7 +61,7 @@ def quick_runs(tmp_path_factory, shared_data_dir):
 
 @pytest.fixture(scope="session")
 def shared_data_dir():
-    from conftest import REAL_DATA
+    from helpers import REAL_DATA
 
     if not (REAL_DATA / "abalone" / "abalone.data").is_file():
         pytest.fail(f"real data not found at {REAL_DATA}: set DEEPLINEAR_DATA_DIR")
@@ -128,3 +128,21 @@ def test_tutorial_8_width_is_invisible_under_balanced_init_only(quick_runs):
 
     assert spread("balanced") <= 1e-6
     assert spread("default") > 1e-2
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_tutorial_is_short_and_uses_only_public_names(name):
+    """A tutorial is read top to bottom: at most 300 lines, and it reaches the
+    library only through public names (no ``_private`` imports or attributes)."""
+    import ast
+
+    source = (TUTORIALS / f"{name}.py").read_text()
+    assert len(source.splitlines()) <= 300, f"{name}: {len(source.splitlines())} lines"
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            assert not any(part.startswith("_") for part in (node.module or "").split(".")), \
+                f"{name} imports from {node.module}"
+            assert not any(a.name.startswith("_") for a in node.names), f"{name}: {node.module}"
+        elif isinstance(node, ast.Attribute):
+            private = node.attr.startswith("_") and not node.attr.startswith("__")
+            assert not private, f"{name} uses .{node.attr} (line {node.lineno})"

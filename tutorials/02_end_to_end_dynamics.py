@@ -16,28 +16,22 @@
 #
 #     W_e <- W_e - lr ||W_e||^(2-2/N) (grad_e + (N-1) (grad_e . u) u),  u = W_e / ||W_e||:
 #
-# plain gradient descent on W_e, with an *adaptive learning rate*
-# ||W_e||^(2-2/N) and an extra push of N-1 times the gradient along the
-# direction W_e already points. This is the "implicit preconditioning" that
-# depth adds. The theorem holds for any differentiable loss; the paper's
-# claim of *acceleration* concerns the l4 loss (for l2 it found none). We use
-# l2 here, where the comparison is cleanest, and check l4 at the end.
+# plain gradient descent on W_e with an *adaptive learning rate*
+# ||W_e||^(2-2/N) (`dl.curvature.effective_lr`) and an extra push of N-1
+# times the gradient along the direction W_e already points: the "implicit
+# preconditioning" that depth adds. The theorem holds for any differentiable
+# loss (the paper's *acceleration* concerns l4); we use l2, where the
+# comparison is cleanest, and check l4 at the end.
 #
-# This script
-# 1. builds balanced factors and does one step of Theorem 1 by hand;
-# 2. trains the deep net (SGD on the factors) and the closed form
-#    (`dl.train(..., optimizer="e2e")`) from the same start and overlays them;
-# 3. shows that the gap between the two is O(lr): halve lr (and double the
-#    steps, to train for the same time lr * steps) and the gap halves;
-# 4. tracks balancedness during training: exactly conserved by gradient
-#    *flow*, it drifts by O(lr^2) per step under gradient *descent*, and the
-#    near-zero and default initializations start unbalanced.
-#
-# It writes figures/02_end_to_end_dynamics.png (and .csv).
-#
-# Note for readers of the Levy & Wang report: it writes the product and the
-# balance condition in the other order (W_1 first). Here W_1 touches the
-# input, W_e = W_N ... W_1, and predictions are X @ W_e.T.
+# This script does one step of Theorem 1 by hand; trains the deep net (SGD
+# on the factors) and the closed form (`dl.train(..., optimizer="e2e")`) from
+# the same balanced start; shows that the gap between them is O(lr) (halve lr,
+# double the steps to train for the same time lr * steps, and the gap
+# halves); and tracks balancedness, conserved by gradient *flow*, drifting by
+# O(lr^2) per step under gradient *descent*, and far from 0 from the
+# near-zero and default inits. It writes figures/02_end_to_end_dynamics.png
+# (and .csv). The Levy & Wang report writes the product and the balance
+# condition W_1 first; here W_e = W_N ... W_1 and predictions are X @ W_e.T.
 
 # %%
 import textwrap
@@ -127,10 +121,9 @@ print(one_step.to_string(index=False, float_format="%.2e"))
 # and then applies `e2e_update` at every step (depth defaults to the number of
 # factors). Both runs start from the same balanced factors.
 #
-# One step is off by O(lr^2); reaching a fixed training time T = lr * steps
-# takes T / lr steps, so the errors add up to O(lr). We measure, for several
-# lr spaced by factors of 2, the largest relative gap |deep - e2e| / e2e over
-# the run, always training for the same time T.
+# One step is off by O(lr^2); a fixed training time T = lr * steps takes
+# T / lr steps, so the errors add up to O(lr). For lrs spaced by factors of
+# 2 we measure the largest relative gap |deep - e2e| / e2e over the run.
 
 # %%
 T = 4.0                                    # training time lr * steps
@@ -186,20 +179,15 @@ print(pd.DataFrame(l4_rows).to_string(index=False, float_format="%.3e"))
 # Write D_j = dL/dW_j = (W_N ... W_{j+1})^T grad_e (W_{j-1} ... W_1)^T
 # (tutorial 1). Then D_j W_j^T = W_{j+1}^T D_{j+1}: both equal
 # (W_N ... W_{j+1})^T grad_e (W_j ... W_1)^T. Under gradient flow,
-# dW_j/dt = -D_j, so
-#
-#     d/dt (W_j W_j^T)         = -(D_j W_j^T + W_j D_j^T)
-#     d/dt (W_{j+1}^T W_{j+1}) = -(W_{j+1}^T D_{j+1} + D_{j+1}^T W_{j+1})
-#
-# are equal, and W_{j+1}^T W_{j+1} - W_j W_j^T never changes (this is the
-# first step of the paper's proof of Theorem 1). Whatever imbalance the
-# initialization has, the network keeps it:
-# * balanced: starts at rounding level (~1e-16); under gradient *descent*
-#   each step adds lr^2 dW_{j+1}^T dW_{j+1} - lr^2 dW_j dW_j^T, so it drifts
-#   by O(lr^2) per step;
-# * near-zero (iid N(0, 0.02^2) entries, the paper's and the report's "near
-#   zero"): small in absolute terms, but as large as ||W_j W_j^T||_F itself
-#   (compare the two printed numbers below), so far from balanced; conserved;
+# dW_j/dt = -D_j, so d/dt (W_j W_j^T) = -(D_j W_j^T + W_j D_j^T) and
+# d/dt (W_{j+1}^T W_{j+1}) = -(W_{j+1}^T D_{j+1} + D_{j+1}^T W_{j+1}) are
+# equal, and W_{j+1}^T W_{j+1} - W_j W_j^T never changes (the first step of
+# the paper's proof of Theorem 1). The network keeps its init's imbalance:
+# * balanced: rounding level (~1e-16) at the start; under gradient *descent*
+#   each step adds lr^2 (dW_{j+1}^T dW_{j+1} - dW_j dW_j^T): O(lr^2) per step;
+# * near-zero (iid N(0, 0.02^2), the paper's and the report's "near zero"):
+#   small, but as large as ||W_j W_j^T||_F itself (both printed below), so
+#   far from balanced; conserved;
 # * default (PyTorch's U(+-1/sqrt(fan_in))): far from balanced, conserved.
 
 # %%
@@ -242,12 +230,8 @@ fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), constrained_layout=True)
 ax = axes[0]
 ax.plot(deep.steps, deep.loss, color="C0", lw=3, alpha=0.6, label="deep net, SGD on W_1, W_2, W_3")
 ax.plot(e2e.steps, e2e.loss, "--", color="C3", lw=1.5, label="closed form (Theorem 1) on W_e")
-ax.set_yscale("log")
-ax.set_xlabel("step")
-ax.set_ylabel(f"training loss ({LOSS})")
+ax.set(yscale="log", xlabel="step", ylabel=f"training loss ({LOSS})")
 ax.set_title(f"(a) same balanced start, lr = {LR_SHOW:g}", fontsize=10)
-ax.legend(fontsize=9)
-ax.grid(True, which="both", alpha=0.3)
 inset = ax.inset_axes([0.42, 0.42, 0.53, 0.3])
 inset.plot(deep.steps, np.abs(deep.loss - e2e.loss) / e2e.loss, color="k", lw=1)
 inset.set_title("|deep - e2e| / e2e", fontsize=8)
@@ -262,11 +246,9 @@ ref = table["max_relative_gap"].iloc[-1] * table["lr"] / table["lr"].iloc[-1]
 ax.loglog(table["lr"], ref, ":", color="gray", label="slope 1 (gap = O(lr))")
 ax.minorticks_off()
 ax.set_xticks(table["lr"], [f"{lr:g}" for lr in table["lr"]], fontsize=8)
-ax.set_xlabel("learning rate (steps = T / lr, T = %g)" % T)
-ax.set_ylabel("max relative gap |deep - e2e| / e2e")
+ax.set(xlabel="learning rate (steps = T / lr, T = %g)" % T,
+       ylabel="max relative gap |deep - e2e| / e2e")
 ax.set_title(f"(b) the gap is O(lr): log-log slope {slope:.2f}", fontsize=10)
-ax.legend(fontsize=9)
-ax.grid(True, which="both", alpha=0.3)
 
 ax = axes[2]
 colors = {"balanced": "C0", "near_zero": "C2", "default": "C1"}
@@ -276,12 +258,12 @@ for name, h in tracks.items():
 ax.annotate("balanced: 1e-16 at step 0,\nthen + O(lr$^2$) per step",
             xy=(0, tracks["balanced"].balancedness[0]), xytext=(0.25, 0.3),
             textcoords="axes fraction", fontsize=9, arrowprops=dict(arrowstyle="->", lw=0.8))
-ax.set_yscale("log")
-ax.set_xlabel("step")
-ax.set_ylabel(r"balancedness $\max_j \|W_{j+1}^\top W_{j+1} - W_j W_j^\top\|_F$")
+ax.set(yscale="log", xlabel="step",
+       ylabel=r"balancedness $\max_j \|W_{j+1}^\top W_{j+1} - W_j W_j^\top\|_F$")
 ax.set_title(f"(c) balancedness under SGD, lr = {LR_SHOW:g}", fontsize=10)
-ax.legend(fontsize=9)
-ax.grid(True, which="both", alpha=0.3)
+for ax in axes:
+    ax.legend(fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
 
 title = (f"Depth-3 linear net on {tutorial.data_caption(data)}, {LOSS} loss: from a balanced "
          f"start deep SGD follows the closed-form end-to-end update up to O(lr); "

@@ -2,34 +2,26 @@
 # # 3. The report's Figure 2: which depth trains fastest, and why the answer moves
 #
 # Levy & Wang (2024) trained linear networks of depth 1, 2 and 3 on two UCI
-# regression data sets and compared their training loss after 100 steps. The
-# protocol of their Figure 2, which we follow exactly:
-#
-# * seven architectures, written as their hidden widths: `[]` (depth 1, plain
-#   linear regression), `[1]`, `[10]`, `[64]` (depth 2), `[1,1]`, `[10,10]`,
-#   `[64,64]` (depth 3);
-# * PyTorch's default initialization of `nn.Linear` (`dl.init.default`);
-# * full-batch gradient descent ("SGD" on the whole data set) on the mean
-#   squared error, 100 steps;
-# * for each architecture the learning rate of the grid
-#   1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2 with the lowest final training
-#   loss (mean over the seeds);
-# * three repeats (seeds 0, 1, 2), on Abalone and on Ethanol.
+# regression data sets and compared their training loss after 100 steps. We
+# follow the protocol of their Figure 2 exactly: seven architectures, written
+# as their hidden widths, `[]` (depth 1, linear regression), `[1]`, `[10]`,
+# `[64]` (depth 2), `[1,1]`, `[10,10]`, `[64,64]` (depth 3); PyTorch's default
+# init of `nn.Linear` (`dl.init.default`); 100 steps of full-batch gradient
+# descent on the mean squared error; for each architecture the lr of the grid
+# 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2 with the lowest final loss (mean
+# over seeds 0, 1, 2); on Abalone and on Ethanol.
 #
 # The report found: "The 1-layer linear regression is consistently better on
 # the Ethanol dataset while 2-layer and 3-layer networks consistently do
 # better on the Abalone dataset", and "the results heavily depend on the
 # width of the layers". We redo the experiment, then ask a question the
-# report did not: was the learning-rate grid wide enough to compare the
-# architectures fairly?
+# report did not: was the lr grid wide enough to compare them fairly?
 #
-# Differences from the report: our layers have no bias (the report's
-# `nn.Linear` layers do; the data are standardized, so a bias matters little),
-# and offline we have only 8 of the 10 gas-sensor batches, so Ethanol has
-# fewer rows (the figure says how many). The report also writes the product
-# of the layers in the other order (W_1 first); we use W_e = W_N ... W_1.
-#
-# It writes figures/03_report_figure2.png (and .csv).
+# Differences from the report: our layers have no bias (the data are
+# standardized, so a bias matters little); offline Ethanol has 8 of its 10
+# gas-sensor batches (the figure says how many rows); and the report writes
+# the product W_1 first, we write W_e = W_N ... W_1. It writes
+# figures/03_report_figure2.png (and .csv).
 
 # %%
 from pathlib import Path
@@ -42,8 +34,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import deeplinear as dl  # noqa: E402
-from deeplinear import tutorial  # noqa: E402
-from deeplinear.experiments import REPORT_HIDDEN, REPORT_LRS, arch_name, run_preset  # noqa: E402
+from deeplinear import curvature, tutorial  # noqa: E402
+from deeplinear.experiments import (REPORT_HIDDEN, REPORT_LRS, arch_name,  # noqa: E402
+                                    best_run_curves, plot_seed_bands, run_preset)
 
 SEED = 0
 np.random.seed(SEED)   # every run draws its factors from its own seed; this is belt and braces
@@ -169,14 +162,16 @@ for name, res in wide.items():
 #     dW_e = -lr * G M,     M = sum_j ||W_N ... W_{j+1}||^2 (W_{j-1} ... W_1)^T (W_{j-1} ... W_1)
 #
 # where G = dL/dW_e (because dL/dW_j = (W_N...W_{j+1})^T G (W_{j-1}...W_1)^T,
-# tutorial 1). Depth 1 has M = I. For deeper nets M acts as a
-# preconditioner set by the initialization (for balanced factors it becomes
-# Theorem 1's ||W_e||^(2-2/N) (I + (N-1) projection onto W_e), tutorial 2).
-# Two numbers summarise it at the start:
+# tutorial 1): `curvature.end_to_end_preconditioner`. Depth 1 has M = I. For
+# deeper nets M is a preconditioner set by the initialization (for balanced
+# factors, Theorem 1's ||W_e||^(2-2/N) (I + (N-1) projection onto W_e),
+# tutorial 2). Two numbers summarise it at the start:
 #
 # * trace(M)/d: the average speed-up over depth 1 at the same lr;
 # * 2/lambda_max(H M), with H = 2 X^T X / n the Hessian of the loss in W_e:
 #   the largest stable lr while M stays as it is (for depth 1, 2/lambda_max(H)).
+#   lambda_max(H M) is `curvature.gauss_newton_sharpness`, the top eigenvalue
+#   of the Gauss-Newton part of the Hessian in the factors.
 #
 # PyTorch's default draws entries with variance 1/(3 fan_in), so the first
 # layer of width h gives W_1^T W_1 about h / (3 d) on average: more than 1 on
@@ -186,23 +181,18 @@ for name, res in wide.items():
 
 
 # %%
-def step_scale(hidden, d, H_root, seed):
+def step_scale(objective, hidden, seed):
     """trace(M)/d and 2/lambda_max(H M) at PyTorch's default init."""
-    factors = dl.init.default([d, *hidden, 1], rng=seed)
-    M = np.zeros((d, d))
-    for j in range(len(factors)):
-        after = dl.end_to_end(factors[j + 1:]) if j + 1 < len(factors) else np.eye(1)
-        before = dl.end_to_end(factors[:j]) if j > 0 else np.eye(d)
-        M += np.sum(after ** 2) * before.T @ before
-    # H M has the eigenvalues of the symmetric H^(1/2) M H^(1/2).
-    return np.trace(M) / d, 2.0 / np.linalg.eigvalsh(H_root @ M @ H_root).max()
+    factors = dl.init.default([objective.d_in, *hidden, 1], rng=seed)
+    M = curvature.end_to_end_preconditioner(factors)
+    return np.trace(M) / objective.d_in, 2.0 / curvature.gauss_newton_sharpness(objective, factors)
 
 
 rows = []
 for name, data in datasets.items():
-    H_root = dl.psd_power(2.0 * data.X.T @ data.X / data.n, 0.5)
+    objective = dl.Objective(data.X, data.Y, "l2")
     for hidden in REPORT_HIDDEN:
-        scale, lr_max = np.mean([step_scale(hidden, data.d, H_root, s) for s in SEEDS], axis=0)
+        scale, lr_max = np.mean([step_scale(objective, hidden, s) for s in SEEDS], axis=0)
         rows.append({"dataset": name, "arch": arch_name(hidden),
                      "speed-up": scale, "stable lr": lr_max})
 scales = pd.DataFrame(rows).pivot(index="arch", columns="dataset")
@@ -213,46 +203,32 @@ print(scales.reindex([arch_name(h) for h in REPORT_HIDDEN]).to_string(float_form
 # The stable-lr column is a fair guide (within a factor of about 2 for most
 # architectures) to where the wider grid starts to diverge. It is only a
 # start-of-run estimate: M changes as the factors move, and the `[1,1]` nets,
-# which start with a tiny M, diverge far below it. The speed-up column explains
-# the report's grid: at lr = 0.01, `[64]` and `[64,64]` on Abalone move
-# W_e faster than depth 1 does, every deeper net on Ethanol moves it more
-# slowly. So Figure 2 mostly compares how the default initialization scales
-# the step, which depends on the width and on the number of features. The
-# acceleration of Arora et al. is about something else: the adaptive,
-# direction-dependent preconditioner of balanced factors (tutorial 2 and the
-# initialization tutorial 4).
+# which start with a tiny M, diverge far below it. The speed-up column
+# explains the report's grid: at lr = 0.01, `[64]` and `[64,64]` on Abalone
+# move W_e faster than depth 1 does, every deeper net on Ethanol more slowly.
+# So Figure 2 mostly compares how the default init scales the step, which
+# depends on the width and on the number of features. The acceleration of
+# Arora et al. is about something else: the adaptive, direction-dependent
+# preconditioner of balanced factors (tutorials 2 and 4).
 #
 # ## The figure
-# Top row: the report's grid; bottom row: the wider grid. Each line is the
-# mean over seeds of the runs at that architecture's best lr (in the legend),
-# the band the range over seeds; the dotted line is the least-squares
-# minimum. The CSV holds every seed's curve at its best lr.
-#
-# At the best lr of the wider grid some deep nets show sudden bursts of the
-# loss that recover within a few steps. These are runs at the edge of
-# stability: as W_e grows, so does M, the step briefly becomes too large
-# for the curvature, the loss jumps, and the factors settle where the step
-# is stable again. The report saw similar "unexplained bursts" (its Fig. 3).
+# Top: the report's grid; bottom: the wider grid. `plot_seed_bands` draws the
+# mean over seeds at each architecture's best lr and the range over seeds;
+# dotted, the least-squares minimum. The CSV holds every seed's curve at its
+# best lr (`best_run_curves`). Some deep nets at the wider grid's best lr
+# burst and recover within a few steps: the edge of stability (tutorial 9),
+# the report's "unexplained bursts" (its Fig. 3).
 
 # %%
-def best_curves(res, name, grid):
-    """Long table of the runs at each architecture's best lr."""
-    run_ids = [r for ids in res.best()["run_ids"] for r in ids]
-    frame = res.curves_frame()   # columns: run, arch, ..., loss (the name "l2"), value
-    frame = frame[frame["run"].isin(run_ids)].drop(columns="loss")
-    frame = frame.rename(columns={"value": "loss"}).assign(dataset=name, lr_grid=grid)
-    return frame[["dataset", "lr_grid", "arch", "depth", "init", "optimizer", "lr", "seed",
-                  "step", "loss"]].reset_index(drop=True)
-
-
-frame = pd.concat([best_curves(res, name, grid)
-                   for grid, results in (("report", report), ("wide", wide))
-                   for name, res in results.items()], ignore_index=True)
+frame = pd.concat([best_run_curves(res).assign(dataset=name, lr_grid=grid)[
+    ["dataset", "lr_grid", "arch", "depth", "init", "optimizer", "lr", "seed", "step", "loss"]]
+    for grid, results in (("report", report), ("wide", wide))
+    for name, res in results.items()], ignore_index=True)
 
 archs = [arch_name(h) for h in REPORT_HIDDEN]
 colors = {"[]": "black", "[1]": "#9ecae1", "[10]": "#4292c6", "[64]": "#08306b",
           "[1,1]": "#fdae6b", "[10,10]": "#f16913", "[64,64]": "#7f2704"}
-styles = {1: "-", 2: "-", 3: "--"}
+styles = {arch: "--" if len(h) == 2 else "-" for arch, h in zip(archs, REPORT_HIDDEN)}
 
 fig, axes = plt.subplots(2, 2, figsize=(12, 8.6), sharex=True, constrained_layout=True)
 for row, (grid, results) in enumerate((("report", report), ("wide", wide))):
@@ -260,16 +236,8 @@ for row, (grid, results) in enumerate((("report", report), ("wide", wide))):
         ax = axes[row, col]
         best = results[name].best().set_index("arch")
         part = frame[(frame["lr_grid"] == grid) & (frame["dataset"] == name)]
-        for arch in archs:
-            curves = part[part["arch"] == arch]
-            if curves.empty:
-                continue
-            stats = curves.groupby("step")["loss"].agg(["mean", "min", "max"])
-            depth = int(curves["depth"].iloc[0])
-            ax.plot(stats.index, stats["mean"], styles[depth], color=colors[arch], lw=1.6,
-                    label=f"{arch} (lr {best.loc[arch, 'best_lr']:g})")
-            ax.fill_between(stats.index, stats["min"], stats["max"], color=colors[arch],
-                            alpha=0.18, lw=0)
+        plot_seed_bands(part, ax, order=archs, colors=colors, linestyles=styles,
+                        labels={a: f"{a} (lr {best.loc[a, 'best_lr']:g})" for a in best.index})
         ax.axhline(optimum[name], color="grey", ls=":", lw=1.2, label="least squares")
         ax.set_yscale("log")
         # room above the curves for the legend
@@ -289,22 +257,16 @@ for ax in axes[1]:
 def winner(results, name):
     """The lowest final loss: its architecture, lr, and percent below depth 1."""
     summary = results[name].summary()
-    row = summary.loc[summary["final_mean"].idxmin()]
-    depth1 = summary.loc[summary["depth"] == 1].iloc[0]
-    gain = 100 * (1 - row["final_mean"] / depth1["final_mean"])
-    return row["arch"], row["best_lr"], gain, depth1["best_lr"]
-
-
-def close_to_best(results, name, percent=1.0):
-    final = results[name].summary()["final_mean"]
-    return int((final <= final.min() * (1 + percent / 100)).sum()), len(final)
+    row, depth1 = summary.loc[summary["final_mean"].idxmin()], summary[summary["depth"] == 1].iloc[0]
+    return row["arch"], row["best_lr"], 100 * (1 - row["final_mean"] / depth1["final_mean"]), \
+        depth1["best_lr"]
 
 
 at_top = sum(int((r.summary()["best_lr"] == max(LRS)).sum()) for r in report.values())
 total = sum(len(r.summary()) for r in report.values())
-ab_r, eth_r = winner(report, "abalone"), winner(report, "ethanol")
-ab_w, eth_w = winner(wide, "abalone"), winner(wide, "ethanol")
-close, n_arch = close_to_best(wide, "abalone", 1.0)
+ab_r, eth_r, eth_w = winner(report, "abalone"), winner(report, "ethanol"), winner(wide, "ethanol")
+final = wide["abalone"].summary()["final_mean"]
+close, n_arch = int((final <= final.min() * (1 + 1 / 100)).sum()), len(final)
 fig.suptitle(
     f"Report grid (lr \u2264 {max(LRS):g}): {at_top} of {total} best lrs are the grid's top; "
     f"lowest loss {ab_r[0]} on Abalone ({ab_r[2]:.1f}% below depth 1), {eth_r[0]} on Ethanol.\n"

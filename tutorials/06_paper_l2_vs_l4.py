@@ -3,52 +3,38 @@
 #
 # Arora, Cohen & Hazan (2018) test their theory on the Ethanol problem of the
 # UCI gas-sensor data: linear regression, trained by full-batch gradient
-# descent as a network of depth 1, 2 or 3. Their claim: with the squared
-# loss (l2) depth brings nothing, with the l4 loss (mean of residual^4) it
-# speeds training up. Every network computes a linear map, so none can fit
-# better than another: any difference is in *how fast* gradient descent gets
-# there.
+# descent as a network of depth 1, 2 or 3. Their claim: with the squared loss
+# (l2) depth brings nothing, with the l4 loss (mean of residual^4) it speeds
+# training up. Every network computes a linear map, so any difference is in
+# *how fast* gradient descent gets there.
 #
 # Why the loss should matter. For one output, Theorem 1 says that gradient
 # descent on balanced factors moves the end-to-end row W_e = W_N ... W_1 by
 #
 #     W_e <- W_e - lr ||W_e||^(2-2/N) (g + (N-1) P g),    g = dL/dW_e,
 #
-# with P g the part of g along W_e (tutorial 2). The step grows as W_e grows:
-# depth acts like a learning rate that rises during training. How much that
-# helps depends on the curvature (the Hessian in W_e) of the loss:
+# with P g the part of g along W_e (tutorial 2): depth acts like an lr that
+# rises as W_e grows. How much that helps depends on the loss's Hessian in W_e:
 #
-# * l2: the Hessian is 2 X^T X / n, the same everywhere. One fixed lr, just
-#   below 2 / lambda_max, is already right from start to end; a rising lr
-#   cannot do better.
-# * l4: the Hessian is 12 mean(r^2 x x^T), with r the residuals. It is large
-#   at the start, where the residuals are large, and shrinks as they do.
-#   Plain gradient descent must pick an lr small enough for the start, which
-#   is then too small later on; depth raises it as training goes.
+# * l2: 2 X^T X / n, the same everywhere. One fixed lr just below
+#   2 / lambda_max is right from start to end; a rising lr cannot do better.
+# * l4: 12 mean(r^2 x x^T), with r the residuals: large at the start and
+#   shrinking with them. Plain gradient descent needs an lr small enough for
+#   the start, too small later on; depth raises it as training goes.
 #
-# Protocol (the package's preset "paper-l2-vs-l4", with finer lr grids):
-#
-# * depths 1, 2, 3 as hidden widths [], [10], [10,10];
-# * every depth starts from the *same* small end-to-end row W_e (entries
-#   N(0, 0.01^2)), factored into balanced layers (`init="balanced"`, which
-#   the grid does from the seed), so the depths differ only in their dynamics;
-# * 1e5 full-batch gradient-descent steps, loss recorded every 100;
-# * for each (loss, depth) the lr of the grid with the lowest final loss
-#   among those that did not diverge (the paper's protocol: each method at
-#   its best lr). The grids bracket the best lr: the next larger lr diverged
-#   or did worse.
-#
-# Speed is measured as steps to a target: the first recorded step at which
-# the loss is at most 1.1 times the best final loss of depth 1 (for each loss
-# separately). The speed-up of a deeper net is depth 1's steps divided by its
-# own (above 1: faster than depth 1).
-#
-# Ethanol offline has 1316 of its 2565 rows (gas-sensor batches 7 and 10 are
-# missing); the figure says so. It writes figures/06_paper_l2_vs_l4.png (and .csv).
+# Protocol (the preset "paper-l2-vs-l4", with finer lr grids): depths 1, 2, 3
+# as hidden widths [], [10], [10,10], all from the *same* small end-to-end row
+# W_e (entries N(0, 0.01^2)) factored into balanced layers (`init="balanced"`);
+# 1e5 full-batch steps, loss recorded every 100; for each (loss, depth) the
+# lr with the lowest final loss among those that did not diverge (each method
+# at its best lr; the grids bracket it). Speed is the steps to a target: the
+# first recorded step at which the loss is at most 1.1 times the best final
+# loss of depth 1; a deeper net's speed-up is depth 1's steps over its own.
+# Ethanol offline has 1316 of its 2565 rows (batches 7 and 10 are missing).
+# It writes figures/06_paper_l2_vs_l4.png (and .csv).
 
 # %%
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import matplotlib
@@ -60,7 +46,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import deeplinear as dl  # noqa: E402
-from deeplinear import tutorial  # noqa: E402
+from deeplinear import curvature, tutorial  # noqa: E402
 from deeplinear.experiments import PRESETS, Results, grid_search, parse_hidden  # noqa: E402
 
 SEED = 0
@@ -88,29 +74,23 @@ print("its grid:", preset.grids[0])
 # %% [markdown]
 # ## How large can a fixed lr be?
 # Gradient descent on a quadratic is stable while lr < 2 / lambda_max of its
-# Hessian. For l2 that is exact and holds everywhere. For l4 the Hessian
-# 12 mean(r^2 x x^T) depends on where we are: we evaluate it at the start
-# (W_e is tiny, so r is about -Y) and at the least-squares fit, a point with
-# small residuals.
+# Hessian (`curvature.loss_sharpness`). For l2 that is exact and holds
+# everywhere. For l4 the Hessian 12 mean(r^2 x x^T) depends on where we are:
+# we evaluate it at the start (W_e is tiny, so r is about -Y) and at the
+# least-squares fit, a point with small residuals.
 
 # %%
 X, Y = data.X, data.Y
-n = data.n
-lam_l2 = np.linalg.eigvalsh(2 * X.T @ X / n).max()
-
-
-def l4_hessian_max(W_e):
-    r = X @ W_e.T - Y                       # residuals, shape (n, 1)
-    return np.linalg.eigvalsh(12 * (X * r ** 2).T @ X / n).max()
-
-
+lam_l2 = curvature.loss_sharpness(None, X, Y, "l2")     # the same at every W_e
 # The grid's start: W_e with N(0, 0.01^2) entries, the first draw of the seed.
 W_start = dl.init.balanced([data.d, 1], scale=1e-2, rng=SEED)[0]
 W_fit = np.linalg.lstsq(X, Y, rcond=None)[0].T
+lam_l4 = {where: curvature.loss_sharpness(W, X, Y, "l4") for where, W in
+          (("start", W_start), ("fit", W_fit))}
 print(f"l2: lambda_max = {lam_l2:.4g}, largest stable lr 2/lambda_max = {2 / lam_l2:.3g}")
-for where, W in [("the start", W_start), ("the least-squares fit", W_fit)]:
-    lam = l4_hessian_max(W)
-    print(f"l4 at {where}: lambda_max = {lam:.4g}, 2/lambda_max = {2 / lam:.3g}")
+for where, name in (("start", "the start"), ("fit", "the least-squares fit")):
+    print(f"l4 at {name}: lambda_max = {lam_l4[where]:.4g}, 2/lambda_max = "
+          f"{2 / lam_l4[where]:.3g}")
 
 # %% [markdown]
 # The l4 curvature falls by an order of magnitude as the fit improves. A
@@ -121,8 +101,8 @@ for where, W in [("the start", W_start), ("the least-squares fit", W_fit)]:
 # from these numbers.
 #
 # ## The runs
-# One grid per loss, since the two need different lrs. In full mode a
-# process pool runs them on two cores: `grid_search` compiles its kernels
+# One grid per loss, since the two need different lrs. In full mode
+# `tutorial.pool()` runs them on two cores: `grid_search` compiles its kernels
 # first and the pool's workers are forked from this process (Linux), so this
 # works in a plain script and in a notebook alike. Quick mode runs serially.
 
@@ -130,12 +110,8 @@ for where, W in [("the start", W_start), ("the least-squares fit", W_fit)]:
 grids = [{**preset.grids[0], "loss": loss, "lrs": LRS[loss], "steps": STEPS,
           "seeds": (SEED,), "record_every": RECORD_EVERY} for loss in ("l2", "l4")]
 start = time.perf_counter()
-if tutorial.quick_mode():
-    parts = [grid_search(data, **grid) for grid in grids]
-else:
-    with ProcessPoolExecutor(2) as pool:
-        parts = [grid_search(data, executor=pool, **grid) for grid in grids]
-res = Results.concat(parts)
+with tutorial.pool() as pool:
+    res = Results.concat([grid_search(data, executor=pool, **grid) for grid in grids])
 print(f"{len(res.runs)} runs of {STEPS} steps in {time.perf_counter() - start:.1f} s")
 
 # %% [markdown]
@@ -193,9 +169,9 @@ for line in res.acceleration(summary):
 # *less* than depth 1; as W_e grows, they step more. We rerun each best-lr
 # run with `dl.train` from the grid's very start (the same seed, so the
 # final losses match the grid's) to read off ||W_e|| at the end, the
-# effective lr = lr ||W_e||^(2-2/N) reached there, and the balancedness
-# max_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F, which must stay small for
-# Theorem 1 to describe the run.
+# effective lr = lr ||W_e||^(2-2/N) reached there (`curvature.effective_lr`),
+# and the balancedness max_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F, which must
+# stay small for Theorem 1 to describe the run.
 
 
 # %%
@@ -210,31 +186,24 @@ jobs = [(row.loss, row.arch, row.depth, row.best_lr, parse_hidden(row.arch))
         for row in summary.itertuples() if np.isfinite(row.best_lr)]
 
 
-def rerun(submit):
-    return [submit(dl.train, grid_start(hidden), X, Y, loss=loss, lr=lr, steps=STEPS,
-                   record_every=STEPS) for loss, _, _, lr, hidden in jobs]
+with tutorial.pool() as pool:   # None in quick mode: then the runs go one after another
+    runs = [((grid_start(hidden), X, Y), dict(loss=loss, lr=lr, steps=STEPS, record_every=STEPS))
+            for loss, _, _, lr, hidden in jobs]
+    if pool is None:
+        histories = [dl.train(*args, **kw) for args, kw in runs]
+    else:
+        histories = [f.result() for f in [pool.submit(dl.train, *args, **kw) for args, kw in runs]]
 
-
-if tutorial.quick_mode():
-    histories = rerun(lambda f, *args, **kw: f(*args, **kw))
-else:
-    with ProcessPoolExecutor(2) as pool:
-        histories = [future.result() for future in rerun(pool.submit)]
-
-bounds = {"l2": 2 / lam_l2, "l4 fit": 2 / l4_hessian_max(W_fit),
-          "l4 start": 2 / l4_hessian_max(W_start)}
-steps_rows = []
-for (loss, arch, depth, lr, _), h in zip(jobs, histories):
-    norm = float(np.linalg.norm(dl.end_to_end(h.final_factors)))
-    factor = norm ** (2 - 2 / depth)
-    steps_rows.append({"loss": loss, "arch": arch, "lr": lr, "final loss": h.final_loss,
-                       "||W_e|| start": float(np.linalg.norm(W_start)), "||W_e|| end": norm,
-                       "effective lr end": lr * factor,
-                       "balancedness end": dl.balancedness(h.final_factors)})
-steps_table = pd.DataFrame(steps_rows)
+steps_table = pd.DataFrame([
+    {"loss": loss, "arch": arch, "lr": lr, "final loss": h.final_loss,
+     "||W_e|| start": float(np.linalg.norm(W_start)),
+     "||W_e|| end": float(np.linalg.norm(dl.end_to_end(h.final_factors))),
+     "effective lr end": curvature.effective_lr(lr, dl.end_to_end(h.final_factors), depth),
+     "balancedness end": dl.balancedness(h.final_factors)}
+    for (loss, arch, depth, lr, _), h in zip(jobs, histories)])
 print(steps_table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-print(f"for comparison, 2/lambda_max: l2 {bounds['l2']:.3g}; l4 at the least-squares fit "
-      f"{bounds['l4 fit']:.3g}, at the start {bounds['l4 start']:.3g}")
+print(f"for comparison, 2/lambda_max: l2 {2 / lam_l2:.3g}; l4 at the least-squares fit "
+      f"{2 / lam_l4['fit']:.3g}, at the start {2 / lam_l4['start']:.3g}")
 
 # %% [markdown]
 # How to read the two tables (the verdicts below are those of the full run,
@@ -242,23 +211,22 @@ print(f"for comparison, 2/lambda_max: l2 {bounds['l2']:.3g}; l4 at the least-squ
 #
 # * **l4.** The deeper nets start *slower* (higher loss at step 1000: their
 #   factor ||W_e||^(2-2/N) is below 1 while W_e is small), then overtake
-#   depth 1 and reach the target several times sooner, ending far lower:
-#   the paper's acceleration. By the end their effective lr is several
-#   times depth 1's, of the order of what the flatter late stage tolerates
+#   depth 1, reach the target several times sooner and end far lower: the
+#   paper's acceleration. By the end their effective lr is several times
+#   depth 1's, of the order of what the flatter late stage tolerates
 #   (2/lambda_max at the least-squares fit), while depth 1 stays pinned to
 #   an lr the steep start allows. They stay balanced, so Theorem 1 is what
 #   we see. Depth 3 is not faster than depth 2: its factor ||W_e||^(4/3)
-#   grows faster, so it must start from a smaller lr to stay stable and
-#   loses time early.
+#   grows faster, so it must start from a smaller lr and loses time early.
 # * **l2.** Depth 1, at lr just below 2/lambda_max, reaches the target
-#   first; the deeper nets get there later and end no lower. No gain from
+#   first; the deeper nets get there later and end no lower: no gain from
 #   depth, as the paper says (here even a loss). The curvature is the same
-#   everywhere, so depth 1 already runs at the largest stable step from the
-#   first step to the last; a deep net's growing step can only *reach* that
-#   bound, and when it passes it the loss spikes (depth 3 in the figure)
-#   and the factors leave the balanced regime (large balancedness above),
-#   after which Theorem 1 no longer applies. That is also why the deep nets'
-#   final l2 loss hardly depends on the lr above a few 1e-3 (per-lr table).
+#   everywhere, so depth 1 runs at the largest stable step throughout; a
+#   deep net's growing step can only *reach* that bound, and past it the
+#   loss spikes (depth 3 in the figure) and the factors leave the balanced
+#   regime (large balancedness above), where Theorem 1 no longer applies.
+#   So the deep nets' final l2 loss hardly depends on the lr above a few
+#   1e-3 (per-lr table).
 #
 # ## The figure
 # Best-lr curves, log-log: the early slow start of the deep nets and their
@@ -287,10 +255,8 @@ for ax, loss in zip(axes, ("l2", "l4")):
                                     "step": steps, "value": mean}))
     ax.axhline(target, color="gray", ls=":", lw=1.2,
                label=f"target: 1.1 x depth-1 best = {target:.3g}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("gradient-descent step (log scale)")
-    ax.set_ylabel(f"training loss ({loss}, log scale)")
+    ax.set(xscale="log", yscale="log", xlabel="gradient-descent step (log scale)",
+           ylabel=f"training loss ({loss}, log scale)")
     ax.set_title(f"{loss} loss: mean |residual|^{loss[1:]}", fontsize=10)
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
@@ -299,13 +265,8 @@ for ax, loss in zip(axes, ("l2", "l4")):
     ax.legend(fontsize=8.5)
 
 
-def speedup(loss):
-    part = table[(table["loss"] == loss) & (table["depth"] > 1)]
-    return part["speed-up vs depth 1"].max()
-
-
 def verdict(loss):
-    value = speedup(loss)
+    value = table[(table["loss"] == loss) & (table["depth"] > 1)]["speed-up vs depth 1"].max()
     if not np.isfinite(value):
         return f"does not speed up {loss} (no deeper net reached the target)"
     return f"{'speeds up' if value > 1 else 'does not speed up'} {loss} ({value:.2f}x)"

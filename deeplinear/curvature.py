@@ -1,0 +1,368 @@
+"""Curvature: Hessians, Hessian-vector products, sharpness and effective learning rates.
+
+Gradient descent with step ``lr`` on a quadratic is stable while
+``lr * lambda_max(Hessian) < 2``; the top Hessian eigenvalue is the *sharpness*.
+The loss ``L(W_e) = mean(|X W_e^T - Y|^p)`` over all ``n * k`` entries has a
+Hessian that is block diagonal over the ``k`` outputs; vectors over ``W_e``
+are ``W_e.ravel()`` (row-major: entry ``(a, i)`` at ``a * d + i``).
+
+Equations::
+
+    r        = X W_e^T - Y                                       shape (n, k)
+    H_e      = blockdiag_a  p (p-1) X^T diag(|r_a|^(p-2)) X / (n k)   (k d, k d)
+             = I_k kron 2 X^T X / (n k)                          for l2, at every W_e
+    dG[V]    = (p (p-1) |r|^(p-2) * (X V^T) / (n k))^T X         H_e vec(V), shape (k, d)
+    dF/dW_j  = S_j^T G P_j^T + wd W_j,  S_j = W_N...W_{j+1},  P_j = W_{j-1}...W_1
+    H_F[V]_j = dS_j^T G P_j^T + S_j^T dG[dW_e] P_j^T + S_j^T G dP_j^T + wd V_j
+    M        = J J^T = sum_j (S_j S_j^T) kron (P_j^T P_j)        dW_e = -lr M vec(G) + O(lr^2)
+    balanced, one output:  M = ||W_e||^(2-2/N) (I + (N-1) u u^T),  u = W_e / ||W_e||
+
+``dS_j``, ``dP_j`` and ``dW_e`` are the directional derivatives of the products
+along ``V = (V_1, ..., V_N)``. Everything here is exact up to rounding except
+:func:`factor_hvp` with ``eps`` given (a centred difference of gradients, error
+O(eps^2) from truncation plus O(eps_machine / eps) from rounding) and
+:func:`sharpness` and :func:`sharpness_e`, whose power iteration converges at
+the rate ``|lambda_2 / lambda_1|`` per iteration. Power iteration finds the
+eigenvalue of largest *magnitude*: the sharpness wherever the top eigenvalue
+dominates negative curvature (near minima and along training runs; not at a
+saddle such as the origin of a deep net).
+
+References
+----------
+.. [1] S. Arora, N. Cohen, E. Hazan. On the Optimization of Deep Networks:
+   Implicit Acceleration by Overparameterization. ICML 2018, Theorem 1.
+.. [2] J. Cohen et al. Gradient Descent on Neural Networks Typically Occurs at
+   the Edge of Stability. ICLR 2021.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+
+from ._validation import (as_array_list, as_factors, as_matrix, as_rng, check_data, check_depth,
+                          check_positive)
+from .linalg import psd_power
+from .losses import get_loss
+from .network import end_to_end
+from .objective import Objective
+
+__all__ = ["loss_hessian", "loss_hvp", "loss_sharpness", "factor_hvp", "factor_hessian",
+           "end_to_end_preconditioner", "gauss_newton_sharpness", "Eigenpair",
+           "power_iteration", "sharpness", "sharpness_e", "effective_lr", "balanced_sharpness"]
+
+
+class Eigenpair(NamedTuple):
+    """What power iteration returns: ``value, vector = sharpness(...)``.
+
+    ``value`` is the last Rayleigh quotient ``v.Hv`` (v of unit norm); ``vector``
+    is the last product ``H v``, shape (P,), along the top eigenvector but not
+    normalised: pass it back as ``v0`` to warm-start the next call.
+    """
+
+    value: float
+    vector: np.ndarray
+
+
+def _loss_data(W_e, X, Y, loss, *, need_W_e=False):
+    loss = get_loss(loss)
+    X, Y = check_data(X, Y)
+    if W_e is None:
+        if loss.p != 2 or need_W_e:
+            raise ValueError(f"W_e: required for {loss.name}, whose Hessian depends on the "
+                             "residuals; only the l2 Hessian is the same at every W_e")
+        return None, X, Y, loss, None
+    W_e = as_matrix(W_e, "W_e")
+    X, Y = check_data(X, Y, d_in=W_e.shape[1], d_out=W_e.shape[0])
+    if loss.p == 2:
+        return W_e, X, Y, loss, None
+    with np.errstate(divide="ignore"):                     # 0^(p-2) = inf for p < 2
+        weights = np.abs(X @ W_e.T - Y) ** (loss.p - 2)   # |r|^(p-2), shape (n, k)
+    if not np.all(np.isfinite(weights)):
+        raise ValueError(f"W_e: the Hessian of {loss.name} (p < 2) does not exist where a "
+                         "residual is exactly zero, as one is here")
+    return W_e, X, Y, loss, weights
+
+
+def _blocks(W_e, X, Y, loss="l2"):
+    """The k diagonal blocks (d, d) of H_e; for l2 one block stands for all."""
+    W_e, X, Y, loss, w = _loss_data(W_e, X, Y, loss)
+    n, k = Y.shape
+    if w is None:
+        return [2 * X.T @ X / (n * k)], k
+    c = loss.p * (loss.p - 1)
+    return [c * (X * w[:, [a]]).T @ X / (n * k) for a in range(k)], 1
+
+
+def loss_hessian(W_e, X, Y, loss="l2") -> np.ndarray:
+    """Hessian of the loss with respect to ``vec(W_e) = W_e.ravel()``.
+
+    Parameters
+    ----------
+    W_e : ndarray, shape (k, d), or None
+        Where to evaluate; None is allowed for l2, whose Hessian is constant.
+    X : ndarray, shape (n, d)
+    Y : ndarray, shape (n, k)
+    loss : str or Loss, default "l2"
+
+    Returns
+    -------
+    ndarray, shape (k d, k d)
+        Block diagonal; for l2 ``kron(I_k, 2 X^T X / (n k))``.
+    """
+    blocks, repeat = _blocks(W_e, X, Y, loss)
+    blocks = blocks * repeat
+    d = X.shape[1]
+    H = np.zeros((d * len(blocks), d * len(blocks)))
+    for a, B in enumerate(blocks):
+        H[a * d:(a + 1) * d, a * d:(a + 1) * d] = B
+    return H
+
+
+def loss_hvp(W_e, V, X, Y, loss="l2") -> np.ndarray:
+    """The Hessian of the loss at ``W_e`` applied to a direction ``V`` (k, d), in O(n k d).
+
+    Returns ``dG``, shape (k, d): the derivative of ``dL/dW_e`` along V,
+    ``loss_hessian(W_e, X, Y, loss) @ V.ravel()`` reshaped.
+    """
+    W_e, X, Y, loss, w = _loss_data(W_e, X, Y, loss, need_W_e=True)
+    V = as_matrix(V, "V")
+    if V.shape != W_e.shape:
+        raise ValueError(f"V: expected the shape of W_e {W_e.shape}, got {V.shape}")
+    dpred = X @ V.T
+    scale = loss.p * (loss.p - 1) / Y.size
+    return (scale * (dpred if w is None else w * dpred)).T @ X
+
+
+def loss_sharpness(W_e, X, Y, loss="l2") -> float:
+    """Top eigenvalue of :func:`loss_hessian`, exactly (``eigvalsh`` of each d x d block).
+
+    Gradient descent on ``W_e`` (depth 1) is stable near ``W_e`` while
+    ``lr < 2 / loss_sharpness``; for l2 that holds everywhere (W_e may be None).
+    """
+    blocks, _ = _blocks(W_e, X, Y, loss)
+    return float(max(np.linalg.eigvalsh(B).max() for B in blocks))
+
+
+def _check_objective(objective):
+    if not isinstance(objective, Objective):
+        raise ValueError(f"objective: expected a deeplinear.Objective, got "
+                         f"{type(objective).__name__}")
+    return objective
+
+
+def _as_direction(V, factors, name="V"):
+    """V as a list shaped like the factors (from a list or a flat vector)."""
+    size = sum(W.size for W in factors)
+    if isinstance(V, np.ndarray) and V.ndim == 1:
+        if V.size != size or V.dtype.kind != "f":
+            raise ValueError(f"{name}: expected a float vector of {size} entries (all factors "
+                             f"raveled), got dtype {V.dtype} and {V.size} entries")
+        return _unflatten(np.ascontiguousarray(V, dtype=np.float64), factors)
+    V = as_array_list(V, name)
+    if len(V) != len(factors):
+        raise ValueError(f"{name}: expected {len(factors)} arrays (one per factor), got {len(V)}")
+    out = [as_matrix(D, f"{name}[{j}]") for j, D in enumerate(V)]
+    for j, (D, W) in enumerate(zip(out, factors)):
+        if D.shape != W.shape:
+            raise ValueError(f"{name}[{j}]: expected the shape of W_{j + 1} {W.shape}, "
+                             f"got {D.shape}")
+    return out
+
+
+def _flatten(arrays):
+    return np.concatenate([A.ravel() for A in arrays])
+
+
+def _unflatten(theta, like):
+    out, i = [], 0
+    for W in like:
+        out.append(theta[i:i + W.size].reshape(W.shape))
+        i += W.size
+    return out
+
+
+def factor_hvp(objective, factors, V, *, eps=None) -> list:
+    """The Hessian of ``objective`` with respect to all factors, applied to V.
+
+    Parameters
+    ----------
+    objective : Objective
+        Data, loss and weight decay.
+    factors : list of ndarray, shape (d_j, d_{j-1})
+    V : list of ndarray shaped like ``factors``, or ndarray, shape (P,)
+        The direction; a flat vector is the factors raveled and concatenated.
+    eps : float, optional
+        None (default): exact, by differentiating the hand-derived factor
+        gradient along V (the ``H_F[V]`` equation, 6N matrix products).
+        Given: the centred difference ``(grad(W + eps V) - grad(W - eps V)) / (2 eps)``
+        of :meth:`Objective.value_and_grads`; relative error about 1e-8 at
+        eps = 1e-4 on unit-scale factors (zero truncation error at depth 1 on l2).
+
+    Returns
+    -------
+    list of ndarray, shape (d_j, d_{j-1})
+    """
+    objective = _check_objective(objective)
+    factors = objective._checked(factors)
+    V = _as_direction(V, factors)
+    if eps is not None:
+        eps = check_positive(eps, "eps")
+        plus = objective.value_and_grads([W + eps * D for W, D in zip(factors, V)])[1]
+        minus = objective.value_and_grads([W - eps * D for W, D in zip(factors, V)])[1]
+        return [(a - b) / (2 * eps) for a, b in zip(plus, minus)]
+    N = len(factors)
+    d0, dN = factors[0].shape[1], factors[-1].shape[0]
+    P, dP = [np.eye(d0)], [np.zeros((d0, d0))]         # P[j] = W_j...W_1 below factor j
+    for W, D in zip(factors, V):
+        P.append(W @ P[-1])
+        dP.append(D @ P[-2] + W @ dP[-1])
+    S, dS = [None] * N, [None] * N                      # S[j] = W_N...W_{j+2} above factor j
+    S[-1], dS[-1] = np.eye(dN), np.zeros((dN, dN))
+    for j in range(N - 1, 0, -1):
+        S[j - 1] = S[j] @ factors[j]
+        dS[j - 1] = dS[j] @ factors[j] + S[j] @ V[j]
+    _, G = objective.value_and_grad_e(P[N])
+    dG = loss_hvp(P[N], dP[N], objective.X, objective.Y, objective.loss)
+    wd = objective.weight_decay
+    return [dS[j].T @ G @ P[j].T + S[j].T @ dG @ P[j].T + S[j].T @ G @ dP[j].T + wd * V[j]
+            for j in range(N)]
+
+
+def factor_hessian(objective, factors) -> np.ndarray:
+    """The full Hessian over all factors raveled, shape (P, P): one exact
+    :func:`factor_hvp` per unit vector, so only for small networks."""
+    factors = _check_objective(objective)._checked(factors)
+    size = sum(W.size for W in factors)
+    return np.column_stack([_flatten(factor_hvp(objective, factors, e)) for e in np.eye(size)])
+
+
+def end_to_end_preconditioner(factors) -> np.ndarray:
+    """``M = J J^T``, shape (k d, k d): one SGD step of lr on the factors moves
+    ``vec(W_e)`` by ``-lr M vec(dL/dW_e)`` to first order. Depth 1 gives the
+    identity; balanced single-output factors give Theorem 1's
+    ``||W_e||^(2-2/N) (I + (N-1) u u^T)``.
+    """
+    factors = as_factors(factors)
+    M = 0.0
+    for j in range(len(factors)):
+        S = end_to_end(factors[j + 1:]) if j + 1 < len(factors) else np.eye(factors[-1].shape[0])
+        P = end_to_end(factors[:j]) if j > 0 else np.eye(factors[0].shape[1])
+        M = M + np.kron(S @ S.T, P.T @ P)
+    return M
+
+
+def gauss_newton_sharpness(objective, factors) -> float:
+    """Top eigenvalue of the Gauss-Newton part ``J^T H_e J + wd I`` of the factor
+    Hessian, as ``lambda_max(H_e^(1/2) M H_e^(1/2)) + wd`` (exact). It equals the
+    sharpness where ``dL/dW_e = 0``; ``2 /`` it is the largest stable lr of the
+    linearised step ``W_e <- W_e - lr M grad`` at these factors."""
+    objective = _check_objective(objective)
+    factors = objective._checked(factors)
+    root = psd_power(loss_hessian(end_to_end(factors), objective.X, objective.Y,
+                                  objective.loss), 0.5)
+    top = np.linalg.eigvalsh(root @ end_to_end_preconditioner(factors) @ root).max()
+    return float(top) + objective.weight_decay
+
+
+def power_iteration(matvec, v0, *, iters=100, tol=None) -> Eigenpair:
+    """Power iteration: ``v <- H v / ||H v||`` with ``H v = matvec(v)``.
+
+    Parameters
+    ----------
+    matvec : callable, ndarray (P,) -> ndarray (P,)
+        A symmetric linear map.
+    v0 : ndarray, shape (P,)
+        Start (any nonzero vector; normalised first).
+    iters : int, default 100
+        The most iterations.
+    tol : float, optional
+        Stop once the Rayleigh quotient changes by at most ``tol * |value|``;
+        None (default) runs all ``iters``, so the cost is fixed.
+
+    Returns
+    -------
+    Eigenpair
+        The eigenvalue of largest magnitude, and the last ``H v``.
+    """
+    iters = check_depth(iters, "iters")
+    if tol is not None:
+        tol = check_positive(tol, "tol")
+    v = np.asarray(v0, dtype=np.float64)
+    if v.ndim != 1 or not np.all(np.isfinite(v)) or not np.any(v):
+        raise ValueError("v0: expected a finite, nonzero 1-D vector")
+    lam = 0.0
+    for _ in range(iters):
+        v = v / np.linalg.norm(v)
+        hv = matvec(v)
+        previous, lam, v = lam, float(v @ hv), hv
+        if tol is not None and abs(lam - previous) <= tol * abs(lam):
+            break
+    return Eigenpair(lam, v)
+
+
+def _start(v0, size, rng):
+    if v0 is None:
+        return as_rng(rng).standard_normal(size)
+    v0 = np.asarray(v0)
+    if v0.shape != (size,):
+        raise ValueError(f"v0: expected shape ({size},), got {v0.shape}")
+    return v0
+
+
+def sharpness(objective, factors, *, v0=None, iters=100, tol=None, eps=None,
+              rng=None) -> Eigenpair:
+    """Sharpness of ``objective`` with respect to all factors, by power iteration on
+    :func:`factor_hvp` (exact, or the centred difference with ``eps`` given).
+
+    ``v0`` (shape (P,), the factors raveled) warm-starts it, e.g. from the
+    previous step of a run; without it the start is ``standard_normal(P)`` of
+    ``rng`` (an int seed, None or a Generator). ``iters`` and ``tol`` as in
+    :func:`power_iteration`. Depth 1 (``[W_e]``) gives the end-to-end sharpness.
+    """
+    objective = _check_objective(objective)
+    factors = objective._checked(factors)
+    v = _start(v0, sum(W.size for W in factors), rng)
+    return power_iteration(lambda u: _flatten(factor_hvp(objective, factors, u, eps=eps)),
+                           v, iters=iters, tol=tol)
+
+
+def sharpness_e(W_e, X, Y, loss="l2", *, v0=None, iters=100, tol=None, rng=None) -> Eigenpair:
+    """Top eigenvalue of the loss Hessian in ``W_e`` by power iteration on
+    :func:`loss_hvp`, never forming the (k d, k d) matrix; compare :func:`loss_sharpness`."""
+    W_e = as_matrix(W_e, "W_e")
+    v = _start(v0, W_e.size, rng)
+    return power_iteration(lambda u: loss_hvp(W_e, u.reshape(W_e.shape), X, Y, loss).ravel(),
+                           v, iters=iters, tol=tol)
+
+
+def _single_output_norm(W_e, depth):
+    W_e = as_matrix(W_e, "W_e")
+    if W_e.shape[0] != 1:
+        raise ValueError(f"W_e: expected a single output, shape (1, d_0), got {W_e.shape}")
+    return float(np.linalg.norm(W_e)), check_depth(depth)
+
+
+def effective_lr(lr, W_e, depth) -> float:
+    """Theorem 1's adaptive learning rate ``lr ||W_e||^(2-2/N)`` (single output;
+    N times that along ``W_e`` itself). W_e: ndarray, shape (1, d_0)."""
+    lr = check_positive(lr, "lr")
+    norm, N = _single_output_norm(W_e, depth)
+    return lr * norm ** (2 - 2 / N)
+
+
+def balanced_sharpness(W_e, depth, sharpness_e, lr=1.0) -> float:
+    """The balanced-factor estimate ``lr * sharpness_e * ||W_e||^(2-2/N)``.
+
+    With ``lr = 1``: the factors' sharpness predicted from the end-to-end one
+    (:func:`loss_sharpness`) by Theorem 1's preconditioner, off the ``u``
+    direction, which can add up to a factor N; with the run's lr: the number to
+    compare with 2. Exact for depth 1; ignores any imbalance of the factors.
+    """
+    if isinstance(sharpness_e, bool) or not isinstance(sharpness_e, numbers.Real):
+        raise ValueError(f"sharpness_e: expected a real number, got {sharpness_e!r}")
+    lr = check_positive(lr, "lr")
+    norm, N = _single_output_norm(W_e, depth)
+    return lr * float(sharpness_e) * norm ** (2 - 2 / N)
