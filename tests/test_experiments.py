@@ -206,6 +206,30 @@ def test_cli_bad_options_exit_with_one_line(args, message, capsys, tmp_path):
     assert not (tmp_path / "never").exists()
 
 
+def test_cli_unwritable_out_fails_before_any_run(tmp_path, capsys, monkeypatch):
+    import deeplinear.experiments.__main__ as cli
+
+    ran = []
+    monkeypatch.setattr(cli, "run_preset", lambda *a, **k: ran.append(1))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for out in ("/proc/deeplinear-results", str(blocker / "results")):
+        assert main(["--steps", "5", "--out", out]) == 2
+        err = capsys.readouterr().err
+        assert f"--out: cannot write to {out}:" in err and len(err.strip().splitlines()) == 1
+    assert not ran, "runs started although their results could not be written"
+
+
+def test_long_runs_record_every_kth_step_and_say_so(tmp_path, capsys):
+    assert main(["--steps", "3000", "--hidden", "[]", "--lrs", "0.01", "--seeds", "0",
+                 "--jobs", "1", "--out", str(tmp_path / "r")]) == 0
+    assert "3000 steps (loss recorded every 3)" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["config"]["record_every"] == 3
+    curves = pd.read_csv(tmp_path / "r" / "curves.csv")
+    assert curves["step"].max() == 3000 and len(curves) == 3000 // 3 + 1
+
+
 def test_cli_bad_option_has_no_traceback_in_a_real_process():
     proc = subprocess.run([sys.executable, "-m", "deeplinear.experiments", "--steps", "-3"],
                           capture_output=True, text=True, timeout=120,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 import warnings
 
@@ -130,6 +131,10 @@ def main(argv=None) -> int:
 
     out = args.out or os.path.join(
         "results", f"{data.name}-{args.preset}-{time.strftime('%Y%m%d-%H%M%S')}")
+    problem = _unwritable(out)
+    if problem:  # before any run: the results would be lost at the end
+        print(f"{PROG}: error: --out: cannot write to {out}: {problem}", file=sys.stderr)
+        return 2
     executor = None
     if args.jobs > 1:
         from concurrent.futures import ProcessPoolExecutor
@@ -146,6 +151,18 @@ def main(argv=None) -> int:
         print(f"\n{len(results.runs)} runs in {results.seconds:.1f} s; wrote "
               + ", ".join(paths.values()))
     return 0
+
+
+def _unwritable(out):
+    """Why ``out`` cannot hold the results (None if it can): made and probed now."""
+    try:
+        os.makedirs(out, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=out)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
 
 
 def _title(results, preset):

@@ -187,8 +187,11 @@ class Results:
         fixed = ", ".join(f"{col} {self.runs[col].iloc[0]}" for col in ("loss", "init", "optimizer")
                           if col not in varying)
         lrs = c["lrs"] if isinstance(c["lrs"], list) and not isinstance(c["lrs"][0], list) else None
+        every = c.get("record_every")
+        recorded = f" (loss recorded every {every})" if isinstance(every, int) and every > 1 \
+            else ""
         head = (f"{c['dataset']} (n={c['n']}, d={c['d_in']} -> {c['d_out']}); {fixed}; "
-                f"{c['steps']} steps; {len(lrs) if lrs else 'per-grid'} lrs x "
+                f"{c['steps']} steps{recorded}; {len(lrs) if lrs else 'per-grid'} lrs x "
                 f"{len(c['seeds']) if not isinstance(c['seeds'][0], list) else '?'} seeds")
         cols = varying + ["arch", "depth", "best lr", "final loss (mean ± std)",
                           "steps to 1.1x depth-1 best", "diverged"]
