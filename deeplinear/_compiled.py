@@ -24,11 +24,21 @@ built here, in one place: ``Chain.__init__``, :func:`kernel_data`,
 :func:`optimizer_args` (from the optimizer's ``kernel_args``) and
 :func:`train_loop`.
 
+Every per-factor array the kernels take is one flat float64 array in the
+layout of ``Chain.kd`` (see ``_kernels.interface``): one compiled
+specialisation for every depth, cached on disk.
+
+The first run of the kernels on a machine (or after they changed) compiles
+them, which takes several seconds; :func:`announce_compiling` says so on
+stderr, once, when numba's cache has no compiled code for the loop.
+
 ``deeplinear.train`` imports this module lazily, only to run the compiled loop.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 import weakref
 
@@ -43,11 +53,10 @@ except ModuleNotFoundError as exc:  # only a missing _kernels package is "no ker
     if exc.name != f"{__package__}._kernels":
         raise
     _chain = _loss = _kt = None
-else:
-    from numba.typed import List
 
 __all__ = ["available", "require", "Chain", "kernel_data", "value_and_grads",
-           "value_and_grad_e", "optimizer_args", "train_loop"]
+           "value_and_grad_e", "optimizer_args", "train_loop", "needs_compiling",
+           "announce_compiling", "COMPILE_MESSAGE"]
 
 # Passed to a kernel in place of a state array that the chosen options never
 # touch (the momentum buffer when momentum == 0, vmax when amsgrad is off).
@@ -108,20 +117,41 @@ class Chain:
         kd = self.dims[::-1] if self.transposed else self.dims
         k = kd[-1]
         N = self.depth
-        self.suffix = List([np.empty((k, kd[j])) for j in range(N + 1)])
-        self.g_prefix_t = List([np.empty((k, kd[j])) for j in range(N)])
-        self.dW = List([np.empty((kd[j + 1], kd[j])) for j in range(N)])
+        #: The dimensions in the kernels' orientation: the layout of every flat array.
+        self.kd = np.array(kd, dtype=np.int64)
+        self.shapes = [(kd[j + 1], kd[j]) for j in range(N)]
+        #: Number of parameters: the length of the flat factors.
+        self.size = sum(r * c for r, c in self.shapes)
+        suffix = np.empty(k * sum(kd))
+        g_prefix_t = np.empty(k * sum(kd[:-1]))
+        dW = np.empty(self.size)
+        # 2-D views of the blocks of the flat buffers (what the kernels see).
+        self.suffix = _blocks(suffix, [(k, kd[j]) for j in range(N + 1)])
+        self.g_prefix_t = _blocks(g_prefix_t, [(k, kd[j]) for j in range(N)])
+        self.dW = self.views(dW)
         d_0, d_N = self.dims[0], self.dims[-1]
         # Loss-side buffers: W_e and grad_e as (d_N, d_0), grad_e in the chain's orientation.
-        self.work = Workspace(suffix=self.suffix, g_prefix_t=self.g_prefix_t, dW=self.dW,
+        self.work = Workspace(kd=self.kd, suffix=suffix, g_prefix_t=g_prefix_t, dW=dW,
                               W_e=np.empty((d_N, d_0)), grad_e=np.empty((d_N, d_0)),
                               grad_k=np.empty((k, kd[0])))
+
+    def views(self, flat) -> list[np.ndarray]:
+        """The factor-shaped 2-D views of a flat array in the layout of the factors."""
+        return _blocks(flat, self.shapes)
 
     def kernel_factors(self, factors):
         """The factors in the kernels' orientation (``[W_N^T, ..., W_1^T]`` if transposed)."""
         if self.transposed:
             return [np.ascontiguousarray(W.T) for W in reversed(factors)]
         return list(factors)
+
+    def pack(self, factors) -> np.ndarray:
+        """A new flat array of ``factors`` (ours, shape (d_j, d_{j-1})) in the kernels' orientation."""
+        flat = np.empty(self.size)
+        ordered = reversed(factors) if self.transposed else factors
+        for view, W in zip(self.views(flat), ordered):
+            view[...] = W.T if self.transposed else W
+        return flat
 
     def unkernel(self, arrays) -> list[np.ndarray]:
         """Copies of per-factor arrays in the kernels' orientation, back in ours."""
@@ -131,8 +161,8 @@ class Chain:
 
     def end_to_end(self, factors) -> np.ndarray:
         """``W_e = W_N ... W_1``, shape (d_N, d_0), by the kernels; keeps the suffix products."""
-        self._kf = List(self.kernel_factors(factors))
-        _chain.suffix_products(self._kf, self.suffix)
+        self._params = self.pack(factors)
+        _chain.suffix_products(self._params, self.kd, self.work.suffix)
         W_e = self.suffix[0]
         return W_e.T.copy() if self.transposed else W_e.copy()
 
@@ -140,8 +170,18 @@ class Chain:
         """Factor gradients (new arrays, shape (d_j, d_{j-1})) at the factors last
         passed to :meth:`end_to_end`, for ``grad_e`` of shape (d_N, d_0)."""
         g = np.ascontiguousarray(grad_e.T) if self.transposed else np.ascontiguousarray(grad_e)
-        _chain.factor_gradients(self._kf, self.suffix, g, self.g_prefix_t, self.dW)
+        _chain.factor_gradients(self._params, self.kd, self.work.suffix, g,
+                                self.work.g_prefix_t, self.work.dW)
         return self.unkernel(self.dW)
+
+
+def _blocks(flat, shapes) -> list[np.ndarray]:
+    """Consecutive C-contiguous views of ``flat`` with the given 2-D shapes."""
+    views, off = [], 0
+    for r, c in shapes:
+        views.append(flat[off:off + r * c].reshape(r, c))
+        off += r * c
+    return views
 
 
 def _cache(objective) -> dict:
@@ -216,8 +256,9 @@ def value_and_grads(objective, factors):
     """``objective.value_and_grads(factors)`` by the kernel of one compiled step."""
     factors = objective._checked(factors)
     ch = chain(objective, factors)
-    value = _kt.objective_value_and_grads(List(ch.kernel_factors(factors)), ch.work,
-                                        kernel_data(objective, ch.transposed))
+    announce_compiling(_kt.objective_value_and_grads)
+    value = _kt.objective_value_and_grads(ch.pack(factors), ch.work,
+                                          kernel_data(objective, ch.transposed))
     return float(value), ch.unkernel(ch.dW)
 
 
@@ -234,20 +275,29 @@ def optimizer_args(opt):
     OptimizerArgs
         The rule's code and hyperparameters.
     States
-        Flat views (``reshape(-1)`` of C-contiguous arrays) of its state
-        arrays, one typed List per slot; ``_UNUSED`` in a slot the rule
-        leaves untouched.
+        One flat array per slot, the factors' state arrays one after the
+        other (the layout of the flat factors); ``_UNUSED`` in a slot the
+        rule leaves untouched. The optimizer's own state arrays become views
+        of these, so that the kernel's updates show in ``opt.state``.
     """
     rule, hyper, names = opt.kernel_args()
     names = tuple(names) + (None,) * (_N_STATES - len(names))
-    lists = []
+    slots = []
     for key in names:
         if key is None:
-            lists.append(List([_UNUSED for _ in opt.params]))
-        else:
-            lists.append(List([s[key].reshape(-1) for s in opt.state]))
+            slots.append(_UNUSED)
+            continue
+        flat = np.empty(sum(int(s[key].size) for s in opt.state))
+        off = 0
+        for s in opt.state:
+            a = s[key]
+            view = flat[off:off + a.size].reshape(a.shape)
+            view[...] = a
+            s[key] = view
+            off += a.size
+        slots.append(flat)
     return (OptimizerArgs(code=_kt.CODES[rule], hyper=np.asarray(hyper, dtype=np.float64)),
-            States(*lists))
+            States(*slots))
 
 
 def train_loop(objective, factors, optimizer, lr, steps, record_every, divergence_factor,
@@ -272,11 +322,10 @@ def train_loop(objective, factors, optimizer, lr, steps, record_every, divergenc
 
     require()
     ch = chain(objective, factors)
-    kf = ch.kernel_factors(factors)
+    params = ch.pack(factors)
     # The optimizer class validates the options and creates the initial state.
-    opt = make_optimizer(optimizer, kf, lr=lr, **optimizer_options)
+    opt = make_optimizer(optimizer, ch.views(params), lr=lr, **optimizer_options)
     opt_args, states = optimizer_args(opt)
-    kfl = List(kf)
 
     data = kernel_data(objective, ch.transposed)
     run = RunArgs(steps=int(steps), record_every=int(record_every),
@@ -285,12 +334,58 @@ def train_loop(objective, factors, optimizer, lr, steps, record_every, divergenc
     losses = np.empty(size)
     recorded = np.empty(size, dtype=np.int64)
 
+    announce_compiling(_kt.train_loop)
     start = time.perf_counter()
     # Overflow in a diverging run is expected, not an error (it can only warn
     # when numba's JIT is disabled and NumPy scalars do the maths).
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        count, diverged = _kt.train_loop(kfl, states, ch.work, data, opt_args, run,
+        count, diverged = _kt.train_loop(params, states, ch.work, data, opt_args, run,
                                          losses, recorded)
     seconds = time.perf_counter() - start
     return (losses[:count].copy(), recorded[:count].copy(), bool(diverged),
-            ch.unkernel(kfl), seconds)
+            ch.unkernel(ch.views(params)), seconds)
+
+
+#: What :func:`announce_compiling` prints on stderr before numba compiles the loop.
+COMPILE_MESSAGE = ("deeplinear: compiling the numba kernels (once; about 10 s); "
+                   "later runs load them from the cache ...")
+# Dispatchers already checked in this process, and whether the message was
+# printed (a forked worker inherits both).
+_CHECKED: set = set()
+_ANNOUNCED = [False]
+
+
+def needs_compiling(dispatcher) -> bool:
+    """Whether calling ``dispatcher`` will compile it: numba's on-disk cache has
+    no code for it that matches this numba version and the kernels' source.
+
+    Cheap (one small index file read, no compilation). The index file holds
+    the numba version and the source file's stamp (modification time and
+    size); numba's own loader ignores an index whose version or stamp
+    differs, and so does this check. False when the JIT is disabled, when
+    ``dispatcher`` has already compiled or loaded code in this process, or
+    when the cache cannot be inspected (an unknown numba internals layout).
+    """
+    if getattr(dispatcher, "overloads", None):  # compiled or loaded here already
+        return False
+    cache = getattr(dispatcher, "_cache", None)
+    index_file = getattr(cache, "_cache_file", None)
+    if index_file is None:  # NUMBA_DISABLE_JIT=1 (a plain function), or no cache
+        return False
+    try:
+        return not index_file._load_index()
+    except Exception:  # numba internals changed: say nothing rather than fail
+        return False
+
+
+def announce_compiling(dispatcher) -> None:
+    """Print :data:`COMPILE_MESSAGE` on stderr, once per process, if calling
+    ``dispatcher`` is about to compile it (see :func:`needs_compiling`).
+
+    ``DEEPLINEAR_QUIET_COMPILE=1`` silences it."""
+    if _ANNOUNCED[0] or dispatcher in _CHECKED:
+        return
+    _CHECKED.add(dispatcher)
+    if needs_compiling(dispatcher) and not os.environ.get("DEEPLINEAR_QUIET_COMPILE"):
+        _ANNOUNCED[0] = True
+        print(COMPILE_MESSAGE, file=sys.stderr, flush=True)

@@ -125,13 +125,46 @@ def test_process_pool_gives_the_same_results(small):
               lrs=[1e-2, 5e-2], seeds=[0, 1])
     serial = grid_search(small, **kw)
     with ProcessPoolExecutor(max_workers=2) as pool:
-        parallel = grid_search(small, executor=pool, **kw)
+        # serial_below=0: use the pool even though this grid is too small to pay for it
+        parallel = grid_search(small, executor=pool, serial_below=0, **kw)
     cols = [c for c in serial.runs.columns if c != "seconds"]
     pd.testing.assert_frame_equal(serial.runs[cols], parallel.runs[cols])
     for (s1, l1), (s2, l2) in zip(serial.curves, parallel.curves):
         assert_array_equal(s1, s2)
         assert_array_equal(l1, l2)  # bit for bit: the same operations in the same order
     assert serial.format_table() == parallel.format_table()
+
+
+class _CountingExecutor:
+    """A serial ``concurrent.futures`` executor that counts its tasks."""
+
+    def __init__(self):
+        from concurrent.futures import ThreadPoolExecutor
+        self.pool, self.submitted = ThreadPoolExecutor(1), 0
+
+    def submit(self, fn, *args):
+        self.submitted += 1
+        return self.pool.submit(fn, *args)
+
+
+def test_small_grids_skip_the_executor_and_large_ones_use_it(small):
+    from deeplinear.experiments.grid import SERIAL_BELOW_SECONDS, step_cost
+
+    kw = dict(hidden=["[]", "[3]"], steps=10, lrs=[1e-2, 5e-2], seeds=[0])
+    ex = _CountingExecutor()
+    small_run = grid_search(small, executor=ex, **kw)  # estimated far below 1 s: serial
+    assert ex.submitted == 0
+    forced = grid_search(small, executor=ex, serial_below=0, **kw)
+    assert ex.submitted > 0
+    assert_array_equal(small_run.curves[3][1], forced.curves[3][1])
+    # The estimate grows with the steps: a grid estimated above the threshold uses it.
+    ex2 = _CountingExecutor()
+    grid_search(small, executor=ex2, serial_below=1e-3, **kw)
+    assert ex2.submitted > 0
+    # The cost model: l4 passes over the data, l2 does not; deeper nets cost more.
+    assert step_cost([6, 1], 10_000, "l4", "sgd") > 10 * step_cost([6, 1], 10_000, "l2", "sgd")
+    assert step_cost([6, 64, 64, 1], 100, "l2", "sgd") > step_cost([6, 1], 100, "l2", "sgd")
+    assert SERIAL_BELOW_SECONDS == 1.0
 
 
 def test_every_preset_is_valid_and_runs(small):

@@ -20,7 +20,6 @@ missing factor, a transpose, a wrong scale) is off by O(1).
 
 import numpy as np
 import pytest
-from numba.typed import List
 from numpy.testing import assert_allclose
 
 from deeplinear import _compiled, end_to_end, factor_gradients, losses
@@ -79,19 +78,24 @@ def test_chain_kernels_match_linalg(rng, dims):
         else:
             kf, kd, G = factors, dims, grad_e
         k = kd[-1]
-        kfl = List(kf)
-        suffix = List([np.full((k, kd[j]), np.nan) for j in range(N + 1)])
-        chain.suffix_products(kfl, suffix)
+        kda = np.array(kd, dtype=np.int64)
+        params = np.concatenate([W.ravel() for W in kf])  # the flat layout of the factors
+        suffix = np.full(k * sum(kd), np.nan)  # stale contents must be overwritten
+        chain.suffix_products(params, kda, suffix)
+        blocks = [chain.stack_block(suffix, kda, j) for j in range(N + 1)]
         how = f"dims {dims}, {'transposed' if transposed else 'as is'}"
-        _close(suffix[0].T if transposed else suffix[0], W_e, f"W_e = suffix[0], {how}")
-        _close(suffix[N], np.eye(k), f"suffix[N] = I, {how}")
-        g_prefix_t = List([np.full((k, kd[j]), np.nan) for j in range(N)])
-        out = List([np.full((kd[j + 1], kd[j]), np.nan) for j in range(N)])
-        chain.factor_gradients(kfl, suffix, G, g_prefix_t, out)
-        got = [D.T for D in reversed(out)] if transposed else list(out)
+        _close(blocks[0].T if transposed else blocks[0], W_e, f"W_e = suffix[0], {how}")
+        _close(blocks[N], np.eye(k), f"suffix[N] = I, {how}")
+        g_prefix_t = np.full(k * sum(kd[:-1]), np.nan)
+        out = np.full(params.size, np.nan)
+        chain.factor_gradients(params, kda, suffix, G, g_prefix_t, out)
+        views = [chain.factor(out, kda, j) for j in range(N)]
+        got = [D.T for D in reversed(views)] if transposed else views
         for j, (a, b) in enumerate(zip(got, dW), start=1):
             _close(a, b, f"dL/dW_{j}, {how}")
-        assert chain.squared_norm_sum(kfl) == pytest.approx(
+        for j, W in enumerate(kf):  # the views are the factors, in the flat layout
+            assert np.array_equal(chain.factor(params, kda, j), W)
+        assert chain.squared_norm_sum(params) == pytest.approx(
             sum(float(np.sum(W**2)) for W in factors), rel=1e-12)
 
 
@@ -192,7 +196,12 @@ def test_workspace_and_data_are_named_tuples(rng):
 
     ch = _compiled.Chain([2, 4, 3])  # d_0 < d_N: the transposed network, k = 2
     assert isinstance(ch.work, Workspace) and ch.transposed
-    assert ch.work.dW is ch.dW and ch.work.suffix is ch.suffix
+    # One flat buffer each; ch.dW / ch.suffix are 2-D views of their blocks.
+    assert list(ch.work.kd) == [3, 4, 2] and ch.work.kd.dtype == np.int64
+    assert ch.work.dW.shape == (3 * 4 + 4 * 2,) and ch.work.suffix.shape == (2 * 9,)
+    assert all(np.shares_memory(v, ch.work.dW) for v in ch.dW)
+    assert [v.shape for v in ch.dW] == [(4, 3), (2, 4)]
+    assert all(np.shares_memory(v, ch.work.suffix) for v in ch.suffix)
     assert ch.work.W_e.shape == ch.work.grad_e.shape == (3, 2)
     assert ch.work.grad_k.shape == (2, 3)
     X, Y = rng.standard_normal((6, 2)), rng.standard_normal((6, 3))
@@ -220,13 +229,16 @@ def test_optimizer_args_drive_the_kernel_like_step(rng, name, options):
     args, states = _compiled.optimizer_args(twin)
     assert isinstance(args, OptimizerArgs) and isinstance(states, States)
     assert args.code == kernel_train.CODES[name]
-    for slot in states:  # one flat view per factor, or an empty array
-        assert len(slot) == len(shapes)
-        assert all(s.size in (0, np.prod(shape)) for s, shape in zip(slot, shapes))
+    size = sum(int(np.prod(shape)) for shape in shapes)
+    for slot in states:  # one flat array for all the factors, or an empty array
+        assert slot.ndim == 1 and slot.size in (0, size)
+    flat = np.concatenate([W.ravel() for W in twins])
+    twins = _compiled.Chain([2, 3, 1]).views(flat)  # the factors as views of the flat array
     for t in range(1, 4):
         grads = [rng.standard_normal(s) for s in shapes]
         opt.step(grads)
-        kernel_train.optimizer_step(List(twins), List(grads), states, t, args)
+        kernel_train.optimizer_step(flat, np.concatenate([g.ravel() for g in grads]), states,
+                                    t, args)
         for j, (a, b) in enumerate(zip(twins, params)):
             _close(a, b, f"{name} {options}: factor {j} at step {t}")
         for key in opt.state[0]:  # the kernel wrote into the twin optimizer's state

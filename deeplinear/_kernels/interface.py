@@ -3,21 +3,29 @@
 ``deeplinear._compiled`` builds these, once per run (``Workspace`` once per
 architecture), and the kernels of ``train`` read them by field name. numba
 types a ``typing.NamedTuple`` argument field by field (a heterogeneous named
-tuple), including fields that are typed Lists of arrays, and caches the
-functions that take one (``cache=True``); with ``NUMBA_DISABLE_JIT=1`` they
-are plain Python tuples. This module imports neither numba nor the rest of
-deeplinear.
+tuple) and caches the functions that take one (``cache=True``); with
+``NUMBA_DISABLE_JIT=1`` they are plain Python tuples. This module imports
+neither numba nor the rest of deeplinear.
+
+Every per-factor quantity (the factors, their gradients, the optimizer state,
+the chain products) is one flat float64 array, the blocks one after the
+other, and ``Workspace.kd`` describes the layout (see ``chain``): the kernels
+take 2-D views of the blocks, so every field has the same numba type at
+every depth. That makes one compiled specialisation for all depths, cached
+on disk and loaded in a fraction of a second; typed Lists of arrays cost
+about 1 ms each to build from Python and their dispatch could not be cached.
 
 Conventions (see ``chain``): the factors the kernels work on are
 ``[W_1, ..., W_N]``, or ``[W_N^T, ..., W_1^T]`` when ``deeplinear._compiled``
 runs the transposed network (``d_0 < d_N``). ``k = min(d_0, d_N)`` is the
 number of rows every chain intermediate has, and ``kd = [kd_0, ..., kd_N]``
-the dimensions in the kernels' orientation (``dims`` or ``dims[::-1]``).
+the dimensions in the kernels' orientation (``dims`` or ``dims[::-1]``);
+``P = sum_j kd_j kd_{j-1}`` is the number of parameters.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -29,14 +37,17 @@ class Workspace(NamedTuple):
 
     Attributes
     ----------
-    suffix : typed List of ndarray, N + 1 arrays of shape (k, kd_j)
-        ``suffix[j]`` is the product of the kernels' factors above the j-th
-        (``W_N ... W_{j+1}`` when not transposed); ``suffix[0]`` is the
-        end-to-end matrix in the kernels' orientation.
-    g_prefix_t : typed List of ndarray, N arrays of shape (k, kd_j)
-        The loss gradient pushed through the prefixes.
-    dW : typed List of ndarray, N arrays of shape (kd_{j+1}, kd_j)
-        The factor gradients (of the objective, weight decay included).
+    kd : ndarray of int64, shape (N + 1,)
+        The dimensions in the kernels' orientation: the layout of the flat arrays.
+    suffix : ndarray, shape (k * sum_{j=0..N} kd_j,)
+        Stack of N + 1 blocks, block j of shape (k, kd_j): the product of the
+        kernels' factors above the j-th (``W_N ... W_{j+1}`` when not
+        transposed); block 0 is the end-to-end matrix in the kernels' orientation.
+    g_prefix_t : ndarray, shape (k * sum_{j=0..N-1} kd_j,)
+        Stack of N blocks of shape (k, kd_j): the loss gradient pushed through the prefixes.
+    dW : ndarray, shape (P,)
+        The factor gradients (of the objective, weight decay included), in
+        the layout of the flat factors.
     W_e : ndarray, shape (d_N, d_0)
         The end-to-end matrix in our orientation, for the loss kernels.
     grad_e : ndarray, shape (d_N, d_0)
@@ -45,9 +56,10 @@ class Workspace(NamedTuple):
         ``grad_e`` in the kernels' orientation (``grad_e.T`` if transposed).
     """
 
-    suffix: Any
-    g_prefix_t: Any
-    dW: Any
+    kd: np.ndarray
+    suffix: np.ndarray
+    g_prefix_t: np.ndarray
+    dW: np.ndarray
     W_e: np.ndarray
     grad_e: np.ndarray
     grad_k: np.ndarray
@@ -86,10 +98,10 @@ class Data(NamedTuple):
 
 
 class States(NamedTuple):
-    """The optimizer's state: three typed Lists of 1-D arrays, one array per factor.
+    """The optimizer's state: three flat arrays in the layout of the factors.
 
     The slots are in the order the rule's kernel takes its state arrays; a
-    slot the rule (with its options) never touches holds empty arrays:
+    slot the rule (with its options) never touches holds an empty array:
 
     - SGD:      ``momentum_buffer`` (empty when momentum == 0), -, -
     - ADAM:     ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq`` (empty without AMSGrad)
@@ -98,13 +110,13 @@ class States(NamedTuple):
 
     Attributes
     ----------
-    s0, s1, s2 : typed List of ndarray, N arrays of shape (kd_j * kd_{j-1},) or (0,)
-        Flat views of the state arrays, updated in place.
+    s0, s1, s2 : ndarray, shape (P,) or (0,)
+        The state arrays of all the factors, one after the other; updated in place.
     """
 
-    s0: Any
-    s1: Any
-    s2: Any
+    s0: np.ndarray
+    s1: np.ndarray
+    s2: np.ndarray
 
 
 class OptimizerArgs(NamedTuple):

@@ -2,12 +2,43 @@
 
 ``W_e`` has shape (k, d) = (d_N, d_0), data ``X`` (n, d), targets ``Y`` (n, k)
 and predictions ``X @ W_e.T``. Both losses are means over all n*k entries.
+
+The lp pass and its summation order
+-----------------------------------
+``lp_value_and_grad_e`` reads ``X`` once: for each row the dot products
+``W_e x_i``, the residuals, the loss terms and the rank-1 update of the
+gradient, with no n-long temporary. Every sum is taken in one fixed order,
+so that a result is the same bit for bit whatever the alignment of the
+arrays (and with or without ``NUMBA_DISABLE_JIT``); no ``fastmath``
+reassociation is used, and no multiply-add is fused:
+
+- a dot product ``sum_c w_c x_c`` over d terms has 4 lanes: over the
+  blocks of 4 (c < 4 floor(d/4)), lane j sums the terms with ``c % 4 == j``
+  in increasing c, starting from 0.0; if d is not a multiple of 4, the
+  last 4 elements (c = d - 4 + j, into lane j) make one more block, where
+  the lanes already summed (and, for d < 4, those before the row) add +0.0.
+  The lanes are combined as ``(s0 + s2) + (s1 + s3)``
+  (``_row_dot_reference``). numba does not vectorize a reduction without
+  reassociation, so the lanes are an explicit ``<4 x double>`` accumulator
+  (``_rows_dot``, a numba intrinsic);
+- the loss value sums the terms ``|r_ia|^p`` in the order of (i, a);
+- the gradient entry (a, c) sums ``coef_ia * x_ic`` over i in increasing
+  order, starting from 0.0, then is multiplied by ``1 / (n k)``
+  (``_rows_axpy``: blocks of 4 entries, then the last d % 4 one by one).
+
+For k = 1 (the experiments) rows go four at a time (the four dot products
+share the loads of ``w``, and the gradient is loaded and stored once per four
+rows); that grouping changes no sum, so the result is the same as row by row.
+For p = 2 and p = 4 the powers are products (``|r|^4 = ((r r) r) r``), the
+same products ``abs_pow`` forms; another p goes through ``abs_pow``.
 """
 
 import numpy as np
-from numba import njit
+from numba import config, njit
 
 from .chain import matmul
+
+LANES = 4  # partial sums of a dot product: one <4 x double> accumulator (the intrinsics assume 4)
 
 
 @njit(cache=True)
@@ -21,39 +52,258 @@ def abs_pow(a, q):
     return a**q
 
 
-@njit(cache=True, fastmath={"reassoc"})
-def lp_value_and_grad_e(W_e, X, Y, p, grad_e):
-    """One pass over the data for L = mean(|X W_e^T - Y|^p).
+@njit(cache=True, inline="always")
+def _term_and_coef(r, p):
+    """``(|r|^p, p |r|^(p-1) sign(r))`` for a residual r; p = 2, 4 by products."""
+    if p == 4.0:
+        r3 = (r * r) * r  # |r3| = (m m) m with m = |r|, the sign of r
+        return r3 * r, 4.0 * r3
+    if p == 2.0:
+        return r * r, 2.0 * r
+    m = abs(r)
+    coef = p * abs_pow(m, p - 1.0)
+    if r < 0.0:
+        coef = -coef
+    return abs_pow(m, p), coef
 
-    Row by row: the residual r_i = W_e x_i - y_i (k numbers), the loss term
-    sum_a |r_ia|^p, and grad_e[a, :] += p |r_ia|^(p-1) sign(r_ia) x_i. No
-    (n, d) or (n, k) temporary is formed. Fills ``grad_e`` (k, d) with dL/dW_e
-    and returns L.
-    """
+
+# --- the fixed-order dot product and row update, as Python (the reference) ---
+
+def _row_dot_reference(W, a, X, i):
+    """``W[a] . X[i]`` in the kernels' order (4 lanes, see the module docstring)."""
+    d = X.shape[1]
+    s = [0.0] * LANES
+    full = (d // LANES) * LANES
+    for c in range(full):
+        s[c % LANES] += W[a, c] * X[i, c]
+    if full < d:  # the last LANES elements; those already summed add +0.0
+        for j in range(LANES):
+            c = d - LANES + j
+            s[j] += W[a, c] * X[i, c] if c >= full else 0.0
+    return (s[0] + s[2]) + (s[1] + s[3])
+
+
+def _rows_axpy_reference(G, a, X, i, coefs):
+    """``G[a] = (...(G[a] + coefs[0] X[i]) + coefs[1] X[i+1]) ...``, entry by entry."""
+    for c in range(X.shape[1]):
+        acc = G[a, c]
+        for r in range(len(coefs)):
+            acc = acc + coefs[r] * X[i + r, c]
+        G[a, c] = acc
+
+
+if config.DISABLE_JIT:
+    def _row_dot(W, a, X, i):
+        return _row_dot_reference(W, a, X, i)
+
+    def _rows_dot4(W, a, X, i):
+        return tuple(_row_dot_reference(W, a, X, i + r) for r in range(4))
+
+    _rows_axpy = _rows_axpy_reference
+else:
+    from llvmlite import ir
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+
+    def _is_c_matrix(a):
+        return (isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C"
+                and a.dtype == types.float64)
+
+    def _row_pointers(context, builder, sig, args, matrix_at, row_at, rows):
+        """Pointers to row ``args[row_at] + r`` (r < rows) of C matrix ``args[matrix_at]``."""
+        arr = context.make_array(sig.args[matrix_at])(context, builder, args[matrix_at])
+        intp = context.get_value_type(types.intp)
+        row = context.cast(builder, args[row_at], sig.args[row_at], types.intp)
+        width = cgutils.unpack_tuple(builder, arr.shape)[1]
+        return [builder.gep(arr.data, [builder.mul(builder.add(row, ir.Constant(intp, r)), width)])
+                for r in range(rows)], width
+
+    def _make_rows_dot(m):
+        """Intrinsic ``(W, a, X, i) ->`` the m dot products ``W[a] . X[i + r]``, r < m.
+
+        In the order of ``_row_dot_reference``: one ``<4 x double>``
+        accumulator per row over the blocks of 4; a last partial block is
+        the vector of the row's last 4 elements (d >= 4), with the lanes
+        already summed zeroed by a select, or, for d < 4, a vector filled
+        lane by lane (never reading past the row). A float for m = 1, else
+        a tuple.
+        """
+        @intrinsic
+        def rows_dot(typingctx, W, a, X, i):
+            if not (_is_c_matrix(W) and _is_c_matrix(X) and isinstance(a, types.Integer)
+                    and isinstance(i, types.Integer)):
+                return None
+            sig = (types.float64 if m == 1 else types.UniTuple(types.float64, m))(W, a, X, i)
+
+            def codegen(context, builder, sig, args):
+                intp = context.get_value_type(types.intp)
+                i32 = ir.IntType(32)
+                v4 = ir.VectorType(ir.DoubleType(), 4)
+                zero = ir.Constant(v4, [0.0] * 4)
+                (w,), _ = _row_pointers(context, builder, sig, args, 0, 1, 1)
+                xs, d = _row_pointers(context, builder, sig, args, 2, 3, m)
+                acc = [cgutils.alloca_once_value(builder, zero) for _ in range(m)]
+
+                def load4(ptr, offset):
+                    return builder.load(builder.bitcast(builder.gep(ptr, [offset]),
+                                                        v4.as_pointer()), align=8)
+
+                def accumulate(wv, xvs, keep=None):  # acc[r] += wv * xvs[r]
+                    for r in range(m):
+                        prod = builder.fmul(wv, xvs[r])
+                        if keep is not None:
+                            prod = builder.select(keep, prod, zero)
+                        builder.store(builder.fadd(builder.load(acc[r]), prod), acc[r])
+
+                four = ir.Constant(intp, LANES)
+                blocks = builder.sdiv(d, four)
+                with cgutils.for_range(builder, blocks) as loop:
+                    off = builder.mul(loop.index, four)
+                    accumulate(load4(w, off), [load4(x, off) for x in xs])
+                full = builder.mul(blocks, four)
+                last = builder.sub(d, four)  # element last + j goes to lane j
+                with builder.if_then(builder.icmp_signed("<", full, d)):
+                    long_row = builder.icmp_signed(">=", last, ir.Constant(intp, 0))
+                    with builder.if_else(long_row) as (then, otherwise):
+                        with then:
+                            keep = ir.Constant(ir.VectorType(ir.IntType(1), 4), [0] * 4)
+                            for j in range(4):
+                                new = builder.icmp_signed(
+                                    ">=", builder.add(last, ir.Constant(intp, j)), full)
+                                keep = builder.insert_element(keep, new, ir.Constant(i32, j))
+                            accumulate(load4(w, last), [load4(x, last) for x in xs], keep)
+                        with otherwise:
+                            rows = [w] + xs
+                            vecs = [cgutils.alloca_once_value(builder, zero) for _ in rows]
+                            for j in range(4):
+                                c = builder.add(last, ir.Constant(intp, j))
+                                with builder.if_then(builder.icmp_signed(
+                                        ">=", c, ir.Constant(intp, 0))):
+                                    for ptr, slot in zip(rows, vecs):
+                                        value = builder.load(builder.gep(ptr, [c]))
+                                        builder.store(builder.insert_element(
+                                            builder.load(slot), value, ir.Constant(i32, j)), slot)
+                            accumulate(builder.load(vecs[0]), [builder.load(v) for v in vecs[1:]])
+                out = []
+                for r in range(m):
+                    # [s0, s1, s2, s3] -> [s0 + s2, s1 + s3] -> (s0 + s2) + (s1 + s3)
+                    v = builder.load(acc[r])
+                    lo = builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, 2), [0, 1]))
+                    hi = builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, 2), [2, 3]))
+                    pair = builder.fadd(lo, hi)
+                    out.append(builder.fadd(builder.extract_element(pair, ir.Constant(i32, 0)),
+                                            builder.extract_element(pair, ir.Constant(i32, 1))))
+                if m == 1:
+                    return out[0]
+                return context.make_tuple(builder, sig.return_type, out)
+
+            return sig, codegen
+
+        return rows_dot
+
+    @intrinsic
+    def _rows_axpy(typingctx, G, a, X, i, coefs):
+        """Intrinsic: ``_rows_axpy_reference`` with ``<4 x double>`` blocks and a scalar tail."""
+        if not (_is_c_matrix(G) and _is_c_matrix(X) and isinstance(a, types.Integer)
+                and isinstance(i, types.Integer) and isinstance(coefs, types.UniTuple)
+                and coefs.dtype == types.float64):
+            return None
+        m = coefs.count
+        sig = types.void(G, a, X, i, coefs)
+
+        def codegen(context, builder, sig, args):
+            intp = context.get_value_type(types.intp)
+            i32 = ir.IntType(32)
+            v4 = ir.VectorType(ir.DoubleType(), 4)
+            (g,), _ = _row_pointers(context, builder, sig, args, 0, 1, 1)
+            xs, d = _row_pointers(context, builder, sig, args, 2, 3, m)
+            cs = cgutils.unpack_tuple(builder, args[4])
+            splats = []
+            for c in cs:
+                v = ir.Constant(v4, ir.Undefined)
+                for j in range(4):
+                    v = builder.insert_element(v, c, ir.Constant(i32, j))
+                splats.append(v)
+            blocks = builder.sdiv(d, ir.Constant(intp, 4))
+            with cgutils.for_range(builder, blocks) as loop:
+                off = builder.mul(loop.index, ir.Constant(intp, 4))
+                gp = builder.bitcast(builder.gep(g, [off]), v4.as_pointer())
+                acc = builder.load(gp, align=8)
+                for r in range(m):
+                    xp = builder.bitcast(builder.gep(xs[r], [off]), v4.as_pointer())
+                    acc = builder.fadd(acc, builder.fmul(splats[r], builder.load(xp, align=8)))
+                builder.store(acc, gp, align=8)
+            start = builder.mul(blocks, ir.Constant(intp, 4))
+            with cgutils.for_range_slice(builder, start, d, ir.Constant(intp, 1)) as (c, _):
+                gp = builder.gep(g, [c])
+                acc = builder.load(gp)
+                for r in range(m):
+                    acc = builder.fadd(acc, builder.fmul(cs[r], builder.load(builder.gep(xs[r], [c]))))
+                builder.store(acc, gp)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    _row_dot = _make_rows_dot(1)
+    _rows_dot4 = _make_rows_dot(4)
+
+
+@njit(cache=True)
+def _lp_pass(W_e, X, Y, p, grad_e):
+    """``lp_value_and_grad_e`` on C-contiguous arrays."""
     n, d = X.shape
     k = W_e.shape[0]
     grad_e[:, :] = 0.0
-    r = np.empty(k)
     total = 0.0
-    for i in range(n):
-        for a in range(k):
-            s = 0.0
-            for c in range(d):
-                s += W_e[a, c] * X[i, c]
-            r[a] = s - Y[i, a]
-        for a in range(k):
-            m = abs(r[a])
-            total += abs_pow(m, p)
-            coef = p * abs_pow(m, p - 1.0)
-            if r[a] < 0.0:
-                coef = -coef
-            for c in range(d):
-                grad_e[a, c] += coef * X[i, c]
+    if k == 1:
+        i = 0
+        while i + 4 <= n:
+            s0, s1, s2, s3 = _rows_dot4(W_e, 0, X, i)
+            t0, c0 = _term_and_coef(s0 - Y[i, 0], p)
+            t1, c1 = _term_and_coef(s1 - Y[i + 1, 0], p)
+            t2, c2 = _term_and_coef(s2 - Y[i + 2, 0], p)
+            t3, c3 = _term_and_coef(s3 - Y[i + 3, 0], p)
+            total = (((total + t0) + t1) + t2) + t3
+            _rows_axpy(grad_e, 0, X, i, (c0, c1, c2, c3))
+            i += 4
+        while i < n:
+            t0, c0 = _term_and_coef(_row_dot(W_e, 0, X, i) - Y[i, 0], p)
+            total += t0
+            _rows_axpy(grad_e, 0, X, i, (c0,))
+            i += 1
+    else:
+        for i in range(n):
+            for a in range(k):
+                t0, c0 = _term_and_coef(_row_dot(W_e, a, X, i) - Y[i, a], p)
+                total += t0
+                _rows_axpy(grad_e, a, X, i, (c0,))
     scale = 1.0 / (n * k)
     for a in range(k):
         for c in range(d):
             grad_e[a, c] *= scale
     return total * scale
+
+
+@njit(cache=True)
+def lp_value_and_grad_e(W_e, X, Y, p, grad_e):
+    """One pass over the data for L = mean(|X W_e^T - Y|^p).
+
+    Row by row: the residual r_i = W_e x_i - y_i (k numbers), the loss term
+    sum_a |r_ia|^p, and grad_e[a, :] += p |r_ia|^(p-1) sign(r_ia) x_i, in the
+    fixed summation order of the module docstring. No (n, d) or (n, k)
+    temporary is formed. Fills ``grad_e`` (k, d) with dL/dW_e and returns L.
+    A non-finite residual gives a non-finite L, as before this pass was
+    fused (inf when |r|^p overflows or an entry is inf, nan from a nan
+    entry or inf - inf), which is how a diverging run is detected.
+    Arrays that are not C-contiguous are copied first.
+    """
+    G = np.ascontiguousarray(grad_e)
+    value = _lp_pass(np.ascontiguousarray(W_e), np.ascontiguousarray(X),
+                     np.ascontiguousarray(Y), p, G)
+    if G.ctypes.data != grad_e.ctypes.data:
+        grad_e[:, :] = G
+    return value
 
 
 @njit(cache=True)

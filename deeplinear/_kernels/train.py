@@ -10,14 +10,16 @@ runs:
   ``loss.l2_gram_value_and_grad_e`` or ``loss.lp_value_and_grad_e``, then
   ``chain.factor_gradients``, then the weight-decay term;
 - :func:`optimizer_step`: ``optim.sgd_update`` / ``adam_update`` /
-  ``adagrad_update`` / ``adadelta_update`` on each factor's 1-D view.
+  ``adagrad_update`` / ``adadelta_update`` on the flat array of all the factors.
 
 No update rule or loss formula is written here a second time.
 
-Conventions (see ``chain``): ``factors`` is the list the chain kernels work
-on. When ``deeplinear._compiled`` runs the transposed network (``d_0 < d_N``), these
-are ``[W_N^T, ..., W_1^T]``; every optimizer rule is elementwise, so updating
-the transposed factors with transposed gradients gives the same numbers.
+Conventions (see ``chain``): ``params`` is the flat array of the factors the
+chain kernels work on, in the layout ``work.kd`` describes. When
+``deeplinear._compiled`` runs the transposed network (``d_0 < d_N``), these are
+``[W_N^T, ..., W_1^T]``; every optimizer rule is elementwise, so updating
+the transposed factors with transposed gradients gives the same numbers, and
+so does updating all the factors in one pass over the flat array.
 
 Arguments are grouped in the named tuples of ``interface`` (``Workspace``,
 ``Data``, ``States``, ``OptimizerArgs``, ``RunArgs``), read here by field
@@ -27,7 +29,7 @@ name, so that no kernel takes twenty arguments.
 import numpy as np
 from numba import njit
 
-from .chain import factor_gradients, squared_norm_sum, suffix_products
+from .chain import copy, factor_gradients, squared_norm_sum, stack_block, suffix_products
 from .loss import l2_gram_value_and_grad_e, lp_value_and_grad_e
 from .optim import adadelta_update, adagrad_update, adam_update, sgd_update
 
@@ -46,8 +48,8 @@ CODES = {"sgd": SGD, "adam": ADAM, "adagrad": ADAGRAD, "adadelta": ADADELTA}
 _TINY = float(np.finfo(np.float64).tiny)
 
 
-@njit(cache=True)
-def objective_value_and_grads(factors, work, data):
+@njit(cache=True, inline="always")
+def objective_value_and_grads(params, work, data):
     """Objective value; fills ``work.dW`` with its factor gradients.
 
     Equations::
@@ -57,8 +59,8 @@ def objective_value_and_grads(factors, work, data):
 
     Parameters
     ----------
-    factors : typed List of ndarray, shape (kd_j, kd_{j-1})
-        The factors in the kernels' orientation.
+    params : ndarray, shape (sum_j kd_j kd_{j-1},)
+        The factors in the kernels' orientation, flat (layout ``work.kd``).
     work : Workspace
         Written: every buffer.
     data : Data
@@ -67,42 +69,36 @@ def objective_value_and_grads(factors, work, data):
     -------
     float
     """
-    suffix, dW, W_e, grad_e, grad_k = work.suffix, work.dW, work.W_e, work.grad_e, work.grad_k
+    kd, suffix, dW = work.kd, work.suffix, work.dW
+    W_e, grad_e, grad_k = work.W_e, work.grad_e, work.grad_k
     weight_decay = data.weight_decay
-    suffix_products(factors, suffix)
-    if data.transposed:
-        W_e[:, :] = suffix[0].T
-    else:
-        W_e[:, :] = suffix[0]
+    suffix_products(params, kd, suffix)
+    copy(W_e, stack_block(suffix, kd, 0), data.transposed)
     if data.C.shape[0] > 0:
         value = l2_gram_value_and_grad_e(W_e, data.C, data.Bt, data.yy, grad_e)
     else:
         value = lp_value_and_grad_e(W_e, data.X, data.Y, data.p, grad_e)
-    if data.transposed:
-        grad_k[:, :] = grad_e.T
-    else:
-        grad_k[:, :] = grad_e
-    factor_gradients(factors, suffix, grad_k, work.g_prefix_t, dW)
+    copy(grad_k, grad_e, data.transposed)
+    factor_gradients(params, kd, suffix, grad_k, work.g_prefix_t, dW)
     if weight_decay != 0.0:
-        for j in range(len(factors)):
-            W = factors[j]
-            D = dW[j]
-            for a in range(W.shape[0]):
-                for b in range(W.shape[1]):
-                    D[a, b] += weight_decay * W[a, b]
-        value = value + 0.5 * weight_decay * squared_norm_sum(factors)
+        for i in range(params.size):
+            dW[i] += weight_decay * params[i]
+        value = value + 0.5 * weight_decay * squared_norm_sum(params)
     return value
 
 
-@njit(cache=True)
-def optimizer_step(factors, grads, states, t, optimizer):
-    """Step ``t`` (1-based) of the chosen rule on every factor, in place.
+@njit(cache=True, inline="always")
+def optimizer_step(params, grads, states, t, optimizer):
+    """Step ``t`` (1-based) of the chosen rule on all the factors at once, in place.
+
+    Every rule is elementwise, so one pass over the flat arrays is the same
+    computation as one pass per factor.
 
     Parameters
     ----------
-    factors : typed List of ndarray, shape (kd_j, kd_{j-1})
-        C-contiguous; updated in place through their 1-D views.
-    grads : typed List of ndarray, shape (kd_j, kd_{j-1})
+    params : ndarray, shape (P,)
+        The flat factors; updated in place.
+    grads : ndarray, shape (P,)
     states : States
         Updated in place.
     t : int
@@ -110,23 +106,20 @@ def optimizer_step(factors, grads, states, t, optimizer):
     """
     code, hyper = optimizer.code, optimizer.hyper
     s0, s1, s2 = states.s0, states.s1, states.s2
-    for j in range(len(factors)):
-        p = factors[j].reshape(-1)
-        g = grads[j].reshape(-1)
-        if code == SGD:
-            sgd_update(p, g, s0[j], t, hyper[0], hyper[1], hyper[2], hyper[3] != 0.0,
-                       hyper[4])
-        elif code == ADAM:
-            adam_update(p, g, s0[j], s1[j], s2[j], t, hyper[0], hyper[1], hyper[2],
-                        hyper[3], hyper[4], hyper[5] != 0.0)
-        elif code == ADAGRAD:
-            adagrad_update(p, g, s0[j], t, hyper[0], hyper[1], hyper[2], hyper[3])
-        else:
-            adadelta_update(p, g, s0[j], s1[j], hyper[0], hyper[1], hyper[2], hyper[3])
+    if code == SGD:
+        sgd_update(params, grads, s0, t, hyper[0], hyper[1], hyper[2], hyper[3] != 0.0,
+                   hyper[4])
+    elif code == ADAM:
+        adam_update(params, grads, s0, s1, s2, t, hyper[0], hyper[1], hyper[2], hyper[3],
+                    hyper[4], hyper[5] != 0.0)
+    elif code == ADAGRAD:
+        adagrad_update(params, grads, s0, t, hyper[0], hyper[1], hyper[2], hyper[3])
+    else:
+        adadelta_update(params, grads, s0, s1, hyper[0], hyper[1], hyper[2], hyper[3])
 
 
 @njit(cache=True)
-def train_loop(factors, states, work, data, optimizer, run, losses, recorded):
+def train_loop(params, states, work, data, optimizer, run, losses, recorded):
     """Run up to ``steps`` steps; record into ``losses`` / ``recorded``.
 
     Records the objective at step 0, every ``record_every`` steps, at the last
@@ -136,8 +129,8 @@ def train_loop(factors, states, work, data, optimizer, run, losses, recorded):
 
     Parameters
     ----------
-    factors : typed List of ndarray, shape (kd_j, kd_{j-1})
-        Trained in place.
+    params : ndarray, shape (P,)
+        The flat factors (layout ``work.kd``); trained in place.
     states : States
     work : Workspace
     data : Data
@@ -159,7 +152,7 @@ def train_loop(factors, states, work, data, optimizer, run, losses, recorded):
     diverged = False
     limit = 0.0
     for t in range(steps + 1):
-        value = objective_value_and_grads(factors, work, data)
+        value = objective_value_and_grads(params, work, data)
         if t == 0:
             limit = divergence_factor * max(value, _TINY)
         if not np.isfinite(value) or value > limit:
@@ -170,5 +163,5 @@ def train_loop(factors, states, work, data, optimizer, run, losses, recorded):
             count += 1
         if diverged or t == steps:
             break
-        optimizer_step(factors, dW, states, t + 1, optimizer)
+        optimizer_step(params, dW, states, t + 1, optimizer)
     return count, diverged

@@ -10,6 +10,14 @@ per learning rate when there are too few to keep the workers busy).
 Any ``concurrent.futures.Executor`` can run the tasks (a process pool, or a
 Dask or Ray executor on a cluster); results are gathered in submission
 order, so the output does not depend on which worker finished first.
+
+A small grid does not pay for the executor: starting worker processes and
+sending them the data costs a few tenths of a second, more than the whole
+grid on one core. :func:`estimate_seconds` estimates a grid's compute from
+its shapes and step counts (:func:`step_cost`), and below
+``SERIAL_BELOW_SECONDS`` (the ``serial_below`` keyword of
+:func:`grid_search`) the grid runs here, one task after the other, and the
+executor is left untouched. The runs are the same bit for bit either way.
 """
 
 from __future__ import annotations
@@ -27,8 +35,8 @@ from ..optim import OPTIMIZERS
 from ..objective import Objective
 from ..train import train_objective
 
-__all__ = ["grid_search", "validate_grid", "REPORT_LRS", "REPORT_HIDDEN", "arch_name",
-           "parse_hidden"]
+__all__ = ["grid_search", "validate_grid", "estimate_seconds", "step_cost", "REPORT_LRS",
+           "REPORT_HIDDEN", "arch_name", "parse_hidden", "SERIAL_BELOW_SECONDS"]
 
 #: The learning-rate grid of the report (Levy & Wang, 2024).
 REPORT_LRS = (1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2)
@@ -39,6 +47,20 @@ GRID_OPTIMIZERS = (*OPTIMIZERS, "e2e")
 #: Below this many (arch, init, optimizer, loss, seed) combinations, an
 #: executor gets one task per learning rate instead of one per combination.
 MIN_TASKS = 8
+#: A grid whose estimated compute (:func:`estimate_seconds`) is below this
+#: many seconds runs serially even when given an executor. On 2 cores a pool
+#: saves at most half the compute and costs about 0.2-0.3 s to start (fork,
+#: the data sent with every task, collecting the results), so it pays from
+#: about 0.5 s of compute; 1 s leaves a margin for the estimate's error.
+SERIAL_BELOW_SECONDS = 1.0
+#: The cost model of :func:`step_cost`, measured on a 2-core machine
+#: (numba 0.68): multiply-adds per second of the compiled kernels, the fixed
+#: cost of one compiled step, and of one step of a Python loop (a student
+#: release, ``optimizer="e2e"``), and the set-up of one run.
+KERNEL_MADDS_PER_SECOND = 2e9
+COMPILED_STEP_SECONDS = 1e-6
+PYTHON_STEP_SECONDS = 2e-4
+RUN_SECONDS = 3e-4
 #: Scale of the balanced init: the shared end-to-end start W_e has iid
 #: N(0, scale^2) entries (so ||W_e||_F is about scale * sqrt(d_0 d_N)).
 BALANCED_SCALE = 1e-2
@@ -211,6 +233,49 @@ def validate_grid(*, hidden, init, optimizer, loss, steps, lrs, seeds, weight_de
 
 
 
+def step_cost(dims, n, loss, optimizer, compiled=True) -> float:
+    """Estimated seconds of one training step of a net with ``dims`` on ``n`` samples.
+
+    The multiply-adds of one compiled step: the chain products and factor
+    gradients, ``3 k sum_j d_j d_{j-1}`` with ``k = min(d_0, d_N)``; the loss,
+    ``k d_0^2`` for l2 (from the moments ``X^T X / n``) or ``3 n d_0 d_N``
+    for another loss (a pass over the data, the powers included); the
+    update, ``P`` for SGD and ``20 P`` for the adaptive rules (a square root
+    and a division per entry). At
+    ``KERNEL_MADDS_PER_SECOND``, plus ``COMPILED_STEP_SECONDS``; a Python
+    loop (``compiled=False``, or ``optimizer="e2e"``) adds
+    ``PYTHON_STEP_SECONDS`` per step instead.
+    """
+    d0, dN = dims[0], dims[-1]
+    k = min(d0, dN)
+    P = sum(a * b for a, b in zip(dims[1:], dims[:-1]))
+    madds = 3 * k * P + (20 if optimizer in ("adam", "adagrad", "adadelta") else 1) * P
+    madds += k * d0 * d0 if loss == "l2" else 3 * n * d0 * dN
+    python = not compiled or optimizer == "e2e"
+    return madds / KERNEL_MADDS_PER_SECOND + (PYTHON_STEP_SECONDS if python
+                                               else COMPILED_STEP_SECONDS)
+
+
+def estimate_seconds(tasks, n, d0, dN, compiled=True) -> float:
+    """Estimated compute of ``tasks`` on one core: steps x step cost, plus a set-up per run.
+
+    An upper bound in the sense that a run that diverges stops early. Used
+    to choose between running a grid serially and on an executor (see
+    ``SERIAL_BELOW_SECONDS``).
+    """
+    total = 0.0
+    for t in tasks:
+        cost = step_cost([d0, *t.hidden, dN], n, t.loss, t.optimizer, compiled)
+        total += len(t.lrs) * (t.steps * cost + RUN_SECONDS)
+    return total
+
+
+def _compiled_available() -> bool:
+    from .. import _compiled  # without the kernels, this imports neither them nor numba
+
+    return _compiled.available()
+
+
 def _run_task(task, X, Y):
     """Train every lr of ``task``; return ``(rows, curves)`` in lr order."""
     factors = _start(task, X.shape[1], Y.shape[1])
@@ -234,7 +299,7 @@ def _run_task(task, X, Y):
 def grid_search(data, *, hidden=((),), init="default", optimizer="sgd", loss="l2", steps=100,
                 lrs=REPORT_LRS, seeds=(0, 1, 2), weight_decay=0.0, record_every=None,
                 divergence_factor=1e6, optimizer_options=None, executor=None,
-                progress=False):
+                progress=False, serial_below=SERIAL_BELOW_SECONDS):
     """Train every combination and keep all the curves.
 
     Parameters
@@ -265,6 +330,11 @@ def grid_search(data, *, hidden=((),), init="default", optimizer="sgd", loss="l2
         runs them here, one after the other.
     progress : bool
         Show a tqdm progress bar over the runs.
+    serial_below : float
+        Run here, without the executor, when the grid's estimated compute
+        (:func:`estimate_seconds`) is below this many seconds (default
+        ``SERIAL_BELOW_SECONDS``, 1 s): a pool would cost more than it saves.
+        0 always uses the executor. The results are the same either way.
 
     Returns
     -------
@@ -282,6 +352,13 @@ def grid_search(data, *, hidden=((),), init="default", optimizer="sgd", loss="l2
     options = tuple(sorted((optimizer_options or {}).items()))
 
     combos = list(itertools.product(archs, inits, optimizers, losses, seeds))
+    if executor is not None and serial_below > 0:
+        whole = [_Task(0, arch, ini, opt, lo, seed, lrs, int(steps), 1, 0.0, 0.0, ())
+                 for arch, ini, opt, lo, seed in combos]
+        estimate = estimate_seconds(whole, X.shape[0], X.shape[1], Y.shape[1],
+                                    compiled=_compiled_available())
+        if estimate < serial_below:
+            executor = None  # a small grid: the executor would cost more than it saves
     # Few combinations (a one-seed paper grid): one task per lr, so that the
     # workers of an executor share the load. Runs do not depend on the split.
     chunk = len(lrs) if executor is None or len(combos) >= MIN_TASKS else 1
@@ -310,10 +387,14 @@ def _warm_up(X, Y, losses, optimizers):
     """Compile (or load) the kernels here, once, before an executor starts.
 
     Worker processes forked after this inherit the compiled code instead of
-    each compiling it again (about 10 s each on first use) or loading it
-    from the cache (1-2 s each). Without the kernels (a student release)
-    there is nothing to compile: these one-step runs take the NumPy loop,
-    like the grid's, and cost a few milliseconds.
+    each compiling it again (several seconds each on first use) or loading
+    it from the cache (about 0.4 s each, mostly numba's own set-up). One
+    compiled loop serves every depth and optimizer, so one tiny run per loss
+    (and per optimizer, for "e2e" and the Python loop) is enough; on a first
+    run, ``deeplinear._compiled`` says on stderr that it compiles. Without
+    the kernels (a student release) there is nothing to compile: these
+    one-step runs take the NumPy loop, like the grid's, and cost a few
+    milliseconds.
     """
     for loss, opt in itertools.product(losses, optimizers):
         objective = Objective(X[:2], Y[:2], loss)
