@@ -49,8 +49,8 @@ from .losses import get_loss
 from .network import end_to_end
 from .objective import Objective
 
-__all__ = ["loss_hessian", "loss_hvp", "loss_sharpness", "factor_hvp", "factor_hessian",
-           "end_to_end_preconditioner", "gauss_newton_sharpness", "Eigenpair",
+__all__ = ["flatten", "unflatten", "loss_hessian", "loss_hvp", "loss_sharpness", "factor_hvp",
+           "factor_hessian", "end_to_end_preconditioner", "gauss_newton_sharpness", "Eigenpair",
            "power_iteration", "sharpness", "sharpness_e", "effective_lr", "balanced_sharpness"]
 
 
@@ -160,7 +160,7 @@ def _as_direction(V, factors, name="V"):
         if V.size != size or V.dtype.kind != "f":
             raise ValueError(f"{name}: expected a float vector of {size} entries (all factors "
                              f"raveled), got dtype {V.dtype} and {V.size} entries")
-        return _unflatten(np.ascontiguousarray(V, dtype=np.float64), factors)
+        return unflatten(np.ascontiguousarray(V, dtype=np.float64), factors)
     V = as_array_list(V, name)
     if len(V) != len(factors):
         raise ValueError(f"{name}: expected {len(factors)} arrays (one per factor), got {len(V)}")
@@ -172,11 +172,13 @@ def _as_direction(V, factors, name="V"):
     return out
 
 
-def _flatten(arrays):
+def flatten(arrays) -> np.ndarray:
+    """The arrays (the factors, or per-factor directions) as one vector, factor by factor."""
     return np.concatenate([A.ravel() for A in arrays])
 
 
-def _unflatten(theta, like):
+def unflatten(theta, like) -> list:
+    """Views of the vector ``theta`` shaped like the arrays of ``like`` (inverse of flatten)."""
     out, i = [], 0
     for W in like:
         out.append(theta[i:i + W.size].reshape(W.shape))
@@ -236,7 +238,7 @@ def factor_hessian(objective, factors) -> np.ndarray:
     :func:`factor_hvp` per unit vector, so only for small networks."""
     factors = _check_objective(objective)._checked(factors)
     size = sum(W.size for W in factors)
-    return np.column_stack([_flatten(factor_hvp(objective, factors, e)) for e in np.eye(size)])
+    return np.column_stack([flatten(factor_hvp(objective, factors, e)) for e in np.eye(size)])
 
 
 def end_to_end_preconditioner(factors) -> np.ndarray:
@@ -325,7 +327,7 @@ def sharpness(objective, factors, *, v0=None, iters=100, tol=None, eps=None,
     objective = _check_objective(objective)
     factors = objective._checked(factors)
     v = _start(v0, sum(W.size for W in factors), rng)
-    return power_iteration(lambda u: _flatten(factor_hvp(objective, factors, u, eps=eps)),
+    return power_iteration(lambda u: flatten(factor_hvp(objective, factors, u, eps=eps)),
                            v, iters=iters, tol=tol)
 
 

@@ -19,6 +19,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import deeplinear as dl
 from deeplinear import curvature
+from helpers import random_factors
 
 pytestmark = pytest.mark.nojit
 
@@ -30,21 +31,10 @@ EXACT_RTOL = 1e-12  # rounding of a few matrix products
 def _problem(rng, n=30, dims=(4, 3, 5, 2)):
     X = rng.standard_normal((n, dims[0]))
     Y = rng.standard_normal((n, dims[-1]))
-    factors = [rng.standard_normal((dims[j + 1], dims[j])) / np.sqrt(dims[j])
-               for j in range(len(dims) - 1)]
-    return X, Y, factors
+    return X, Y, random_factors(rng, list(dims))
 
 
-def _flat(arrays):
-    return np.concatenate([A.ravel() for A in arrays])
-
-
-def _unflat(theta, like):
-    out, i = [], 0
-    for W in like:
-        out.append(theta[i:i + W.size].reshape(W.shape))
-        i += W.size
-    return out
+_flat, _unflat = curvature.flatten, curvature.unflatten
 
 
 def _fd_factor_hessian(objective, factors, h=FD_STEP):
