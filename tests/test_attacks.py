@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from assignmentlib import ROOT, by_part, inject
+from assignmentlib import ROOT, inject
 
 from deeplinear.assignment import PARTS, release
 from deeplinear.assignment.__main__ import main

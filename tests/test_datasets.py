@@ -10,7 +10,6 @@ if neither exists they fail, they do not skip.
 import hashlib
 import io
 import os
-import shutil
 import socket
 import warnings
 import zipfile

@@ -29,7 +29,6 @@ with ``fastmath={'reassoc'}`` so that LLVM may vectorise the sum, which
 changes the rounding of that sum (not its value beyond ~1e-16 relative).
 """
 
-import numpy as np
 from numba import njit
 
 
