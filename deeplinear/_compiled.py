@@ -135,6 +135,13 @@ class Chain:
                               W_e=np.empty((d_N, d_0)), grad_e=np.empty((d_N, d_0)),
                               grad_k=np.empty((k, kd[0])))
 
+    def batch_workspace(self, runs) -> Workspace:
+        """A ``Workspace`` for ``runs`` runs in lockstep: every buffer of
+        :attr:`work` but ``kd`` with a leading axis of length ``runs``."""
+        w = self.work
+        return Workspace(kd=self.kd, **{name: np.empty((runs, *getattr(w, name).shape))
+                                        for name in Workspace._fields if name != "kd"})
+
     def views(self, flat) -> list[np.ndarray]:
         """The factor-shaped 2-D views of a flat array in the layout of the factors."""
         return _blocks(flat, self.shapes)
@@ -300,50 +307,64 @@ def optimizer_args(opt):
             States(*slots))
 
 
-def train_loop(objective, factors, optimizer, lr, steps, record_every, divergence_factor,
+def train_loop(objective, factors, optimizer, lrs, steps, record_every, divergence_factor,
                optimizer_options):
-    """All ``steps`` steps in one call of ``_kernels.train.train_loop``.
+    """All ``steps`` steps of one run per learning rate, in one call of
+    ``_kernels.train.train_loop``: the runs go in lockstep, and each is the
+    same, bit for bit, as it would be alone.
 
-    ``factors`` are checked, fresh arrays (the run may reuse them). The loop
-    works on the factors in the chain's orientation (the transposed network
-    ``[W_N^T, ..., W_1^T]`` when ``d_0 < d_N``); the optimizer and its state
-    are built on those arrays, which is the same computation since every
-    update rule is elementwise.
+    ``factors`` are checked, fresh arrays (the runs may reuse them), the
+    start of every run. The loop works on the factors in the chain's
+    orientation (the transposed network ``[W_N^T, ..., W_1^T]`` when
+    ``d_0 < d_N``); each run's optimizer and its state are built on those
+    arrays, which is the same computation since every update rule is
+    elementwise.
 
     Returns
     -------
-    losses : ndarray, shape (m,)
-    recorded : ndarray of int64, shape (m,)
-    diverged : bool
-    trained : list of ndarray, shape (d_j, d_{j-1})
-    seconds : float
+    list of tuple, one per lr, in the order of ``lrs``
+        ``(losses, recorded, diverged, trained, seconds)``: ``losses`` (m,),
+        ``recorded`` (m,) int64, ``diverged`` bool, ``trained`` the list of
+        factors (d_j, d_{j-1}), and ``seconds``, the call's time shared
+        equally between the runs.
     """
     from .optim import make_optimizer
 
     require()
     ch = chain(objective, factors)
-    params = ch.pack(factors)
-    # The optimizer class validates the options and creates the initial state.
-    opt = make_optimizer(optimizer, ch.views(params), lr=lr, **optimizer_options)
-    opt_args, states = optimizer_args(opt)
+    B = len(lrs)
+    params = np.empty((B, ch.size))
+    opt_args, slots = [], []
+    for b, lr in enumerate(lrs):
+        params[b] = ch.pack(factors)
+        # The optimizer class validates the options and creates the initial state.
+        opt = make_optimizer(optimizer, ch.views(params[b]), lr=lr, **optimizer_options)
+        args, states = optimizer_args(opt)
+        opt_args.append(args)
+        slots.append(states)
+    optimizer_batch = OptimizerArgs(code=opt_args[0].code,
+                                    hyper=np.stack([a.hyper for a in opt_args]))
+    states = States(*(np.stack([st[i] for st in slots]) for i in range(_N_STATES)))
 
     data = kernel_data(objective, ch.transposed)
     run = RunArgs(steps=int(steps), record_every=int(record_every),
                   divergence_factor=float(divergence_factor))
     size = int(steps) // int(record_every) + 2
-    losses = np.empty(size)
-    recorded = np.empty(size, dtype=np.int64)
+    losses = np.empty((B, size))
+    recorded = np.empty((B, size), dtype=np.int64)
+    counts = np.zeros(B, dtype=np.int64)
+    diverged = np.zeros(B, dtype=np.bool_)
 
     announce_compiling(_kt.train_loop)
     start = time.perf_counter()
     # Overflow in a diverging run is expected, not an error (it can only warn
     # when numba's JIT is disabled and NumPy scalars do the maths).
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        count, diverged = _kt.train_loop(params, states, ch.work, data, opt_args, run,
-                                         losses, recorded)
-    seconds = time.perf_counter() - start
-    return (losses[:count].copy(), recorded[:count].copy(), bool(diverged),
-            ch.unkernel(ch.views(params)), seconds)
+        _kt.train_loop(params, states, ch.batch_workspace(B), data, optimizer_batch, run,
+                       losses, recorded, counts, diverged)
+    seconds = (time.perf_counter() - start) / B
+    return [(losses[b, :counts[b]].copy(), recorded[b, :counts[b]].copy(), bool(diverged[b]),
+             ch.unkernel(ch.views(params[b])), seconds) for b in range(B)]
 
 
 #: What :func:`announce_compiling` prints on stderr before numba compiles the loop.

@@ -20,7 +20,7 @@ from .network import balancedness, end_to_end
 from .objective import Objective
 from .optim import make_optimizer
 
-__all__ = ["History", "train", "train_objective"]
+__all__ = ["History", "train", "train_objective", "train_lrs"]
 
 
 @dataclass
@@ -149,6 +149,44 @@ def train_objective(objective, factors, *, optimizer="sgd", lr, steps, record_ev
     as ``train``.
     """
     lr = check_positive(lr, "lr")
+    return train_lrs(objective, factors, optimizer=optimizer, lrs=[lr], steps=steps,
+                     record_every=record_every, divergence_factor=divergence_factor,
+                     track=track, compiled=compiled, **optimizer_options)[0]
+
+
+def train_lrs(objective, factors, *, optimizer="sgd", lrs, steps, record_every=1,
+              divergence_factor=1e6, track=False, compiled=None,
+              **optimizer_options) -> list[History]:
+    """``train_objective`` from one start at each of several learning rates.
+
+    The compiled loop runs the runs in lockstep: each step evaluates all of
+    them, and for an lp loss with one output (l4 on Ethanol) in one pass over
+    the data, which costs less than one pass per run (``benchmarks/
+    bench_train.py`` measures it). A run that diverges stops there and the
+    others go on. Each run is the same, bit for bit, as
+    ``train_objective(..., lr=lr)`` alone; its ``History.seconds`` is an
+    equal share of the call's time. The Python loop (``compiled=False``, a
+    student release, ``track=True``, ``optimizer="e2e"``) runs one after the
+    other.
+
+    Parameters
+    ----------
+    objective : Objective
+    factors : list of ndarray, shape (d_j, d_{j-1})
+        The start of every run; not modified.
+    lrs : sequence of float
+        One run per learning rate, each > 0.
+    optimizer, steps, record_every, divergence_factor, track, compiled, **optimizer_options
+        As in ``train``.
+
+    Returns
+    -------
+    list of History
+        One per learning rate, in the order of ``lrs``.
+    """
+    if np.isscalar(lrs) or len(lrs) == 0:
+        raise ValueError(f"lrs: expected a non-empty sequence of learning rates, got {lrs!r}")
+    lrs = [check_positive(lr, "lrs") for lr in lrs]
     if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 1:
         raise ValueError(f"steps: expected an integer >= 1, got {steps!r}")
     if not isinstance(record_every, (int, np.integer)) or record_every < 1:
@@ -158,19 +196,24 @@ def train_objective(objective, factors, *, optimizer="sgd", lr, steps, record_ev
     factors = objective._checked([W.copy() for W in as_factors(factors)])
     if isinstance(optimizer, str) and optimizer.lower() == "e2e":
         depth = _e2e_depth(len(factors), optimizer_options)
-        return _train_e2e(objective, end_to_end(factors), depth, lr, steps, record_every,
-                          divergence_factor, track)
+        W_e = end_to_end(factors)
+        return [_train_e2e(objective, W_e.copy(), depth, lr, steps, record_every,
+                           divergence_factor, track) for lr in lrs]
     if use_compiled:
         from . import _compiled  # the numba kernels and their workspaces
 
-        losses, recorded, diverged, trained, seconds = _compiled.train_loop(
-            objective, factors, optimizer, lr, steps, record_every, divergence_factor,
-            optimizer_options)
-        return History(loss=losses, steps=recorded, diverged=diverged, final_factors=trained,
-                       seconds=seconds, info={"compiled": True})
-    opt = make_optimizer(optimizer, factors, lr=lr, **optimizer_options)
-    return _train_python(objective, factors, opt, steps, record_every, divergence_factor,
-                         track)
+        runs = _compiled.train_loop(objective, factors, optimizer, lrs, steps, record_every,
+                                    divergence_factor, optimizer_options)
+        return [History(loss=losses, steps=recorded, diverged=diverged, final_factors=trained,
+                        seconds=seconds, info={"compiled": True})
+                for losses, recorded, diverged, trained, seconds in runs]
+    histories = []
+    for lr in lrs:
+        start = [W.copy() for W in factors]
+        opt = make_optimizer(optimizer, start, lr=lr, **optimizer_options)
+        histories.append(_train_python(objective, start, opt, steps, record_every,
+                                       divergence_factor, track))
+    return histories
 
 
 def _use_compiled(compiled, track) -> bool:

@@ -15,7 +15,7 @@ from numpy.testing import assert_array_equal
 from deeplinear.datasets import load_abalone, load_synthetic
 from deeplinear.experiments import PRESETS, Results, grid_search, parse_hidden, run_preset
 from deeplinear.experiments.__main__ import main
-from deeplinear.experiments.grid import validate_grid
+from deeplinear.experiments.grid import check_grid, run_grids
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +135,43 @@ def test_process_pool_gives_the_same_results(small):
     assert serial.format_table() == parallel.format_table()
 
 
+def _assert_same_results(a, b):
+    cols = [c for c in a.runs.columns if c != "seconds"]
+    pd.testing.assert_frame_equal(a.runs[cols], b.runs[cols])
+    assert len(a.curves) == len(b.curves)
+    for (s1, l1), (s2, l2) in zip(a.curves, b.curves):
+        assert_array_equal(s1, s2)
+        assert_array_equal(l1, l2)
+
+
+def test_run_grids_is_the_grids_one_after_the_other(small):
+    grids = [dict(hidden=["[]", "[2]"], loss="l4", steps=15, lrs=[1e-2, 3e-2, 1e3], seeds=[0, 1]),
+             dict(hidden=["[]"], optimizer="adadelta", loss="l4", steps=15, lrs=[0.5, 1.0],
+                  seeds=[1], optimizer_options=dict(rho=0.95, eps=1e-8))]
+    one_by_one = Results.concat([grid_search(small, **g) for g in grids])
+    together = run_grids(small, grids)
+    _assert_same_results(one_by_one, together)
+    assert together.runs["diverged"].sum() == 4  # lr 1e3: one per arch and seed
+    with ProcessPoolExecutor(max_workers=2) as pool:  # all the tasks at once, longest first
+        pooled = run_grids(small, grids, executor=pool, serial_below=0)
+    _assert_same_results(one_by_one, pooled)
+    # the options reach the optimizer: the torch defaults give other numbers
+    torch_defaults = grid_search(small, **{**grids[1], "optimizer_options": None})
+    assert not np.array_equal(torch_defaults.curves[0][1], together.curves[-2][1])
+
+
+@pytest.mark.parametrize("grid, message", [
+    (dict(lrs=[1e-3], colour="red"), "grid: unknown keys \\['colour'\\]"),
+    (dict(lrs=[1e-3], record_every=0), "record_every: expected an integer >= 1"),
+    (dict(lrs=[1e-3], optimizer_options=[("rho", 0.9)]), "optimizer_options: expected a dict"),
+    (dict(lrs=[-1.0]), "lrs: expected positive numbers"),
+])
+def test_a_bad_grid_fails_before_any_run(small, grid, message):
+    good = dict(lrs=[1e-3], steps=2)
+    with pytest.raises(ValueError, match=message):
+        run_grids(small, [good, grid])
+
+
 class _CountingExecutor:
     """A serial ``concurrent.futures`` executor that counts its tasks."""
 
@@ -170,7 +207,7 @@ def test_small_grids_skip_the_executor_and_large_ones_use_it(small):
 def test_every_preset_is_valid_and_runs(small):
     for name, preset in PRESETS.items():
         for grid in preset.grids:
-            validate_grid(**grid)
+            check_grid(grid)
         r = run_preset(name, small, steps=3, seeds=[0], lrs=[1e-3])
         assert r.config["preset"] == name
         assert not r.runs["diverged"].any(), name

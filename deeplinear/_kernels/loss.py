@@ -99,7 +99,15 @@ if config.DISABLE_JIT:
     def _rows_dot4(W, a, X, i):
         return tuple(_row_dot_reference(W, a, X, i + r) for r in range(4))
 
+    def _rows_dot4x2(W, a0, a1, X, i):
+        return _rows_dot4(W, a0, X, i) + _rows_dot4(W, a1, X, i)
+
     _rows_axpy = _rows_axpy_reference
+
+    def _rows_axpy2(G, a0, a1, X, i, coefs):
+        half = len(coefs) // 2
+        _rows_axpy_reference(G, a0, X, i, coefs[:half])
+        _rows_axpy_reference(G, a1, X, i, coefs[half:])
 else:
     from llvmlite import ir
     from numba import types
@@ -110,57 +118,70 @@ else:
         return (isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C"
                 and a.dtype == types.float64)
 
-    def _row_pointers(context, builder, sig, args, matrix_at, row_at, rows):
-        """Pointers to row ``args[row_at] + r`` (r < rows) of C matrix ``args[matrix_at]``."""
+    def _row_pointers(context, builder, sig, args, matrix_at, row_ats, offsets):
+        """Pointers to rows ``args[row_at] + r`` (each row_at, each r in offsets)
+        of the C matrix ``args[matrix_at]``, and its row length."""
         arr = context.make_array(sig.args[matrix_at])(context, builder, args[matrix_at])
         intp = context.get_value_type(types.intp)
-        row = context.cast(builder, args[row_at], sig.args[row_at], types.intp)
         width = cgutils.unpack_tuple(builder, arr.shape)[1]
-        return [builder.gep(arr.data, [builder.mul(builder.add(row, ir.Constant(intp, r)), width)])
-                for r in range(rows)], width
+        pointers = []
+        for row_at in row_ats:
+            row = context.cast(builder, args[row_at], sig.args[row_at], types.intp)
+            pointers += [builder.gep(arr.data, [builder.mul(builder.add(row, ir.Constant(intp, r)),
+                                                            width)]) for r in offsets]
+        return pointers, width
 
-    def _make_rows_dot(m):
-        """Intrinsic ``(W, a, X, i) ->`` the m dot products ``W[a] . X[i + r]``, r < m.
+    def _make_rows_dot(m, runs=1):
+        """Intrinsic ``(W, a_1, ..., a_runs, X, i) ->`` the dot products
+        ``W[a_q] . X[i + r]`` for each run q and r < m, run by run.
 
         In the order of ``_row_dot_reference``: one ``<4 x double>``
-        accumulator per row over the blocks of 4; a last partial block is
-        the vector of the row's last 4 elements (d >= 4), with the lanes
+        accumulator per (run, row) over the blocks of 4; a last partial block
+        is the vector of the row's last 4 elements (d >= 4), with the lanes
         already summed zeroed by a select, or, for d < 4, a vector filled
-        lane by lane (never reading past the row). A float for m = 1, else
-        a tuple.
+        lane by lane (never reading past the row). Several runs share the
+        loads of ``X``; each run's sums are the same as alone. A float for
+        one result, else a tuple.
         """
-        @intrinsic
-        def rows_dot(typingctx, W, a, X, i):
-            if not (_is_c_matrix(W) and _is_c_matrix(X) and isinstance(a, types.Integer)
+        count = m * runs
+
+        def typer(W, a, X, i):
+            if not (len(a) == runs and _is_c_matrix(W) and _is_c_matrix(X)
+                    and all(isinstance(t, types.Integer) for t in a)
                     and isinstance(i, types.Integer)):
                 return None
-            sig = (types.float64 if m == 1 else types.UniTuple(types.float64, m))(W, a, X, i)
+            out_type = types.float64 if count == 1 else types.UniTuple(types.float64, count)
+            sig = out_type(W, *a, X, i)
 
             def codegen(context, builder, sig, args):
                 intp = context.get_value_type(types.intp)
                 i32 = ir.IntType(32)
                 v4 = ir.VectorType(ir.DoubleType(), 4)
                 zero = ir.Constant(v4, [0.0] * 4)
-                (w,), _ = _row_pointers(context, builder, sig, args, 0, 1, 1)
-                xs, d = _row_pointers(context, builder, sig, args, 2, 3, m)
-                acc = [cgutils.alloca_once_value(builder, zero) for _ in range(m)]
+                ws, _ = _row_pointers(context, builder, sig, args, 0, range(1, runs + 1), [0])
+                xs, d = _row_pointers(context, builder, sig, args, runs + 1, [runs + 2],
+                                      range(m))
+                acc = [[cgutils.alloca_once_value(builder, zero) for _ in range(m)]
+                       for _ in range(runs)]
 
                 def load4(ptr, offset):
                     return builder.load(builder.bitcast(builder.gep(ptr, [offset]),
                                                         v4.as_pointer()), align=8)
 
-                def accumulate(wv, xvs, keep=None):  # acc[r] += wv * xvs[r]
-                    for r in range(m):
-                        prod = builder.fmul(wv, xvs[r])
-                        if keep is not None:
-                            prod = builder.select(keep, prod, zero)
-                        builder.store(builder.fadd(builder.load(acc[r]), prod), acc[r])
+                def accumulate(wvs, xvs, keep=None):  # acc[q][r] += wvs[q] * xvs[r]
+                    for q in range(runs):
+                        for r in range(m):
+                            prod = builder.fmul(wvs[q], xvs[r])
+                            if keep is not None:
+                                prod = builder.select(keep, prod, zero)
+                            builder.store(builder.fadd(builder.load(acc[q][r]), prod),
+                                          acc[q][r])
 
                 four = ir.Constant(intp, LANES)
                 blocks = builder.sdiv(d, four)
                 with cgutils.for_range(builder, blocks) as loop:
                     off = builder.mul(loop.index, four)
-                    accumulate(load4(w, off), [load4(x, off) for x in xs])
+                    accumulate([load4(w, off) for w in ws], [load4(x, off) for x in xs])
                 full = builder.mul(blocks, four)
                 last = builder.sub(d, four)  # element last + j goes to lane j
                 with builder.if_then(builder.icmp_signed("<", full, d)):
@@ -172,9 +193,10 @@ else:
                                 new = builder.icmp_signed(
                                     ">=", builder.add(last, ir.Constant(intp, j)), full)
                                 keep = builder.insert_element(keep, new, ir.Constant(i32, j))
-                            accumulate(load4(w, last), [load4(x, last) for x in xs], keep)
+                            accumulate([load4(w, last) for w in ws],
+                                       [load4(x, last) for x in xs], keep)
                         with otherwise:
-                            rows = [w] + xs
+                            rows = ws + xs
                             vecs = [cgutils.alloca_once_value(builder, zero) for _ in rows]
                             for j in range(4):
                                 c = builder.add(last, ir.Constant(intp, j))
@@ -184,105 +206,203 @@ else:
                                         value = builder.load(builder.gep(ptr, [c]))
                                         builder.store(builder.insert_element(
                                             builder.load(slot), value, ir.Constant(i32, j)), slot)
-                            accumulate(builder.load(vecs[0]), [builder.load(v) for v in vecs[1:]])
+                            loaded = [builder.load(v) for v in vecs]
+                            accumulate(loaded[:runs], loaded[runs:])
                 out = []
-                for r in range(m):
-                    # [s0, s1, s2, s3] -> [s0 + s2, s1 + s3] -> (s0 + s2) + (s1 + s3)
-                    v = builder.load(acc[r])
-                    lo = builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, 2), [0, 1]))
-                    hi = builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, 2), [2, 3]))
-                    pair = builder.fadd(lo, hi)
-                    out.append(builder.fadd(builder.extract_element(pair, ir.Constant(i32, 0)),
-                                            builder.extract_element(pair, ir.Constant(i32, 1))))
-                if m == 1:
+                for q in range(runs):
+                    for r in range(m):
+                        # [s0, s1, s2, s3] -> [s0 + s2, s1 + s3] -> (s0 + s2) + (s1 + s3)
+                        v = builder.load(acc[q][r])
+                        lo = builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, 2), [0, 1]))
+                        hi = builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, 2), [2, 3]))
+                        pair = builder.fadd(lo, hi)
+                        out.append(builder.fadd(builder.extract_element(pair, ir.Constant(i32, 0)),
+                                                builder.extract_element(pair, ir.Constant(i32, 1))))
+                if count == 1:
                     return out[0]
                 return context.make_tuple(builder, sig.return_type, out)
 
             return sig, codegen
 
+        if runs == 1:
+            @intrinsic
+            def rows_dot(typingctx, W, a, X, i):
+                return typer(W, (a,), X, i)
+        else:
+            @intrinsic
+            def rows_dot(typingctx, W, a0, a1, X, i):
+                return typer(W, (a0, a1), X, i)
         return rows_dot
 
-    @intrinsic
-    def _rows_axpy(typingctx, G, a, X, i, coefs):
-        """Intrinsic: ``_rows_axpy_reference`` with ``<4 x double>`` blocks and a scalar tail."""
-        if not (_is_c_matrix(G) and _is_c_matrix(X) and isinstance(a, types.Integer)
-                and isinstance(i, types.Integer) and isinstance(coefs, types.UniTuple)
-                and coefs.dtype == types.float64):
-            return None
-        m = coefs.count
-        sig = types.void(G, a, X, i, coefs)
+    def _make_rows_axpy(runs=1):
+        """Intrinsic ``(G, a_1, ..., a_runs, X, i, coefs)``: ``_rows_axpy_reference``
+        on each row ``G[a_q]`` with its share of ``coefs`` (run-major, m rows of
+        X each), with ``<4 x double>`` blocks and a scalar tail; the runs share
+        the loads of ``X``."""
+        def typer(G, a, X, i, coefs):
+            if not (len(a) == runs and _is_c_matrix(G) and _is_c_matrix(X)
+                    and all(isinstance(t, types.Integer) for t in a)
+                    and isinstance(i, types.Integer) and isinstance(coefs, types.UniTuple)
+                    and coefs.dtype == types.float64 and coefs.count % runs == 0):
+                return None
+            m = coefs.count // runs
+            sig = types.void(G, *a, X, i, coefs)
 
-        def codegen(context, builder, sig, args):
-            intp = context.get_value_type(types.intp)
-            i32 = ir.IntType(32)
-            v4 = ir.VectorType(ir.DoubleType(), 4)
-            (g,), _ = _row_pointers(context, builder, sig, args, 0, 1, 1)
-            xs, d = _row_pointers(context, builder, sig, args, 2, 3, m)
-            cs = cgutils.unpack_tuple(builder, args[4])
-            splats = []
-            for c in cs:
-                v = ir.Constant(v4, ir.Undefined)
-                for j in range(4):
-                    v = builder.insert_element(v, c, ir.Constant(i32, j))
-                splats.append(v)
-            blocks = builder.sdiv(d, ir.Constant(intp, 4))
-            with cgutils.for_range(builder, blocks) as loop:
-                off = builder.mul(loop.index, ir.Constant(intp, 4))
-                gp = builder.bitcast(builder.gep(g, [off]), v4.as_pointer())
-                acc = builder.load(gp, align=8)
-                for r in range(m):
-                    xp = builder.bitcast(builder.gep(xs[r], [off]), v4.as_pointer())
-                    acc = builder.fadd(acc, builder.fmul(splats[r], builder.load(xp, align=8)))
-                builder.store(acc, gp, align=8)
-            start = builder.mul(blocks, ir.Constant(intp, 4))
-            with cgutils.for_range_slice(builder, start, d, ir.Constant(intp, 1)) as (c, _):
-                gp = builder.gep(g, [c])
-                acc = builder.load(gp)
-                for r in range(m):
-                    acc = builder.fadd(acc, builder.fmul(cs[r], builder.load(builder.gep(xs[r], [c]))))
-                builder.store(acc, gp)
-            return context.get_dummy_value()
+            def codegen(context, builder, sig, args):
+                intp = context.get_value_type(types.intp)
+                i32 = ir.IntType(32)
+                v4 = ir.VectorType(ir.DoubleType(), 4)
+                gs, _ = _row_pointers(context, builder, sig, args, 0, range(1, runs + 1), [0])
+                xs, d = _row_pointers(context, builder, sig, args, runs + 1, [runs + 2],
+                                      range(m))
+                cs = cgutils.unpack_tuple(builder, args[runs + 3])
+                splats = []
+                for c in cs:
+                    v = ir.Constant(v4, ir.Undefined)
+                    for j in range(4):
+                        v = builder.insert_element(v, c, ir.Constant(i32, j))
+                    splats.append(v)
+                blocks = builder.sdiv(d, ir.Constant(intp, 4))
+                with cgutils.for_range(builder, blocks) as loop:
+                    off = builder.mul(loop.index, ir.Constant(intp, 4))
+                    xvs = [builder.load(builder.bitcast(builder.gep(x, [off]), v4.as_pointer()),
+                                        align=8) for x in xs]
+                    for q, g in enumerate(gs):
+                        gp = builder.bitcast(builder.gep(g, [off]), v4.as_pointer())
+                        acc = builder.load(gp, align=8)
+                        for r in range(m):
+                            acc = builder.fadd(acc, builder.fmul(splats[q * m + r], xvs[r]))
+                        builder.store(acc, gp, align=8)
+                start = builder.mul(blocks, ir.Constant(intp, 4))
+                with cgutils.for_range_slice(builder, start, d, ir.Constant(intp, 1)) as (c, _):
+                    xvals = [builder.load(builder.gep(x, [c])) for x in xs]
+                    for q, g in enumerate(gs):
+                        gp = builder.gep(g, [c])
+                        acc = builder.load(gp)
+                        for r in range(m):
+                            acc = builder.fadd(acc, builder.fmul(cs[q * m + r], xvals[r]))
+                        builder.store(acc, gp)
+                return context.get_dummy_value()
 
-        return sig, codegen
+            return sig, codegen
+
+        if runs == 1:
+            @intrinsic
+            def rows_axpy(typingctx, G, a, X, i, coefs):
+                return typer(G, (a,), X, i, coefs)
+        else:
+            @intrinsic
+            def rows_axpy(typingctx, G, a0, a1, X, i, coefs):
+                return typer(G, (a0, a1), X, i, coefs)
+        return rows_axpy
 
     _row_dot = _make_rows_dot(1)
     _rows_dot4 = _make_rows_dot(4)
+    _rows_dot4x2 = _make_rows_dot(4, runs=2)
+    _rows_axpy = _make_rows_axpy(1)
+    _rows_axpy2 = _make_rows_axpy(2)
 
 
 @njit(cache=True)
-def _lp_pass(W_e, X, Y, p, grad_e):
-    """``lp_value_and_grad_e`` on C-contiguous arrays."""
+def lp_batch_value_and_grad_e(W_es, X, Y, p, grad_es, values, active):
+    """``lp_value_and_grad_e`` for B runs on the same data, in one pass over ``X``.
+
+    Run b (``active[b]`` true) gets ``values[b] = L(W_es[b])`` and
+    ``grad_es[b] = dL/dW_e`` at ``W_es[b]``; the entries of an inactive run
+    are left as they are. For k = 1, each group of four rows of ``X`` is
+    read once for all the runs (the rows stay in the L1 cache while every
+    run's dot products and gradient update go through them), so that B runs
+    cost less than B passes. Every run's sums are the ones of the module
+    docstring, in the same order: run b's results are the same bit for bit
+    as ``lp_value_and_grad_e(W_es[b], ...)`` alone (which is this function
+    with B = 1).
+
+    Parameters
+    ----------
+    W_es : ndarray, shape (B, k, d), C-contiguous
+    X : ndarray, shape (n, d), C-contiguous
+    Y : ndarray, shape (n, k), C-contiguous
+    p : float
+    grad_es : ndarray, shape (B, k, d), C-contiguous
+        Written for the active runs.
+    values : ndarray, shape (B,)
+        Written for the active runs.
+    active : ndarray of bool, shape (B,)
+    """
     n, d = X.shape
-    k = W_e.shape[0]
-    grad_e[:, :] = 0.0
-    total = 0.0
+    B, k = W_es.shape[0], W_es.shape[1]
+    for b in range(B):
+        if active[b]:
+            values[b] = 0.0
+            for a in range(k):
+                for c in range(d):
+                    grad_es[b, a, c] = 0.0
     if k == 1:
+        Ws = W_es.reshape((B, d))
+        Gs = grad_es.reshape((B, d))
+        # The active runs, two at a time (they share the loads of each row
+        # group), then the last one alone if their number is odd.
+        runs = np.empty(B, dtype=np.int64)
+        m = 0
+        for b in range(B):
+            if active[b]:
+                runs[m] = b
+                m += 1
         i = 0
         while i + 4 <= n:
-            s0, s1, s2, s3 = _rows_dot4(W_e, 0, X, i)
-            t0, c0 = _term_and_coef(s0 - Y[i, 0], p)
-            t1, c1 = _term_and_coef(s1 - Y[i + 1, 0], p)
-            t2, c2 = _term_and_coef(s2 - Y[i + 2, 0], p)
-            t3, c3 = _term_and_coef(s3 - Y[i + 3, 0], p)
-            total = (((total + t0) + t1) + t2) + t3
-            _rows_axpy(grad_e, 0, X, i, (c0, c1, c2, c3))
+            y0, y1, y2, y3 = Y[i, 0], Y[i + 1, 0], Y[i + 2, 0], Y[i + 3, 0]
+            j = 0
+            while j + 2 <= m:
+                b0, b1 = runs[j], runs[j + 1]
+                s0, s1, s2, s3, u0, u1, u2, u3 = _rows_dot4x2(Ws, b0, b1, X, i)
+                t0, c0 = _term_and_coef(s0 - y0, p)
+                t1, c1 = _term_and_coef(s1 - y1, p)
+                t2, c2 = _term_and_coef(s2 - y2, p)
+                t3, c3 = _term_and_coef(s3 - y3, p)
+                values[b0] = (((values[b0] + t0) + t1) + t2) + t3
+                t0, e0 = _term_and_coef(u0 - y0, p)
+                t1, e1 = _term_and_coef(u1 - y1, p)
+                t2, e2 = _term_and_coef(u2 - y2, p)
+                t3, e3 = _term_and_coef(u3 - y3, p)
+                values[b1] = (((values[b1] + t0) + t1) + t2) + t3
+                _rows_axpy2(Gs, b0, b1, X, i, (c0, c1, c2, c3, e0, e1, e2, e3))
+                j += 2
+            if j < m:
+                b = runs[j]
+                s0, s1, s2, s3 = _rows_dot4(Ws, b, X, i)
+                t0, c0 = _term_and_coef(s0 - y0, p)
+                t1, c1 = _term_and_coef(s1 - y1, p)
+                t2, c2 = _term_and_coef(s2 - y2, p)
+                t3, c3 = _term_and_coef(s3 - y3, p)
+                values[b] = (((values[b] + t0) + t1) + t2) + t3
+                _rows_axpy(Gs, b, X, i, (c0, c1, c2, c3))
             i += 4
         while i < n:
-            t0, c0 = _term_and_coef(_row_dot(W_e, 0, X, i) - Y[i, 0], p)
-            total += t0
-            _rows_axpy(grad_e, 0, X, i, (c0,))
+            for j in range(m):
+                b = runs[j]
+                t0, c0 = _term_and_coef(_row_dot(Ws, b, X, i) - Y[i, 0], p)
+                values[b] += t0
+                _rows_axpy(Gs, b, X, i, (c0,))
             i += 1
     else:
-        for i in range(n):
-            for a in range(k):
-                t0, c0 = _term_and_coef(_row_dot(W_e, a, X, i) - Y[i, a], p)
-                total += t0
-                _rows_axpy(grad_e, a, X, i, (c0,))
+        for b in range(B):
+            if not active[b]:
+                continue
+            W_e, grad_e = W_es[b], grad_es[b]
+            total = 0.0
+            for i in range(n):
+                for a in range(k):
+                    t0, c0 = _term_and_coef(_row_dot(W_e, a, X, i) - Y[i, a], p)
+                    total += t0
+                    _rows_axpy(grad_e, a, X, i, (c0,))
+            values[b] = total
     scale = 1.0 / (n * k)
-    for a in range(k):
-        for c in range(d):
-            grad_e[a, c] *= scale
-    return total * scale
+    for b in range(B):
+        if active[b]:
+            for a in range(k):
+                for c in range(d):
+                    grad_es[b, a, c] *= scale
+            values[b] *= scale
 
 
 @njit(cache=True)
@@ -296,14 +416,17 @@ def lp_value_and_grad_e(W_e, X, Y, p, grad_e):
     A non-finite residual gives a non-finite L, as before this pass was
     fused (inf when |r|^p overflows or an entry is inf, nan from a nan
     entry or inf - inf), which is how a diverging run is detected.
-    Arrays that are not C-contiguous are copied first.
+    Arrays that are not C-contiguous are copied first. This is
+    :func:`lp_batch_value_and_grad_e` with one run.
     """
-    G = np.ascontiguousarray(grad_e)
-    value = _lp_pass(np.ascontiguousarray(W_e), np.ascontiguousarray(X),
-                     np.ascontiguousarray(Y), p, G)
-    if G.ctypes.data != grad_e.ctypes.data:
-        grad_e[:, :] = G
-    return value
+    k, d = W_e.shape
+    G = np.empty((1, k, d))
+    values = np.empty(1)
+    lp_batch_value_and_grad_e(np.ascontiguousarray(W_e).reshape((1, k, d)),
+                              np.ascontiguousarray(X), np.ascontiguousarray(Y), p, G,
+                              values, np.ones(1, dtype=np.bool_))
+    grad_e[:, :] = G[0]
+    return values[0]
 
 
 @njit(cache=True)

@@ -30,7 +30,8 @@ import numpy as np
 from numba import njit
 
 from .chain import copy, factor_gradients, squared_norm_sum, stack_block, suffix_products
-from .loss import l2_gram_value_and_grad_e, lp_value_and_grad_e
+from .interface import OptimizerArgs, States, Workspace
+from .loss import l2_gram_value_and_grad_e, lp_batch_value_and_grad_e, lp_value_and_grad_e
 from .optim import adadelta_update, adagrad_update, adam_update, sgd_update
 
 __all__ = ["SGD", "ADAM", "ADAGRAD", "ADADELTA", "CODES", "objective_value_and_grads",
@@ -49,6 +50,36 @@ _TINY = float(np.finfo(np.float64).tiny)
 
 
 @njit(cache=True, inline="always")
+def end_to_end_into(params, work, data):
+    """Fill ``work.suffix`` with the suffix products and ``work.W_e`` with ``W_e``."""
+    suffix_products(params, work.kd, work.suffix)
+    copy(work.W_e, stack_block(work.suffix, work.kd, 0), data.transposed)
+
+
+@njit(cache=True, inline="always")
+def gradients_from_grad_e(params, work, data, value):
+    """From ``work.grad_e``, fill ``work.dW`` with the objective's factor
+    gradients; return the objective, ``value`` (the loss) plus the penalty."""
+    copy(work.grad_k, work.grad_e, data.transposed)
+    factor_gradients(params, work.kd, work.suffix, work.grad_k, work.g_prefix_t, work.dW)
+    weight_decay = data.weight_decay
+    if weight_decay != 0.0:
+        dW = work.dW
+        for i in range(params.size):
+            dW[i] += weight_decay * params[i]
+        value = value + 0.5 * weight_decay * squared_norm_sum(params)
+    return value
+
+
+@njit(cache=True, inline="always")
+def loss_value_and_grad_e(work, data):
+    """The loss at ``work.W_e``; fills ``work.grad_e`` (l2 from the moments, else a pass)."""
+    if data.C.shape[0] > 0:
+        return l2_gram_value_and_grad_e(work.W_e, data.C, data.Bt, data.yy, work.grad_e)
+    return lp_value_and_grad_e(work.W_e, data.X, data.Y, data.p, work.grad_e)
+
+
+@njit(cache=True, inline="always")
 def objective_value_and_grads(params, work, data):
     """Objective value; fills ``work.dW`` with its factor gradients.
 
@@ -62,29 +93,23 @@ def objective_value_and_grads(params, work, data):
     params : ndarray, shape (sum_j kd_j kd_{j-1},)
         The factors in the kernels' orientation, flat (layout ``work.kd``).
     work : Workspace
-        Written: every buffer.
+        One run's (1-D buffers). Written: every buffer.
     data : Data
 
     Returns
     -------
     float
     """
-    kd, suffix, dW = work.kd, work.suffix, work.dW
-    W_e, grad_e, grad_k = work.W_e, work.grad_e, work.grad_k
-    weight_decay = data.weight_decay
-    suffix_products(params, kd, suffix)
-    copy(W_e, stack_block(suffix, kd, 0), data.transposed)
-    if data.C.shape[0] > 0:
-        value = l2_gram_value_and_grad_e(W_e, data.C, data.Bt, data.yy, grad_e)
-    else:
-        value = lp_value_and_grad_e(W_e, data.X, data.Y, data.p, grad_e)
-    copy(grad_k, grad_e, data.transposed)
-    factor_gradients(params, kd, suffix, grad_k, work.g_prefix_t, dW)
-    if weight_decay != 0.0:
-        for i in range(params.size):
-            dW[i] += weight_decay * params[i]
-        value = value + 0.5 * weight_decay * squared_norm_sum(params)
-    return value
+    end_to_end_into(params, work, data)
+    value = loss_value_and_grad_e(work, data)
+    return gradients_from_grad_e(params, work, data, value)
+
+
+@njit(cache=True, inline="always")
+def run_workspace(work, b):
+    """Run ``b``'s ``Workspace`` (views) of a batch workspace."""
+    return Workspace(work.kd, work.suffix[b], work.g_prefix_t[b], work.dW[b], work.W_e[b],
+                     work.grad_e[b], work.grad_k[b])
 
 
 @njit(cache=True, inline="always")
@@ -119,49 +144,82 @@ def optimizer_step(params, grads, states, t, optimizer):
 
 
 @njit(cache=True)
-def train_loop(params, states, work, data, optimizer, run, losses, recorded):
-    """Run up to ``steps`` steps; record into ``losses`` / ``recorded``.
+def train_loop(params, states, work, data, optimizer, run, losses, recorded, counts,
+               diverged):
+    """Run B runs of up to ``steps`` steps in lockstep; record their losses.
 
-    Records the objective at step 0, every ``record_every`` steps, at the last
-    step and at the step where it diverged (non-finite, or above
-    ``divergence_factor`` times its initial value), where it stops.
-    ``losses`` and ``recorded`` need ``steps // record_every + 2`` entries.
+    The runs share the architecture, the data, the loss and the update rule;
+    each has its own factors, state and hyperparameters (a grid's learning
+    rates). Every step evaluates each active run's ``W_e``, then the loss of
+    all of them (for lp, in one pass over the data:
+    ``loss.lp_batch_value_and_grad_e``), then each run's factor gradients and
+    update. A run's numbers do not depend on the others: they are the same,
+    bit for bit, as with B = 1.
+
+    Each run records its objective at step 0, every ``record_every`` steps,
+    at the last step and at the step where it diverged (non-finite, or above
+    ``divergence_factor`` times its initial value), where it stops; the
+    others go on.
 
     Parameters
     ----------
-    params : ndarray, shape (P,)
-        The flat factors (layout ``work.kd``); trained in place.
+    params : ndarray, shape (B, P)
+        Row b: run b's flat factors (layout ``work.kd``); trained in place.
     states : States
+        Arrays of shape (B, P), or (B, 0) for an unused slot.
     work : Workspace
+        Every buffer but ``kd`` with a leading axis of B runs.
     data : Data
     optimizer : OptimizerArgs
+        ``hyper`` of shape (B, h): row b is run b's.
     run : RunArgs
-    losses : ndarray, shape (steps // record_every + 2,)
-    recorded : ndarray of int64, shape (steps // record_every + 2,)
-
-    Returns
-    -------
-    count : int
-        Number of entries written.
-    diverged : bool
+    losses : ndarray, shape (B, steps // record_every + 2)
+    recorded : ndarray of int64, shape (B, steps // record_every + 2)
+    counts : ndarray of int64, shape (B,)
+        Written: number of entries recorded by each run.
+    diverged : ndarray of bool, shape (B,)
+        Written: whether each run diverged.
     """
     steps, record_every = run.steps, run.record_every
     divergence_factor = run.divergence_factor
-    dW = work.dW
-    count = 0
-    diverged = False
-    limit = 0.0
+    B = params.shape[0]
+    lp_pass = data.C.shape[0] == 0
+    active = np.ones(B, dtype=np.bool_)
+    values = np.empty(B)
+    limits = np.zeros(B)
+    for b in range(B):
+        counts[b] = 0
+        diverged[b] = False
     for t in range(steps + 1):
-        value = objective_value_and_grads(params, work, data)
-        if t == 0:
-            limit = divergence_factor * max(value, _TINY)
-        if not np.isfinite(value) or value > limit:
-            diverged = True
-        if t % record_every == 0 or t == steps or diverged:
-            losses[count] = value
-            recorded[count] = t
-            count += 1
-        if diverged or t == steps:
+        for b in range(B):
+            if active[b]:
+                end_to_end_into(params[b], run_workspace(work, b), data)
+        if lp_pass:
+            lp_batch_value_and_grad_e(work.W_e, data.X, data.Y, data.p, work.grad_e, values,
+                                      active)
+        else:
+            for b in range(B):
+                if active[b]:
+                    values[b] = loss_value_and_grad_e(run_workspace(work, b), data)
+        left = 0
+        for b in range(B):
+            if not active[b]:
+                continue
+            w = run_workspace(work, b)
+            value = gradients_from_grad_e(params[b], w, data, values[b])
+            if t == 0:
+                limits[b] = divergence_factor * max(value, _TINY)
+            if not np.isfinite(value) or value > limits[b]:
+                diverged[b] = True
+            if t % record_every == 0 or t == steps or diverged[b]:
+                losses[b, counts[b]] = value
+                recorded[b, counts[b]] = t
+                counts[b] += 1
+            if diverged[b] or t == steps:
+                active[b] = False
+                continue
+            left += 1
+            optimizer_step(params[b], w.dW, States(states.s0[b], states.s1[b], states.s2[b]),
+                           t + 1, OptimizerArgs(optimizer.code, optimizer.hyper[b]))
+        if left == 0:
             break
-        optimizer_step(params, dW, states, t + 1, optimizer)
-    return count, diverged

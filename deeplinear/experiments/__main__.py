@@ -122,9 +122,9 @@ def main(argv=None) -> int:
     try:
         data = load_data(args, args.quiet)
         # Check every grid before any work starts: a bad --init fails here.
-        from .grid import validate_grid
+        from .grid import check_grid
         for grid in get_preset(args.preset).with_overrides(**overrides):
-            validate_grid(**grid)
+            check_grid(grid)
     except ValueError as exc:  # includes DataError; its message says what to do
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

@@ -33,9 +33,9 @@ import pandas as pd
 from ..init import INITIALIZERS, balanced, make_factors
 from ..optim import OPTIMIZERS
 from ..objective import Objective
-from ..train import train_objective
+from ..train import train_lrs, train_objective
 
-__all__ = ["grid_search", "validate_grid", "estimate_seconds", "step_cost", "REPORT_LRS",
+__all__ = ["grid_search", "run_grids", "check_grid", "GRID_KEYS", "validate_grid", "estimate_seconds", "step_cost", "REPORT_LRS",
            "REPORT_HIDDEN", "arch_name", "parse_hidden", "SERIAL_BELOW_SECONDS"]
 
 #: The learning-rate grid of the report (Levy & Wang, 2024).
@@ -280,12 +280,14 @@ def _run_task(task, X, Y):
     """Train every lr of ``task``; return ``(rows, curves)`` in lr order."""
     factors = _start(task, X.shape[1], Y.shape[1])
     objective = Objective(X, Y, task.loss, task.weight_decay)  # shared by the lrs
+    # The lrs in lockstep (one pass over the data per step for l4); each run
+    # is the same, bit for bit, as alone.
+    histories = train_lrs(objective, factors, optimizer=task.optimizer, lrs=task.lrs,
+                          steps=task.steps, record_every=task.record_every,
+                          divergence_factor=task.divergence_factor,
+                          **dict(task.optimizer_options))
     rows, curves = [], []
-    for k, lr in enumerate(task.lrs):
-        h = train_objective(objective, factors, optimizer=task.optimizer, lr=lr,
-                            steps=task.steps, record_every=task.record_every,
-                            divergence_factor=task.divergence_factor,
-                            **dict(task.optimizer_options))
+    for k, (lr, h) in enumerate(zip(task.lrs, histories)):
         rows.append({
             "run": task.first_run + k, "arch": arch_name(task.hidden), "hidden": task.hidden,
             "depth": len(task.hidden) + 1, "init": task.init, "optimizer": task.optimizer,
@@ -315,7 +317,10 @@ def grid_search(data, *, hidden=((),), init="default", optimizer="sgd", loss="l2
         ``optimizer`` one of "sgd", "adam", "adagrad", "adadelta", "e2e".
     steps : int
     lrs : sequence of float
-        The learning-rate grid (default: the report's).
+        The learning-rate grid (default: the report's). The lrs of one
+        (architecture, init, optimizer, loss, seed) start from the same
+        factors and run in lockstep (``deeplinear.train.train_lrs``); each run
+        is the same, bit for bit, as alone.
     seeds : sequence of int
         One repeat per seed; the seed fixes the starting factors.
     weight_decay : float
@@ -340,47 +345,128 @@ def grid_search(data, *, hidden=((),), init="default", optimizer="sgd", loss="l2
     -------
     Results
     """
+    grid = dict(hidden=hidden, init=init, optimizer=optimizer, loss=loss, steps=steps, lrs=lrs,
+                seeds=seeds, weight_decay=weight_decay, record_every=record_every,
+                divergence_factor=divergence_factor, optimizer_options=optimizer_options)
+    return run_grids(data, [grid], executor=executor, progress=progress,
+                     serial_below=serial_below)
+
+
+#: The keywords of :func:`grid_search` that describe a grid (what a preset's grid holds).
+GRID_KEYS = ("hidden", "init", "optimizer", "loss", "steps", "lrs", "seeds", "weight_decay",
+             "record_every", "divergence_factor", "optimizer_options")
+_GRID_DEFAULTS = dict(hidden=((),), init="default", optimizer="sgd", loss="l2", steps=100,
+                      lrs=REPORT_LRS, seeds=(0, 1, 2), weight_decay=0.0, record_every=None,
+                      divergence_factor=1e6, optimizer_options=None)
+
+
+def run_grids(data, grids, *, executor=None, progress=False, serial_below=SERIAL_BELOW_SECONDS):
+    """Several grids on the same data, as one batch of tasks: ``Results.concat``
+    of their :func:`grid_search` results, the same bit for bit.
+
+    Every grid is checked before any run starts. On an executor, the tasks
+    of all the grids are submitted together, the longest (by
+    :func:`estimate_seconds`) first, so that the workers stay busy until
+    the end instead of waiting at the end of each grid; the results are
+    gathered in the grids' order. A preset is run this way.
+
+    Parameters
+    ----------
+    data : Dataset or tuple (X, Y)
+    grids : sequence of dict
+        Each the keywords of :func:`grid_search` from ``GRID_KEYS``; a
+        missing key takes ``grid_search``'s default.
+    executor, progress, serial_below
+        As in :func:`grid_search`, for all the grids together.
+
+    Returns
+    -------
+    Results
+    """
     from .results import Results
 
     X, Y, info = _data_arrays(data)
-    g = validate_grid(hidden=hidden, init=init, optimizer=optimizer, loss=loss, steps=steps,
-                      lrs=lrs, seeds=seeds, weight_decay=weight_decay)
-    archs, inits, optimizers, losses = g["hidden"], g["init"], g["optimizer"], g["loss"]
-    steps, lrs, seeds, weight_decay = g["steps"], g["lrs"], g["seeds"], g["weight_decay"]
-    if record_every is None:
-        record_every = max(1, int(steps) // 1000)
-    options = tuple(sorted((optimizer_options or {}).items()))
-
-    combos = list(itertools.product(archs, inits, optimizers, losses, seeds))
+    grids = list(grids)
+    if not grids:
+        raise ValueError("grids: expected at least one grid")
+    plans = [check_grid(grid) for grid in grids]
+    combos = sum(len(p["combos"]) for p in plans)
     if executor is not None and serial_below > 0:
-        whole = [_Task(0, arch, ini, opt, lo, seed, lrs, int(steps), 1, 0.0, 0.0, ())
-                 for arch, ini, opt, lo, seed in combos]
-        estimate = estimate_seconds(whole, X.shape[0], X.shape[1], Y.shape[1],
-                                    compiled=_compiled_available())
-        if estimate < serial_below:
+        whole = [t for p in plans for t in _tasks(p, chunk=None)]
+        if estimate_seconds(whole, X.shape[0], X.shape[1], Y.shape[1],
+                            compiled=_compiled_available()) < serial_below:
             executor = None  # a small grid: the executor would cost more than it saves
     # Few combinations (a one-seed paper grid): one task per lr, so that the
     # workers of an executor share the load. Runs do not depend on the split.
-    chunk = len(lrs) if executor is None or len(combos) >= MIN_TASKS else 1
-    tasks, first = [], 0
-    for arch, ini, opt, lo, seed in combos:
-        for i in range(0, len(lrs), chunk):
-            tasks.append(_Task(first, arch, ini, opt, lo, seed, lrs[i:i + chunk], int(steps),
-                               int(record_every), float(weight_decay),
-                               float(divergence_factor), options))
-            first += len(lrs[i:i + chunk])
+    split = executor is not None and combos < MIN_TASKS
+    tasks = [_tasks(p, chunk=1 if split else None) for p in plans]
 
     start = time.perf_counter()
     if executor is not None:
-        _warm_up(X, Y, losses, optimizers)
-    outputs = _execute(tasks, X, Y, executor, progress)
-    rows = [row for task_rows, _ in outputs for row in task_rows]
-    curves = [curve for _, task_curves in outputs for curve in task_curves]
-    config = {"dataset": info["name"], "n": int(X.shape[0]), "d_in": int(X.shape[1]),
-              "d_out": int(Y.shape[1]), "steps": int(steps), "lrs": list(lrs),
-              "seeds": list(seeds), "weight_decay": float(weight_decay),
-              "record_every": int(record_every)}
-    return Results(pd.DataFrame(rows), curves, config, seconds=time.perf_counter() - start)
+        _warm_up(X, Y, {lo for p in plans for lo in p["loss"]},
+                 {opt for p in plans for opt in p["optimizer"]})
+    flat = [t for part in tasks for t in part]
+    outputs = _execute(flat, X, Y, executor, progress)
+    seconds = time.perf_counter() - start
+    parts, at = [], 0
+    for plan, part in zip(plans, tasks):
+        done, at = outputs[at:at + len(part)], at + len(part)
+        rows = [row for task_rows, _ in done for row in task_rows]
+        curves = [curve for _, task_curves in done for curve in task_curves]
+        config = {"dataset": info["name"], "n": int(X.shape[0]), "d_in": int(X.shape[1]),
+                  "d_out": int(Y.shape[1]), "steps": plan["steps"], "lrs": list(plan["lrs"]),
+                  "seeds": list(plan["seeds"]), "weight_decay": plan["weight_decay"],
+                  "record_every": plan["record_every"]}
+        if plan["options"]:
+            config["optimizer_options"] = dict(plan["options"])
+        parts.append(Results(pd.DataFrame(rows), curves, config, seconds=0.0))
+    results = parts[0] if len(parts) == 1 else Results.concat(parts)
+    results.seconds = seconds  # wall time of all the grids together
+    return results
+
+
+def check_grid(grid) -> dict:
+    """A grid (a dict of keywords from ``GRID_KEYS``, e.g. a preset's), checked
+    and normalized before any run, with its (arch, init, optimizer, loss,
+    seed) combinations under ``"combos"``. Raises a ``ValueError`` naming
+    the first bad value or unknown key."""
+    unknown = sorted(set(grid) - set(GRID_KEYS))
+    if unknown:
+        raise ValueError(f"grid: unknown keys {unknown}; expected some of {list(GRID_KEYS)}")
+    return _plan({**_GRID_DEFAULTS, **grid})
+
+
+def _plan(grid):
+    plan = validate_grid(**{k: grid[k] for k in ("hidden", "init", "optimizer", "loss", "steps",
+                                                 "lrs", "seeds", "weight_decay")})
+    record_every = grid["record_every"]
+    if record_every is None:
+        record_every = max(1, plan["steps"] // 1000)
+    elif (isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer))
+          or record_every < 1):
+        raise ValueError(f"record_every: expected an integer >= 1, got {record_every!r}")
+    options = grid["optimizer_options"] or {}
+    if not isinstance(options, dict):
+        raise ValueError(f"optimizer_options: expected a dict, got {options!r}")
+    plan.update(record_every=int(record_every), options=tuple(sorted(options.items())),
+                divergence_factor=float(grid["divergence_factor"]))
+    plan["combos"] = list(itertools.product(plan["hidden"], plan["init"], plan["optimizer"],
+                                            plan["loss"], plan["seeds"]))
+    return plan
+
+
+def _tasks(plan, chunk):
+    """The tasks of a plan: ``chunk`` lrs each (None: all of them)."""
+    lrs = plan["lrs"]
+    chunk = chunk or len(lrs)
+    tasks, first = [], 0
+    for arch, ini, opt, lo, seed in plan["combos"]:
+        for i in range(0, len(lrs), chunk):
+            tasks.append(_Task(first, arch, ini, opt, lo, seed, lrs[i:i + chunk], plan["steps"],
+                               plan["record_every"], plan["weight_decay"],
+                               plan["divergence_factor"], plan["options"]))
+            first += len(lrs[i:i + chunk])
+    return tasks
 
 
 def _warm_up(X, Y, losses, optimizers):
@@ -413,8 +499,11 @@ def _execute(tasks, X, Y, executor, progress):
                 outputs.append(_run_task(task, X, Y))
                 bar.update(len(task.lrs))
             return outputs
-        futures = [executor.submit(_run_task, task, X, Y) for task in tasks]
-        size = {f: len(t.lrs) for f, t in zip(futures, tasks)}
-        for f in as_completed(futures):
+        n, d0, dN = X.shape[0], X.shape[1], Y.shape[1]
+        order = sorted(range(len(tasks)),  # the longest first; stable for equal costs
+                       key=lambda i: -estimate_seconds([tasks[i]], n, d0, dN))
+        futures = {i: executor.submit(_run_task, tasks[i], X, Y) for i in order}
+        size = {f: len(tasks[i].lrs) for i, f in futures.items()}
+        for f in as_completed(list(futures.values())):
             bar.update(size[f])
-        return [f.result() for f in futures]  # submission order, not completion order
+        return [futures[i].result() for i in range(len(tasks))]  # the tasks' order

@@ -93,11 +93,10 @@ def get_preset(name) -> Preset:
 
 def run_preset(name, data, executor=None, progress=False, **overrides) -> Results:
     """Run every grid of a preset on ``data``; keywords override the preset's values."""
-    from .grid import grid_search
+    from .grid import run_grids
 
     preset = get_preset(name)
-    parts = [grid_search(data, executor=executor, progress=progress, **grid)
-             for grid in preset.with_overrides(**overrides)]
-    results = parts[0] if len(parts) == 1 else Results.concat(parts)
+    results = run_grids(data, preset.with_overrides(**overrides), executor=executor,
+                        progress=progress)
     results.config["preset"] = preset.name
     return results
