@@ -14,7 +14,7 @@ from .gradcheck import check_factor_gradients, numerical_gradient, rel_error
 from .linalg import psd_power
 from .network import balancedness, end_to_end, factor_gradients
 from .objective import Objective, loss_and_gradients, value_and_grads
-from .train import History, train
+from .train import History, train, train_lrs
 
 __version__ = "0.1.0"
 
@@ -32,6 +32,7 @@ __all__ = [
     "rel_error",
     "check_factor_gradients",
     "train",
+    "train_lrs",
     "History",
     "curvature",
     "datasets",

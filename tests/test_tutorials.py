@@ -26,6 +26,7 @@ EXPECTED = [
     "01_deep_linear_networks", "02_end_to_end_dynamics", "03_report_figure2",
     "04_report_figure3_initialization", "05_report_figure4_optimizers", "06_paper_l2_vs_l4",
     "07_paper_vs_adagrad_adadelta", "08_width_does_not_matter", "09_learning_rate_landscape",
+    "10_the_long_horizon",
 ]
 
 
@@ -68,7 +69,7 @@ def shared_data_dir():
     return REAL_DATA
 
 
-def test_the_nine_tutorials_exist():
+def test_the_ten_tutorials_exist():
     found = sorted(p.stem for p in TUTORIALS.glob("[0-9][0-9]_*.py"))
     assert found == EXPECTED
 
@@ -128,6 +129,19 @@ def test_tutorial_8_width_is_invisible_under_balanced_init_only(quick_runs):
 
     assert spread("balanced") <= 1e-6
     assert spread("default") > 1e-2
+
+
+def test_tutorial_10_tracked_segments_are_the_grids_run_and_gd_is_stable_below_2(quick_runs):
+    """Plain GD has no state: the tracked run, in segments, is the grid's run
+    bit for bit (the tutorial prints the check); and every tracked run that
+    finished kept lr * sharpness below 2, the stability bound of GD."""
+    result = quick_runs["results"]["10_the_long_horizon"]
+    assert result["code"] == 0, result["stderr"][-2000:]
+    assert "segments reproduce the grid's run bit for bit: True" in result["stdout"]
+    frame = pd.read_csv(quick_runs["out"] / "10_the_long_horizon.csv")
+    tracked = frame[frame["panel"] == "tracked depth-2 GD"]
+    assert len(tracked) >= 10 and (tracked["sharpness"] > 0).all()
+    assert (tracked["lr"] * tracked["sharpness"] < 2).all()
 
 
 @pytest.mark.parametrize("name", EXPECTED)

@@ -35,6 +35,11 @@ __all__ = ["Workspace", "Data", "States", "OptimizerArgs", "RunArgs"]
 class Workspace(NamedTuple):
     """Preallocated buffers of one architecture, written by every evaluation.
 
+    The shapes below are one run's. ``train.train_loop`` takes a batch
+    workspace for its B runs: every field but ``kd`` with a leading axis of
+    length B (``_compiled.Chain.batch_workspace``), and ``train.run_workspace``
+    gives run b's ``Workspace`` of views.
+
     Attributes
     ----------
     kd : ndarray of int64, shape (N + 1,)
@@ -111,7 +116,8 @@ class States(NamedTuple):
     Attributes
     ----------
     s0, s1, s2 : ndarray, shape (P,) or (0,)
-        The state arrays of all the factors, one after the other; updated in place.
+        The state arrays of all the factors, one after the other; updated in
+        place. ``train.train_loop`` takes them with a leading axis of B runs.
     """
 
     s0: np.ndarray
@@ -126,7 +132,7 @@ class OptimizerArgs(NamedTuple):
     ----------
     code : int
         One of ``train.SGD, ADAM, ADAGRAD, ADADELTA`` (``train.CODES`` by name).
-    hyper : ndarray of float64, shape (h,)
+    hyper : ndarray of float64, shape (h,), or (B, h) for ``train.train_loop``
         The rule's hyperparameters, flags as 0.0 / 1.0, in this order:
 
         - SGD:      ``[lr, momentum, dampening, nesterov, weight_decay]``

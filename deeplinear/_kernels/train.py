@@ -3,12 +3,16 @@
 For the small matrices of a deep linear network, the Python overhead of one
 training step (list handling, dispatch of a handful of kernels) costs more
 than the arithmetic. :func:`train_loop` runs all the steps in compiled code,
+for B runs in lockstep (a grid's learning rates, from the same start),
 calling the twins of the NumPy functions that the step-by-step Python loop
 runs:
 
-- :func:`objective_value_and_grads`: ``chain.suffix_products``, then
-  ``loss.l2_gram_value_and_grad_e`` or ``loss.lp_value_and_grad_e``, then
-  ``chain.factor_gradients``, then the weight-decay term;
+- :func:`objective_value_and_grads`, in three parts: :func:`end_to_end_into`
+  (``chain.suffix_products``), :func:`loss_value_and_grad_e`
+  (``loss.l2_gram_value_and_grad_e`` or ``loss.lp_value_and_grad_e``; the
+  loop calls ``loss.lp_batch_value_and_grad_e`` for all its runs at once)
+  and :func:`gradients_from_grad_e` (``chain.factor_gradients``, then the
+  weight-decay term);
 - :func:`optimizer_step`: ``optim.sgd_update`` / ``adam_update`` /
   ``adagrad_update`` / ``adadelta_update`` on the flat array of all the factors.
 
@@ -35,7 +39,8 @@ from .loss import l2_gram_value_and_grad_e, lp_batch_value_and_grad_e, lp_value_
 from .optim import adadelta_update, adagrad_update, adam_update, sgd_update
 
 __all__ = ["SGD", "ADAM", "ADAGRAD", "ADADELTA", "CODES", "objective_value_and_grads",
-           "optimizer_step", "train_loop"]
+           "end_to_end_into", "loss_value_and_grad_e", "gradients_from_grad_e",
+           "run_workspace", "optimizer_step", "train_loop"]
 
 #: ``OptimizerArgs.code`` of each update rule.
 SGD = 0

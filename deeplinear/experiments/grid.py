@@ -35,7 +35,7 @@ from ..optim import OPTIMIZERS
 from ..objective import Objective
 from ..train import train_lrs, train_objective
 
-__all__ = ["grid_search", "run_grids", "check_grid", "GRID_KEYS", "validate_grid", "estimate_seconds", "step_cost", "REPORT_LRS",
+__all__ = ["grid_search", "run_grids", "check_grid", "starting_factors", "GRID_KEYS", "validate_grid", "estimate_seconds", "step_cost", "REPORT_LRS",
            "REPORT_HIDDEN", "arch_name", "parse_hidden", "SERIAL_BELOW_SECONDS"]
 
 #: The learning-rate grid of the report (Levy & Wang, 2024).
@@ -183,19 +183,40 @@ class _Task:
     optimizer_options: tuple
 
 
-def _start(task, d0, dN):
-    """Starting factors of a task, a function of (arch, init, seed) only.
+def starting_factors(hidden, init, seed, d0, dN) -> list:
+    """The starting factors of a grid's runs, a function of (arch, init, seed) only.
 
-    For the balanced init the end-to-end matrix is drawn first from the seed,
-    so every architecture starts from the same ``W_e`` and differences
-    between depths come from the dynamics alone.
+    For the balanced init the end-to-end matrix is drawn first from the seed
+    (iid N(0, ``BALANCED_SCALE``^2) entries), so every architecture starts
+    from the same ``W_e`` and differences between depths come from the
+    dynamics alone. A tutorial that continues or re-runs one of a grid's
+    runs starts from here.
+
+    Parameters
+    ----------
+    hidden : sequence of int
+    init : str
+        A name of ``deeplinear.init.INITIALIZERS``.
+    seed : int
+    d0, dN : int
+        Input and output dimensions of the data.
+
+    Returns
+    -------
+    list of ndarray, shape (d_j, d_{j-1})
     """
-    dims = [d0, *task.hidden, dN]
-    rng = np.random.default_rng(task.seed)
-    if task.init == "balanced":
-        W_e = balanced([d0, dN], scale=BALANCED_SCALE, rng=rng)[0]
+    dims = [int(d0), *parse_hidden(hidden), int(dN)]
+    init = _as_names(init, "init", set(INITIALIZERS), _init_name)[0]
+    rng = np.random.default_rng(seed)
+    if init == "balanced":
+        W_e = balanced([dims[0], dims[-1]], scale=BALANCED_SCALE, rng=rng)[0]
         return balanced(dims, rng=rng, end_to_end=W_e)
-    return make_factors(task.init, dims, rng=rng)
+    return make_factors(init, dims, rng=rng)
+
+
+def _start(task, d0, dN):
+    """Starting factors of a task (see :func:`starting_factors`)."""
+    return starting_factors(task.hidden, task.init, task.seed, d0, dN)
 
 
 def validate_grid(*, hidden, init, optimizer, loss, steps, lrs, seeds, weight_decay=0.0):
