@@ -303,6 +303,37 @@ else:
     _rows_axpy2 = _make_rows_axpy(2)
 
 
+@njit(cache=True, inline="always")
+def _group_of_one(Ws, Gs, b, X, Y, i, p, total):
+    """Rows i..i+3 for run b: its loss sum (returned, from ``total``) and gradient."""
+    s0, s1, s2, s3 = _rows_dot4(Ws, b, X, i)
+    t0, c0 = _term_and_coef(s0 - Y[i, 0], p)
+    t1, c1 = _term_and_coef(s1 - Y[i + 1, 0], p)
+    t2, c2 = _term_and_coef(s2 - Y[i + 2, 0], p)
+    t3, c3 = _term_and_coef(s3 - Y[i + 3, 0], p)
+    _rows_axpy(Gs, b, X, i, (c0, c1, c2, c3))
+    return (((total + t0) + t1) + t2) + t3
+
+
+@njit(cache=True, inline="always")
+def _group_of_two(Ws, Gs, b0, b1, X, Y, i, p, values):
+    """Rows i..i+3 for runs b0 and b1 at once (sharing the loads of X): each
+    run's sums exactly as in :func:`_group_of_one`, its loss sum in ``values``."""
+    s0, s1, s2, s3, u0, u1, u2, u3 = _rows_dot4x2(Ws, b0, b1, X, i)
+    y0, y1, y2, y3 = Y[i, 0], Y[i + 1, 0], Y[i + 2, 0], Y[i + 3, 0]
+    t0, c0 = _term_and_coef(s0 - y0, p)
+    t1, c1 = _term_and_coef(s1 - y1, p)
+    t2, c2 = _term_and_coef(s2 - y2, p)
+    t3, c3 = _term_and_coef(s3 - y3, p)
+    values[b0] = (((values[b0] + t0) + t1) + t2) + t3
+    t0, e0 = _term_and_coef(u0 - y0, p)
+    t1, e1 = _term_and_coef(u1 - y1, p)
+    t2, e2 = _term_and_coef(u2 - y2, p)
+    t3, e3 = _term_and_coef(u3 - y3, p)
+    values[b1] = (((values[b1] + t0) + t1) + t2) + t3
+    _rows_axpy2(Gs, b0, b1, X, i, (c0, c1, c2, c3, e0, e1, e2, e3))
+
+
 @njit(cache=True)
 def lp_batch_value_and_grad_e(W_es, X, Y, p, grad_es, values, active):
     """``lp_value_and_grad_e`` for B runs on the same data, in one pass over ``X``.
@@ -340,50 +371,47 @@ def lp_batch_value_and_grad_e(W_es, X, Y, p, grad_es, values, active):
     if k == 1:
         Ws = W_es.reshape((B, d))
         Gs = grad_es.reshape((B, d))
-        # The active runs, two at a time (they share the loads of each row
-        # group), then the last one alone if their number is odd.
-        runs = np.empty(B, dtype=np.int64)
-        m = 0
+        # The active runs two at a time (a pair shares the loads of each row
+        # group), in increasing order; if their number is odd, the last one
+        # alone, its sum in a register.
+        count, single = 0, -1
         for b in range(B):
             if active[b]:
-                runs[m] = b
-                m += 1
+                count += 1
+                single = b
+        if count % 2 == 0:
+            single = -1
+        single_total = 0.0
         i = 0
+        if count == 1:  # one run (every single-run call): the tight loop
+            while i + 4 <= n:
+                single_total = _group_of_one(Ws, Gs, single, X, Y, i, p, single_total)
+                i += 4
         while i + 4 <= n:
-            y0, y1, y2, y3 = Y[i, 0], Y[i + 1, 0], Y[i + 2, 0], Y[i + 3, 0]
-            j = 0
-            while j + 2 <= m:
-                b0, b1 = runs[j], runs[j + 1]
-                s0, s1, s2, s3, u0, u1, u2, u3 = _rows_dot4x2(Ws, b0, b1, X, i)
-                t0, c0 = _term_and_coef(s0 - y0, p)
-                t1, c1 = _term_and_coef(s1 - y1, p)
-                t2, c2 = _term_and_coef(s2 - y2, p)
-                t3, c3 = _term_and_coef(s3 - y3, p)
-                values[b0] = (((values[b0] + t0) + t1) + t2) + t3
-                t0, e0 = _term_and_coef(u0 - y0, p)
-                t1, e1 = _term_and_coef(u1 - y1, p)
-                t2, e2 = _term_and_coef(u2 - y2, p)
-                t3, e3 = _term_and_coef(u3 - y3, p)
-                values[b1] = (((values[b1] + t0) + t1) + t2) + t3
-                _rows_axpy2(Gs, b0, b1, X, i, (c0, c1, c2, c3, e0, e1, e2, e3))
-                j += 2
-            if j < m:
-                b = runs[j]
-                s0, s1, s2, s3 = _rows_dot4(Ws, b, X, i)
-                t0, c0 = _term_and_coef(s0 - y0, p)
-                t1, c1 = _term_and_coef(s1 - y1, p)
-                t2, c2 = _term_and_coef(s2 - y2, p)
-                t3, c3 = _term_and_coef(s3 - y3, p)
-                values[b] = (((values[b] + t0) + t1) + t2) + t3
-                _rows_axpy(Gs, b, X, i, (c0, c1, c2, c3))
+            pending = -1
+            for b in range(B):
+                if not active[b] or b == single:
+                    continue
+                if pending < 0:
+                    pending = b
+                    continue
+                _group_of_two(Ws, Gs, pending, b, X, Y, i, p, values)
+                pending = -1
+            if single >= 0:
+                single_total = _group_of_one(Ws, Gs, single, X, Y, i, p, single_total)
             i += 4
         while i < n:
-            for j in range(m):
-                b = runs[j]
-                t0, c0 = _term_and_coef(_row_dot(Ws, b, X, i) - Y[i, 0], p)
-                values[b] += t0
-                _rows_axpy(Gs, b, X, i, (c0,))
+            for b in range(B):
+                if active[b]:
+                    t0, c0 = _term_and_coef(_row_dot(Ws, b, X, i) - Y[i, 0], p)
+                    if b == single:
+                        single_total += t0
+                    else:
+                        values[b] += t0
+                    _rows_axpy(Gs, b, X, i, (c0,))
             i += 1
+        if single >= 0:
+            values[single] = single_total
     else:
         for b in range(B):
             if not active[b]:

@@ -202,10 +202,13 @@ def train_loop(params, states, work, data, optimizer, run, losses, recorded, cou
         if lp_pass:
             lp_batch_value_and_grad_e(work.W_e, data.X, data.Y, data.p, work.grad_e, values,
                                       active)
-        else:
+        else:  # l2 from the moments (calling loss_value_and_grad_e here would also
+            # compile its lp branch, the single-run pass, into this loop)
             for b in range(B):
                 if active[b]:
-                    values[b] = loss_value_and_grad_e(run_workspace(work, b), data)
+                    w = run_workspace(work, b)
+                    values[b] = l2_gram_value_and_grad_e(w.W_e, data.C, data.Bt, data.yy,
+                                                         w.grad_e)
         left = 0
         for b in range(B):
             if not active[b]:
