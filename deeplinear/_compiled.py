@@ -368,7 +368,7 @@ def train_loop(objective, factors, optimizer, lrs, steps, record_every, divergen
 
 
 #: What :func:`announce_compiling` prints on stderr before numba compiles the loop.
-COMPILE_MESSAGE = ("deeplinear: compiling the numba kernels (once; about 10 s); "
+COMPILE_MESSAGE = ("deeplinear: compiling the numba kernels (once; about 15 s); "
                    "later runs load them from the cache ...")
 # Dispatchers already checked in this process, and whether the message was
 # printed (a forked worker inherits both).

@@ -23,7 +23,7 @@
 # all three, and try a decaying lr.
 #
 # Quick mode (DEEPLINEAR_QUICK=1): 3000 steps, 2 seeds, 2 lrs per method, in
-# seconds; its numbers mean nothing. The text quotes the full run (about 17
+# seconds; its numbers mean nothing. The text quotes the full run (about 22
 # min on 2 cores). It writes figures/10_the_long_horizon.png (and .csv).
 
 # %%

@@ -42,7 +42,7 @@ TF_ADADELTA = {"rho": 0.95, "eps": 1e-8}
 #: is inside, with worse lrs on either side. The grids' top lrs diverge (GD
 #: in a few steps; depth-2 GD at 5e-4, its best lr for 1e5 steps, near step
 #: 1e5, at 3e-4 near 8e5; AdaDelta at 5e-2 near 4e5), which also keeps the
-#: preset within about 12 min on 2 cores.
+#: preset within 15 min on 2 cores (measured 12.5-15 min; the host's speed varies).
 HEADLINE_LRS = {
     "gd-depth1": (5e-4, 7e-4, 8.5e-4, 1e-3, 1.4e-3, 2e-3),
     "gd-depth2": (1.5e-4, 2e-4, 2.5e-4, 3e-4, 5e-4, 7e-4),
@@ -97,7 +97,7 @@ PRESETS = {p.name: p for p in [
     Preset("paper-headline", "The paper's headline at its own horizon: l4, one balanced "
            "start per seed, 1e6 steps, 3 seeds; GD on depth 1 and on depth 2 (hidden width "
            "1) against AdaGrad and AdaDelta (TensorFlow's rho 0.95, eps 1e-8) on depth 1, "
-           "6 lrs each. Meant for ethanol; about 12 min on 2 cores.",
+           "6 lrs each. Meant for ethanol; 12.5-15 min on 2 cores.",
            (_paper(hidden=((),), lrs=HEADLINE_LRS["gd-depth1"], steps=HEADLINE_STEPS,
                    seeds=(0, 1, 2)),
             _paper(hidden=((1,),), lrs=HEADLINE_LRS["gd-depth2"], steps=HEADLINE_STEPS,
