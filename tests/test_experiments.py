@@ -165,6 +165,7 @@ def test_run_grids_is_the_grids_one_after_the_other(small):
     (dict(lrs=[1e-3], record_every=0), "record_every: expected an integer >= 1"),
     (dict(lrs=[1e-3], optimizer_options=[("rho", 0.9)]), "optimizer_options: expected a dict"),
     (dict(lrs=[-1.0]), "lrs: expected positive numbers"),
+    (dict(lrs=[1e-3], divergence_factor=0.0), "divergence_factor: expected a finite number > 0"),
 ])
 def test_a_bad_grid_fails_before_any_run(small, grid, message):
     good = dict(lrs=[1e-3], steps=2)

@@ -469,8 +469,12 @@ def _plan(grid):
     options = grid["optimizer_options"] or {}
     if not isinstance(options, dict):
         raise ValueError(f"optimizer_options: expected a dict, got {options!r}")
+    factor = grid["divergence_factor"]
+    if (isinstance(factor, bool) or not isinstance(factor, (int, float, np.floating))
+            or not factor > 0 or not np.isfinite(factor)):
+        raise ValueError(f"divergence_factor: expected a finite number > 0, got {factor!r}")
     plan.update(record_every=int(record_every), options=tuple(sorted(options.items())),
-                divergence_factor=float(grid["divergence_factor"]))
+                divergence_factor=float(factor))
     plan["combos"] = list(itertools.product(plan["hidden"], plan["init"], plan["optimizer"],
                                             plan["loss"], plan["seeds"]))
     return plan
