@@ -268,6 +268,12 @@ def l4_step_seconds(X, Y, start, min_time, repeats=3):
             raise RuntimeError("l4 timing run diverged or did not run compiled; lower LR")
         return elapsed
 
+    return best_seconds_per_step(run, min_time, repeats)
+
+
+def best_seconds_per_step(run, min_time, repeats=3):
+    """``(best seconds per step, steps)`` of ``run(steps)`` (which returns its wall
+    time): one warm-up call, steps calibrated to take ``min_time``, best of ``repeats``."""
     run(2)  # compile or load the kernels
     steps, elapsed = 16, run(16)
     while elapsed < min_time:
@@ -295,17 +301,10 @@ def l4_lockstep_seconds(X, Y, start, min_time, repeats=3):
         elapsed = time.perf_counter() - t0
         if any(h.diverged for h in hs):
             raise RuntimeError("l4 lockstep timing run diverged; lower LR")
-        return elapsed / len(lrs)
+        return elapsed
 
-    run(2)
-    steps, elapsed = 16, run(16)
-    while elapsed * len(lrs) < min_time:
-        steps = max(2 * steps, int(steps * 1.2 * min_time / max(elapsed * len(lrs), 1e-9)))
-        elapsed = run(steps)
-    best = elapsed
-    for _ in range(repeats - 1):
-        best = min(best, run(steps))
-    return best / steps
+    per_step, _ = best_seconds_per_step(run, min_time, repeats)
+    return per_step / len(lrs)
 
 
 def pass_comparison(min_time):
