@@ -26,11 +26,13 @@ built here, in one place: ``Chain.__init__``, :func:`kernel_data`,
 
 Every per-factor array the kernels take is one flat float64 array in the
 layout of ``Chain.kd`` (see ``_kernels.interface``): one compiled
-specialisation for every depth, cached on disk.
+specialisation for every depth (one for l2 from the moments, one for the lp
+pass), cached on disk.
 
 The first run of the kernels on a machine (or after they changed) compiles
 them, which takes several seconds; :func:`announce_compiling` says so on
-stderr, once, when numba's cache has no compiled code for the loop.
+stderr, once, when numba's cache has no compiled code for the loop on the
+data at hand.
 
 ``deeplinear.train`` imports this module lazily, only to run the compiled loop.
 """
@@ -236,11 +238,12 @@ def kernel_data(objective, transposed: bool):
     Data
     """
     moments = gram(objective)
-    if moments is not None:
-        C, Bt, yy = moments
-    else:
-        C, Bt, yy = np.empty((0, 0)), np.empty((0, 0)), 0.0
-    return Data(X=objective.X, Y=objective.Y, C=C, Bt=Bt, yy=float(yy), p=objective.loss.p,
+    X, Y = objective.X, objective.Y
+    if moments is not None:  # l2: the moments only (a different numba type: see Data)
+        (C, Bt, yy), X, Y = moments, None, None
+    else:  # the lp pass
+        C, Bt, yy = None, None, 0.0
+    return Data(X=X, Y=Y, C=C, Bt=Bt, yy=float(yy), p=objective.loss.p,
                 weight_decay=objective.weight_decay, transposed=bool(transposed))
 
 
@@ -263,9 +266,9 @@ def value_and_grads(objective, factors):
     """``objective.value_and_grads(factors)`` by the kernel of one compiled step."""
     factors = objective._checked(factors)
     ch = chain(objective, factors)
-    announce_compiling(_kt.objective_value_and_grads)
-    value = _kt.objective_value_and_grads(ch.pack(factors), ch.work,
-                                          kernel_data(objective, ch.transposed))
+    args = (ch.pack(factors), ch.work, kernel_data(objective, ch.transposed))
+    announce_compiling(_kt.objective_value_and_grads, args)
+    value = _kt.objective_value_and_grads(*args)
     return float(value), ch.unkernel(ch.dW)
 
 
@@ -355,58 +358,81 @@ def train_loop(objective, factors, optimizer, lrs, steps, record_every, divergen
     counts = np.zeros(B, dtype=np.int64)
     diverged = np.zeros(B, dtype=np.bool_)
 
-    announce_compiling(_kt.train_loop)
+    args = (params, states, ch.batch_workspace(B), data, optimizer_batch, run, losses,
+            recorded, counts, diverged)
+    announce_compiling(_kt.train_loop, args)
     start = time.perf_counter()
     # Overflow in a diverging run is expected, not an error (it can only warn
     # when numba's JIT is disabled and NumPy scalars do the maths).
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        _kt.train_loop(params, states, ch.batch_workspace(B), data, optimizer_batch, run,
-                       losses, recorded, counts, diverged)
+        _kt.train_loop(*args)
     seconds = (time.perf_counter() - start) / B
     return [(losses[b, :counts[b]].copy(), recorded[b, :counts[b]].copy(), bool(diverged[b]),
              ch.unkernel(ch.views(params[b])), seconds) for b in range(B)]
 
 
 #: What :func:`announce_compiling` prints on stderr before numba compiles the loop.
-COMPILE_MESSAGE = ("deeplinear: compiling the numba kernels (once; about 15 s); "
+COMPILE_MESSAGE = ("deeplinear: compiling the numba kernels (once; about 10-15 s); "
                    "later runs load them from the cache ...")
-# Dispatchers already checked in this process, and whether the message was
-# printed (a forked worker inherits both).
+# (dispatcher, argument types) already checked in this process, and whether
+# the message was printed (a forked worker inherits both).
 _CHECKED: set = set()
 _ANNOUNCED = [False]
 
 
-def needs_compiling(dispatcher) -> bool:
-    """Whether calling ``dispatcher`` will compile it: numba's on-disk cache has
-    no code for it that matches this numba version and the kernels' source.
+def _argument_types(dispatcher, args):
+    """The numba types ``dispatcher`` would compile ``args`` for (None if unknown)."""
+    if args is None or not hasattr(dispatcher, "typeof_pyval"):
+        return None
+    try:
+        return tuple(dispatcher.typeof_pyval(a) for a in args)
+    except Exception:  # numba internals changed
+        return None
+
+
+def needs_compiling(dispatcher, args=None) -> bool:
+    """Whether calling ``dispatcher`` (on ``args``, if given) will compile it:
+    numba's on-disk cache has no code for it (for the types of ``args``)
+    that matches this numba version and the kernels' source.
 
     Cheap (one small index file read, no compilation). The index file holds
     the numba version and the source file's stamp (modification time and
-    size); numba's own loader ignores an index whose version or stamp
-    differs, and so does this check. False when the JIT is disabled, when
-    ``dispatcher`` has already compiled or loaded code in this process, or
-    when the cache cannot be inspected (an unknown numba internals layout).
+    size), and is keyed by the argument types; numba's own loader ignores an
+    index whose version or stamp differs, and so does this check. With
+    ``args``, only code for their types counts: the loop has one
+    specialisation per kind of ``Data`` (l2 moments, or an lp pass). False
+    when the JIT is disabled, when the code is already compiled or loaded in
+    this process, or when the cache cannot be inspected (an unknown numba
+    internals layout).
     """
-    if getattr(dispatcher, "overloads", None):  # compiled or loaded here already
+    sig = _argument_types(dispatcher, args)
+    overloads = getattr(dispatcher, "overloads", None)
+    if overloads and (sig is None or sig in overloads):  # compiled or loaded here already
         return False
     cache = getattr(dispatcher, "_cache", None)
     index_file = getattr(cache, "_cache_file", None)
     if index_file is None:  # NUMBA_DISABLE_JIT=1 (a plain function), or no cache
         return False
     try:
-        return not index_file._load_index()
+        index = index_file._load_index()
     except Exception:  # numba internals changed: say nothing rather than fail
         return False
+    if sig is None:
+        return not index
+    return not any(key[0] == sig for key in index)
 
 
-def announce_compiling(dispatcher) -> None:
+def announce_compiling(dispatcher, args=None) -> None:
     """Print :data:`COMPILE_MESSAGE` on stderr, once per process, if calling
-    ``dispatcher`` is about to compile it (see :func:`needs_compiling`).
+    ``dispatcher`` on ``args`` is about to compile it (see :func:`needs_compiling`).
 
     ``DEEPLINEAR_QUIET_COMPILE=1`` silences it."""
-    if _ANNOUNCED[0] or dispatcher in _CHECKED:
+    if _ANNOUNCED[0]:
         return
-    _CHECKED.add(dispatcher)
-    if needs_compiling(dispatcher) and not os.environ.get("DEEPLINEAR_QUIET_COMPILE"):
+    key = (dispatcher, _argument_types(dispatcher, args))
+    if key in _CHECKED:
+        return
+    _CHECKED.add(key)
+    if needs_compiling(dispatcher, args) and not os.environ.get("DEEPLINEAR_QUIET_COMPILE"):
         _ANNOUNCED[0] = True
         print(COMPILE_MESSAGE, file=sys.stderr, flush=True)

@@ -208,8 +208,11 @@ def test_workspace_and_data_are_named_tuples(rng):
     l2 = _compiled.kernel_data(Objective(X, Y, "l2", 0.5), ch.transposed)
     assert isinstance(l2, Data) and l2.transposed is True and l2.weight_decay == 0.5
     assert l2.C.shape == (2, 2) and l2.Bt.shape == (3, 2) and l2.p == 2.0
-    l4 = _compiled.kernel_data(Objective(X, Y, "l4"), False)
-    assert l4.C.shape == (0, 0) and l4.yy == 0.0 and l4.p == 4.0 and l4.X is not None
+    assert l2.X is None and l2.Y is None
+    objective = Objective(X, Y, "l4")
+    l4 = _compiled.kernel_data(objective, False)
+    assert l4.C is None and l4.Bt is None and l4.yy == 0.0 and l4.p == 4.0
+    assert l4.X is objective.X and l4.Y is objective.Y
 
 
 @pytest.mark.parametrize("name,options", [

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from deeplinear import _compiled, train
+from deeplinear.losses import lp
 from deeplinear._kernels import train as kernel_train
 
 
@@ -27,18 +28,31 @@ def test_import_deeplinear_imports_no_numba_pandas_or_matplotlib():
     assert out.stdout.strip() == "[]"
 
 
-def test_one_specialisation_serves_every_depth(rng):
+def _loop_signatures():
+    return set(kernel_train.train_loop.signatures)
+
+
+def test_one_specialisation_per_kind_of_loss_serves_every_depth(rng):
+    # The suite may have compiled both already: count what each kind adds.
     X, Y = rng.standard_normal((20, 3)), rng.standard_normal((20, 2))
+    before = _loop_signatures()
     for hidden in ([], [4], [4, 5], [2, 3, 4, 5]):
         dims = [3, *hidden, 2]
         factors = [0.3 * rng.standard_normal((b, a)) for a, b in zip(dims[:-1], dims[1:])]
         for opt in ("sgd", "adam"):
             train(factors, X, Y, lr=1e-2, steps=3, optimizer=opt, loss="l2")
-    train(factors, X, Y, lr=1e-2, steps=3, loss="l4", weight_decay=0.1)
     # d_0 < d_N: the transposed network, same types
     wide = [rng.standard_normal((5, 2)), rng.standard_normal((3, 5))]
     train(wide, X[:, :2].copy(), Y @ np.ones((2, 3)), lr=1e-2, steps=3, optimizer="adagrad")
-    assert len(kernel_train.train_loop.signatures) == 1
+    l2 = _loop_signatures()
+    assert len(l2) == 1 or (len(before) == 2 and l2 == before)
+    for hidden in ([], [4, 5]):
+        dims = [3, *hidden, 2]
+        factors = [0.3 * rng.standard_normal((b, a)) for a, b in zip(dims[:-1], dims[1:])]
+        train(factors, X, Y, lr=1e-2, steps=3, loss="l4", weight_decay=0.1)
+    train(factors, X, Y, lr=1e-3, steps=3, loss=lp(3.0))  # any p: the same pass
+    both = _loop_signatures()
+    assert len(both) == 2 and l2 <= both
 
 
 def test_needs_compiling_reads_the_cache_index(tmp_path):
@@ -46,6 +60,18 @@ def test_needs_compiling_reads_the_cache_index(tmp_path):
     code = ("from deeplinear import _compiled; from deeplinear._kernels import train; "
             "print(_compiled.needs_compiling(train.train_loop))")
     assert _python(code, NUMBA_CACHE_DIR=str(tmp_path)).stdout.strip() == "True"
+    # After an l2 run, that cache holds the l2 loop, and not the lp one.
+    probe = ("import numpy as np, deeplinear as dl, sys; from deeplinear import _compiled; "
+             "from deeplinear._kernels import train; sys.stderr = sys.stdout; "
+             "seen = []; _compiled.needs_compiling = lambda d, a=None, f=_compiled."
+             "needs_compiling: seen.append(f(d, a)) or seen[-1]; "
+             "dl.train([np.zeros((1, 2))], np.ones((3, 2)), np.ones((3, 1)), lr=0.1, steps=1, "
+             "loss={!r}); print('needs', seen)")
+    env = dict(NUMBA_CACHE_DIR=str(tmp_path))
+    assert "needs [True]" in _python(probe.format("l2"), **env).stdout
+    assert "needs [False]" in _python(probe.format("l2"), **env).stdout
+    assert "needs [True]" in _python(probe.format("l4"), **env).stdout
+    assert "needs [False]" in _python(probe.format("l4"), **env).stdout
     # In this process the loop has run (or been loaded): no compiling ahead.
     train([np.zeros((1, 2))], np.ones((3, 2)), np.ones((3, 1)), lr=0.1, steps=1)
     assert not _compiled.needs_compiling(kernel_train.train_loop)
@@ -54,11 +80,11 @@ def test_needs_compiling_reads_the_cache_index(tmp_path):
 def test_the_message_is_printed_once_and_only_when_compiling(monkeypatch, capsys):
     monkeypatch.setattr(_compiled, "_CHECKED", set())
     monkeypatch.setattr(_compiled, "_ANNOUNCED", [False])
-    monkeypatch.setattr(_compiled, "needs_compiling", lambda d: False)
+    monkeypatch.setattr(_compiled, "needs_compiling", lambda d, a=None: False)
     _compiled.announce_compiling(kernel_train.train_loop)
     assert capsys.readouterr().err == ""
     monkeypatch.setattr(_compiled, "_CHECKED", set())
-    monkeypatch.setattr(_compiled, "needs_compiling", lambda d: True)
+    monkeypatch.setattr(_compiled, "needs_compiling", lambda d, a=None: True)
     for _ in range(3):
         _compiled.announce_compiling(kernel_train.train_loop)
         _compiled.announce_compiling(kernel_train.objective_value_and_grads)

@@ -11,7 +11,8 @@ Every per-factor quantity (the factors, their gradients, the optimizer state,
 the chain products) is one flat float64 array, the blocks one after the
 other, and ``Workspace.kd`` describes the layout (see ``chain``): the kernels
 take 2-D views of the blocks, so every field has the same numba type at
-every depth. That makes one compiled specialisation for all depths, cached
+every depth. That makes one compiled specialisation for all depths (per kind
+of ``Data``: l2 moments or an lp pass), cached
 on disk and loaded in a fraction of a second; typed Lists of arrays cost
 about 1 ms each to build from Python and their dispatch could not be cached.
 
@@ -75,13 +76,17 @@ class Data(NamedTuple):
 
     Attributes
     ----------
-    X : ndarray, shape (n, d_0)
-    Y : ndarray, shape (n, d_N)
-    C : ndarray, shape (d_0, d_0), or (0, 0)
-        For l2, ``X^T X / n``; empty for another loss, which then makes the
-        ``lp`` pass over ``X, Y`` (see ``loss.l2_gram_value_and_grad_e``).
-    Bt : ndarray, shape (d_N, d_0), or (0, 0)
-        For l2, ``Y^T X / n``; else empty.
+    X : ndarray, shape (n, d_0), or None
+        For an lp loss (not l2), the data of its pass; None for l2.
+    Y : ndarray, shape (n, d_N), or None
+        The targets, as ``X``.
+    C : ndarray, shape (d_0, d_0), or None
+        For l2, ``X^T X / n`` (see ``loss.l2_gram_value_and_grad_e``); None
+        for another loss. The two kinds of ``Data`` have different numba
+        types, so each compiles only its own loss (``train.losses_into``):
+        two cached specialisations of the loop, each serving every depth.
+    Bt : ndarray, shape (d_N, d_0), or None
+        For l2, ``Y^T X / n``; else None.
     yy : float
         For l2, ``||Y||_F^2 / n``; else 0.
     p : float

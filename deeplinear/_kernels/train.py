@@ -8,11 +8,10 @@ calling the twins of the NumPy functions that the step-by-step Python loop
 runs:
 
 - :func:`objective_value_and_grads`, in three parts: :func:`end_to_end_into`
-  (``chain.suffix_products``), :func:`loss_value_and_grad_e`
-  (``loss.l2_gram_value_and_grad_e`` or ``loss.lp_value_and_grad_e``; the
-  loop calls ``loss.lp_batch_value_and_grad_e`` for all its runs at once)
-  and :func:`gradients_from_grad_e` (``chain.factor_gradients``, then the
-  weight-decay term);
+  (``chain.suffix_products``), :func:`losses_into` (``loss.l2_gram_value_and_grad_e``
+  from the moments, or ``loss.lp_batch_value_and_grad_e``, one pass over the
+  data for all the runs at once) and :func:`gradients_from_grad_e`
+  (``chain.factor_gradients``, then the weight-decay term);
 - :func:`optimizer_step`: ``optim.sgd_update`` / ``adam_update`` /
   ``adagrad_update`` / ``adadelta_update`` on the flat array of all the factors.
 
@@ -35,11 +34,11 @@ from numba import njit
 
 from .chain import copy, factor_gradients, squared_norm_sum, stack_block, suffix_products
 from .interface import OptimizerArgs, States, Workspace
-from .loss import l2_gram_value_and_grad_e, lp_batch_value_and_grad_e, lp_value_and_grad_e
+from .loss import l2_gram_value_and_grad_e, lp_batch_value_and_grad_e
 from .optim import adadelta_update, adagrad_update, adam_update, sgd_update
 
 __all__ = ["SGD", "ADAM", "ADAGRAD", "ADADELTA", "CODES", "objective_value_and_grads",
-           "end_to_end_into", "loss_value_and_grad_e", "gradients_from_grad_e",
+           "end_to_end_into", "losses_into", "loss_value_and_grad_e", "gradients_from_grad_e",
            "run_workspace", "optimizer_step", "train_loop"]
 
 #: ``OptimizerArgs.code`` of each update rule.
@@ -76,12 +75,34 @@ def gradients_from_grad_e(params, work, data, value):
     return value
 
 
+@njit(cache=True)
+def losses_into(W_es, grad_es, values, active, X, Y, p, C, Bt, yy):
+    """The loss of each active run b at ``W_es[b]`` into ``values[b]``, its
+    gradient into ``grad_es[b]`` (shapes (B, k, d)).
+
+    An lp loss (``X, Y`` given, ``C, Bt`` None): one pass over ``X`` for all
+    the runs (``loss.lp_batch_value_and_grad_e``). l2 (``C, Bt, yy`` given,
+    ``X, Y`` None): from the moments (``loss.l2_gram_value_and_grad_e``).
+    numba removes a branch on ``arg is not None`` before it compiles when
+    the argument is None, so a loop on l2 data never compiles the lp pass
+    (and the other way round): one specialisation per kind of ``Data``.
+    """
+    if X is not None:
+        lp_batch_value_and_grad_e(W_es, X, Y, p, grad_es, values, active)
+    if C is not None:
+        for b in range(W_es.shape[0]):
+            if active[b]:
+                values[b] = l2_gram_value_and_grad_e(W_es[b], C, Bt, yy, grad_es[b])
+
+
 @njit(cache=True, inline="always")
 def loss_value_and_grad_e(work, data):
-    """The loss at ``work.W_e``; fills ``work.grad_e`` (l2 from the moments, else a pass)."""
-    if data.C.shape[0] > 0:
-        return l2_gram_value_and_grad_e(work.W_e, data.C, data.Bt, data.yy, work.grad_e)
-    return lp_value_and_grad_e(work.W_e, data.X, data.Y, data.p, work.grad_e)
+    """The loss at ``work.W_e``; fills ``work.grad_e`` (:func:`losses_into` with one run)."""
+    k, d = work.W_e.shape
+    values = np.empty(1)
+    losses_into(work.W_e.reshape((1, k, d)), work.grad_e.reshape((1, k, d)), values,
+                np.ones(1, dtype=np.bool_), data.X, data.Y, data.p, data.C, data.Bt, data.yy)
+    return values[0]
 
 
 @njit(cache=True, inline="always")
@@ -188,7 +209,6 @@ def train_loop(params, states, work, data, optimizer, run, losses, recorded, cou
     steps, record_every = run.steps, run.record_every
     divergence_factor = run.divergence_factor
     B = params.shape[0]
-    lp_pass = data.C.shape[0] == 0
     active = np.ones(B, dtype=np.bool_)
     values = np.empty(B)
     limits = np.zeros(B)
@@ -199,16 +219,8 @@ def train_loop(params, states, work, data, optimizer, run, losses, recorded, cou
         for b in range(B):
             if active[b]:
                 end_to_end_into(params[b], run_workspace(work, b), data)
-        if lp_pass:
-            lp_batch_value_and_grad_e(work.W_e, data.X, data.Y, data.p, work.grad_e, values,
-                                      active)
-        else:  # l2 from the moments (calling loss_value_and_grad_e here would also
-            # compile its lp branch, the single-run pass, into this loop)
-            for b in range(B):
-                if active[b]:
-                    w = run_workspace(work, b)
-                    values[b] = l2_gram_value_and_grad_e(w.W_e, data.C, data.Bt, data.yy,
-                                                         w.grad_e)
+        losses_into(work.W_e, work.grad_e, values, active, data.X, data.Y, data.p, data.C,
+                    data.Bt, data.yy)
         left = 0
         for b in range(B):
             if not active[b]:
