@@ -12,7 +12,9 @@ of every factor in place. Two implementations are timed on the same data:
   ``deeplinear.optim.SGD(factors, lr).step(grads)`` (or ``W -= lr * g`` if
   ``deeplinear.optim`` is not importable). For l2 the kernels work from the
   moments X^T X / n (computed on first use), so a step costs nothing
-  proportional to n; for l4 they make one fused numba pass over the data.
+  proportional to n; for l4 they make one fused numba pass over the data,
+  or, on narrow single-output data such as abalone-like, work from the
+  fourth moments of [x, y] (``deeplinear._compiled.uses_fourth_moments``).
 * numpy: the same step on the library's NumPy path,
   ``Objective.value_and_grads`` (through the predictions) and ``SGD.step``;
   reported for information, without a target.
@@ -47,7 +49,9 @@ all factor gradients and the SGD update; ``deeplinear.train(...,
 compiled=True, steps=S, record_every=S)``, time / S) against what two
 passes of single-threaded BLAS over the same X cost: ``X @ w`` then
 ``X.T @ r3`` (dgemv, w of shape (d,), r3 of shape (n,) given), the least
-any pass-per-product implementation of the l4 gradient reads. The BLAS
+any pass-per-product implementation of the l4 gradient reads (on the
+Abalone shapes the loop reads no X at all: it works from the fourth
+moments, which is cheaper there). The BLAS
 reference runs in a subprocess started with OPENBLAS_NUM_THREADS=1
 (and OMP_NUM_THREADS, MKL_NUM_THREADS=1) set before numpy is imported
 there, in the same run, on synthetic data of the same shapes. Shapes:

@@ -22,3 +22,17 @@ def random_factors(rng, dims, scale=1.0):
 _ENV_DATA = os.environ.get("DEEPLINEAR_DATA_DIR", "").strip()
 REAL_DATA = Path(_ENV_DATA) if _ENV_DATA else \
     (Path(__file__).resolve().parent.parent.parent / "shared" / "data")
+
+
+def at_offset(a, offset):
+    """A C-contiguous copy of ``a`` (its dtype) whose data start ``offset``
+    bytes past a 64-byte boundary: for tests that results do not depend on
+    the arrays' alignment."""
+    a = np.asarray(a)
+    buf = bytearray(a.nbytes + 128)
+    base = np.frombuffer(buf, dtype=np.uint8).ctypes.data
+    start = (-base) % 64 + offset
+    out = np.frombuffer(buf, dtype=a.dtype, count=a.size, offset=start).reshape(a.shape)
+    out[...] = a
+    assert out.ctypes.data % 64 == offset and out.flags.c_contiguous
+    return out

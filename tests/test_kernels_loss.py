@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from deeplinear import losses
+from helpers import at_offset
 from deeplinear._kernels import loss
 
 pytestmark = pytest.mark.nojit
@@ -81,17 +82,6 @@ def test_lp_kernel_follows_its_documented_order_bit_for_bit(rng, n, d, k, p):
     assert np.array_equal(grad, grad_e)
 
 
-def _at_offset(a, offset):
-    """A C-contiguous copy of ``a`` whose data start ``offset`` bytes past a 64-byte boundary."""
-    buf = bytearray(a.nbytes + 128)
-    base = np.frombuffer(buf, dtype=np.uint8).ctypes.data
-    start = (-base) % 64 + offset
-    out = np.frombuffer(buf, dtype=np.float64, count=a.size, offset=start).reshape(a.shape)
-    out[...] = a
-    assert out.ctypes.data % 64 == offset and out.flags.c_contiguous
-    return out
-
-
 @pytest.mark.parametrize("n, d, k", [(37, 10, 1), (37, 128, 1), (11, 7, 1), (13, 5, 3),
                                      (6, 3, 1)])
 @pytest.mark.parametrize("p", [4.0, 2.0])
@@ -99,8 +89,8 @@ def test_lp_kernel_is_alignment_independent(rng, n, d, k, p):
     W_e, X, Y = _problem(rng, n, d, k)
     value, grad = _kernel(W_e, X, Y, p)
     for offset in (8, 16, 24, 32, 40, 56):
-        Xo, Wo, Yo = _at_offset(X, offset), _at_offset(W_e, (offset + 8) % 64), _at_offset(Y, offset)
-        go = _at_offset(np.full((k, d), np.nan), (offset + 16) % 64)
+        Xo, Wo, Yo = at_offset(X, offset), at_offset(W_e, (offset + 8) % 64), at_offset(Y, offset)
+        go = at_offset(np.full((k, d), np.nan), (offset + 16) % 64)
         got = loss.lp_value_and_grad_e(Wo, Xo, Yo, p, go)
         assert got == value, f"value at offset {offset}"
         assert np.array_equal(go, grad), f"grad_e at offset {offset}"

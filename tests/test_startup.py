@@ -33,26 +33,28 @@ def _loop_signatures():
 
 
 def test_one_specialisation_per_kind_of_loss_serves_every_depth(rng):
-    # The suite may have compiled both already: count what each kind adds.
     X, Y = rng.standard_normal((20, 3)), rng.standard_normal((20, 2))
-    before = _loop_signatures()
     for hidden in ([], [4], [4, 5], [2, 3, 4, 5]):
         dims = [3, *hidden, 2]
         factors = [0.3 * rng.standard_normal((b, a)) for a, b in zip(dims[:-1], dims[1:])]
         for opt in ("sgd", "adam"):
             train(factors, X, Y, lr=1e-2, steps=3, optimizer=opt, loss="l2")
+            train(factors, X, Y, lr=1e-3, steps=3, optimizer=opt, loss="l4", weight_decay=0.1)
+    train(factors, X, Y, lr=1e-3, steps=3, loss=lp(3.0))  # any p: the same pass
     # d_0 < d_N: the transposed network, same types
     wide = [rng.standard_normal((5, 2)), rng.standard_normal((3, 5))]
     train(wide, X[:, :2].copy(), Y @ np.ones((2, 3)), lr=1e-2, steps=3, optimizer="adagrad")
-    l2 = _loop_signatures()
-    assert len(l2) == 1 or (len(before) == 2 and l2 == before)
+    # l4 from the fourth moments (one output, many rows), at two depths
+    Xn = rng.standard_normal((400, 3))
     for hidden in ([], [4, 5]):
-        dims = [3, *hidden, 2]
+        dims = [3, *hidden, 1]
         factors = [0.3 * rng.standard_normal((b, a)) for a, b in zip(dims[:-1], dims[1:])]
-        train(factors, X, Y, lr=1e-2, steps=3, loss="l4", weight_decay=0.1)
-    train(factors, X, Y, lr=1e-3, steps=3, loss=lp(3.0))  # any p: the same pass
-    both = _loop_signatures()
-    assert len(both) == 2 and l2 <= both
+        train(factors, Xn, Xn[:, :1] ** 2, lr=1e-3, steps=3, loss="l4")
+    after = _loop_signatures()
+    assert len(after) == 3, after  # l2 moments, the lp pass, l4 moments: nothing per depth
+    # the specialisations differ in the type of Data (argument 3) alone
+    assert len({sig[:3] + sig[4:] for sig in after}) == 1
+    assert len({sig[3] for sig in after}) == len(after)
 
 
 def test_needs_compiling_reads_the_cache_index(tmp_path):

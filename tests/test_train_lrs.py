@@ -12,7 +12,8 @@ usually far more.
 
 The shapes cover d_0 that is a multiple of 4, one that is not (6) and one
 below 4 (3), n that is not a multiple of 4, several outputs (the transposed
-chain), an odd and an even number of runs, and runs that diverge part way.
+chain), an odd and an even number of runs, and runs that diverge part way;
+one narrow shape with many rows takes l4 from the fourth moments.
 """
 
 import numpy as np
@@ -33,6 +34,8 @@ SHAPES = {
     "d3-depth3": (3, [4, 2], 1, 23),
     "d6-width1": (6, [1], 1, 40),
     "multi-out-depth2": (3, [5], 4, 30),
+    # l4 from the fourth moments instead of a pass (_compiled.uses_fourth_moments)
+    "d3-moments": (3, [4], 1, 400),
 }
 OPTIMIZERS = {
     "sgd": ("sgd", {}),

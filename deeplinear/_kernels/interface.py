@@ -77,18 +77,27 @@ class Data(NamedTuple):
     Attributes
     ----------
     X : ndarray, shape (n, d_0), or None
-        For an lp loss (not l2), the data of its pass; None for l2.
+        The data of the lp pass (``loss.lp_batch_value_and_grad_e``), or
+        None when the loss is computed from moments.
     Y : ndarray, shape (n, d_N), or None
         The targets, as ``X``.
     C : ndarray, shape (d_0, d_0), or None
-        For l2, ``X^T X / n`` (see ``loss.l2_gram_value_and_grad_e``); None
-        for another loss. The two kinds of ``Data`` have different numba
-        types, so each compiles only its own loss (``train.losses_into``):
-        two cached specialisations of the loop, each serving every depth.
+        For l2, ``X^T X / n`` (see ``loss.l2_gram_value_and_grad_e``); else None.
     Bt : ndarray, shape (d_N, d_0), or None
         For l2, ``Y^T X / n``; else None.
     yy : float
         For l2, ``||Y||_F^2 / n``; else 0.
+    M4 : ndarray, shape (T, d_0 + 1), or None
+        For l4 with one output and few features, the fourth moments of
+        ``[x, y]`` (``loss.fourth_moments``); else None.
+    M4_rows : ndarray of int64, shape (d_0 + 1,) * 3, or None
+        The row of ``M4`` of each triple of indices; with ``M4``.
+
+    Exactly one of ``X``, ``C`` and ``M4`` is an array. The three kinds of
+    ``Data`` have different numba types, so each compiles only its own loss
+    form (``train.losses_into``): one cached specialisation of the loop per
+    kind, each serving every depth. ``deeplinear._compiled.kernel_data``
+    chooses the kind.
     p : float
         Exponent of the loss (2 for l2, 4 for l4).
     weight_decay : float
@@ -105,6 +114,8 @@ class Data(NamedTuple):
     p: float
     weight_decay: float
     transposed: bool
+    M4: np.ndarray
+    M4_rows: np.ndarray
 
 
 class States(NamedTuple):

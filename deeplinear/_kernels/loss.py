@@ -479,3 +479,95 @@ def l2_gram_value_and_grad_e(W_e, C, Bt, yy, grad_e):
             lin += Bt[a, c] * W_e[a, c]
             grad_e[a, c] = 2.0 * (grad_e[a, c] - Bt[a, c]) / k
     return max((quad - 2.0 * lin + yy) / k, 0.0)
+
+
+@njit(cache=True)
+def fourth_moments(X, Y, rows, M):
+    """Fill ``M`` with the fourth moments of ``z = [x, y]`` (m = d + 1 numbers per row).
+
+    ``M[t, e] = sum_i z_ia z_ib z_ic z_ie / n`` for the t-th triple
+    ``a <= b <= c`` (``rows[a, b, c] = t``, lexicographic order) and every e,
+    summed over i in increasing order, then divided by n; each product is
+    formed as ``((z_ia z_ib) z_ic) z_ie``. Only the T = m (m + 1) (m + 2) / 6
+    sorted triples are stored: the tensor is symmetric.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, d)
+    Y : ndarray, shape (n, 1)
+    rows : ndarray of int64, shape (m, m, m)
+        Symmetric: the row of the sorted triple, for any order of (a, b, c).
+    M : ndarray, shape (T, m)
+        Written.
+    """
+    n, d = X.shape
+    m = d + 1
+    z = np.empty(m)
+    for t in range(M.shape[0]):
+        for e in range(m):
+            M[t, e] = 0.0
+    for i in range(n):
+        for c in range(d):
+            z[c] = X[i, c]
+        z[d] = Y[i, 0]
+        for a in range(m):
+            for b in range(a, m):
+                zab = z[a] * z[b]
+                for c in range(b, m):
+                    zabc = zab * z[c]
+                    t = rows[a, b, c]
+                    for e in range(m):
+                        M[t, e] += zabc * z[e]
+    for t in range(M.shape[0]):
+        for e in range(m):
+            M[t, e] /= n
+
+
+@njit(cache=True)
+def l4_moments_value_and_grad_e(W_e, M, rows, grad_e):
+    """L = mean((X W_e^T - Y)^4) and its gradient from the fourth moments, at a
+    cost free of n (one output: W_e of shape (1, d)).
+
+    With v = [w, -1] (m = d + 1 numbers), each residual is r_i = v . z_i, so
+
+        L          = sum_{a,b,c,e} M_abce v_a v_b v_c v_e
+        dL/dw_a    = 4 sum_{b,c,e} M_abce v_b v_c v_e          (a < d)
+
+    computed as t1_abc = sum_e M_abce v_e (one per sorted triple, e in
+    increasing order), t3_a = sum_b (sum_c t1_abc v_c) v_b and L = sum_a t3_a
+    v_a, every sum in increasing index order (no fastmath), so the result
+    does not depend on the arrays' alignment. ``M`` and ``rows`` are from
+    :func:`fourth_moments`.
+
+    The expansion is not the pass's sum of |r_i|^4: it differs in rounding,
+    by about eps times sum |M_abce v_a v_b v_c v_e| rather than eps times L,
+    so its relative error grows as the fit improves far below the scale of
+    the data (L is clipped at 0 from below, as for l2). ``deeplinear._compiled``
+    uses it only where it costs much less than the pass (few features, many
+    rows), and the tests bound the difference.
+    """
+    d = W_e.shape[1]
+    m = d + 1
+    v = np.empty(m)
+    for c in range(d):
+        v[c] = W_e[0, c]
+    v[d] = -1.0
+    T = M.shape[0]
+    t1 = np.empty(T)
+    for t in range(T):
+        s = 0.0
+        for e in range(m):
+            s += M[t, e] * v[e]
+        t1[t] = s
+    value = 0.0
+    for a in range(m):
+        t3 = 0.0
+        for b in range(m):
+            t2 = 0.0
+            for c in range(m):
+                t2 += t1[rows[a, b, c]] * v[c]
+            t3 += t2 * v[b]
+        if a < d:
+            grad_e[0, a] = 4.0 * t3
+        value += t3 * v[a]
+    return max(value, 0.0)

@@ -9,8 +9,9 @@ runs:
 
 - :func:`objective_value_and_grads`, in three parts: :func:`end_to_end_into`
   (``chain.suffix_products``), :func:`losses_into` (``loss.l2_gram_value_and_grad_e``
-  from the moments, or ``loss.lp_batch_value_and_grad_e``, one pass over the
-  data for all the runs at once) and :func:`gradients_from_grad_e`
+  or ``loss.l4_moments_value_and_grad_e`` from the moments, or
+  ``loss.lp_batch_value_and_grad_e``, one pass over the data for all the
+  runs at once) and :func:`gradients_from_grad_e`
   (``chain.factor_gradients``, then the weight-decay term);
 - :func:`optimizer_step`: ``optim.sgd_update`` / ``adam_update`` /
   ``adagrad_update`` / ``adadelta_update`` on the flat array of all the factors.
@@ -34,7 +35,8 @@ from numba import njit
 
 from .chain import copy, factor_gradients, squared_norm_sum, stack_block, suffix_products
 from .interface import OptimizerArgs, States, Workspace
-from .loss import l2_gram_value_and_grad_e, lp_batch_value_and_grad_e
+from .loss import (l2_gram_value_and_grad_e, l4_moments_value_and_grad_e,
+                   lp_batch_value_and_grad_e)
 from .optim import adadelta_update, adagrad_update, adam_update, sgd_update
 
 __all__ = ["SGD", "ADAM", "ADAGRAD", "ADADELTA", "CODES", "objective_value_and_grads",
@@ -76,23 +78,30 @@ def gradients_from_grad_e(params, work, data, value):
 
 
 @njit(cache=True)
-def losses_into(W_es, grad_es, values, active, X, Y, p, C, Bt, yy):
+def losses_into(W_es, grad_es, values, active, data, X, C, M4):
     """The loss of each active run b at ``W_es[b]`` into ``values[b]``, its
-    gradient into ``grad_es[b]`` (shapes (B, k, d)).
+    gradient into ``grad_es[b]`` (shapes (B, k, d)), in the form ``data`` holds:
 
-    An lp loss (``X, Y`` given, ``C, Bt`` None): one pass over ``X`` for all
-    the runs (``loss.lp_batch_value_and_grad_e``). l2 (``C, Bt, yy`` given,
-    ``X, Y`` None): from the moments (``loss.l2_gram_value_and_grad_e``).
-    numba removes a branch on ``arg is not None`` before it compiles when
-    the argument is None, so a loop on l2 data never compiles the lp pass
-    (and the other way round): one specialisation per kind of ``Data``.
+    - ``X = data.X`` given: one lp pass over ``X`` for all the runs
+      (``loss.lp_batch_value_and_grad_e``);
+    - ``C = data.C`` given: l2 from the second moments (``loss.l2_gram_value_and_grad_e``);
+    - ``M4 = data.M4`` given: l4 from the fourth moments (``loss.l4_moments_value_and_grad_e``).
+
+    Exactly one of them is an array and the others are None. numba removes a
+    branch on ``arg is not None`` before compiling when the argument is None,
+    so each kind of ``Data`` compiles only its own form: a loop on l2 data
+    never compiles the lp pass, and the other way round.
     """
     if X is not None:
-        lp_batch_value_and_grad_e(W_es, X, Y, p, grad_es, values, active)
+        lp_batch_value_and_grad_e(W_es, X, data.Y, data.p, grad_es, values, active)
     if C is not None:
         for b in range(W_es.shape[0]):
             if active[b]:
-                values[b] = l2_gram_value_and_grad_e(W_es[b], C, Bt, yy, grad_es[b])
+                values[b] = l2_gram_value_and_grad_e(W_es[b], C, data.Bt, data.yy, grad_es[b])
+    if M4 is not None:
+        for b in range(W_es.shape[0]):
+            if active[b]:
+                values[b] = l4_moments_value_and_grad_e(W_es[b], M4, data.M4_rows, grad_es[b])
 
 
 @njit(cache=True, inline="always")
@@ -101,7 +110,7 @@ def loss_value_and_grad_e(work, data):
     k, d = work.W_e.shape
     values = np.empty(1)
     losses_into(work.W_e.reshape((1, k, d)), work.grad_e.reshape((1, k, d)), values,
-                np.ones(1, dtype=np.bool_), data.X, data.Y, data.p, data.C, data.Bt, data.yy)
+                np.ones(1, dtype=np.bool_), data, data.X, data.C, data.M4)
     return values[0]
 
 
@@ -219,8 +228,7 @@ def train_loop(params, states, work, data, optimizer, run, losses, recorded, cou
         for b in range(B):
             if active[b]:
                 end_to_end_into(params[b], run_workspace(work, b), data)
-        losses_into(work.W_e, work.grad_e, values, active, data.X, data.Y, data.p, data.C,
-                    data.Bt, data.yy)
+        losses_into(work.W_e, work.grad_e, values, active, data, data.X, data.C, data.M4)
         left = 0
         for b in range(B):
             if not active[b]:

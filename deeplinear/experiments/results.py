@@ -76,15 +76,14 @@ class Results:
         Columns: run, arch, depth, init, optimizer, loss (the loss function's
         name, as in ``runs``), lr, seed, step and value (the objective there).
         """
-        meta = self.runs.set_index("run")
-        parts = []
-        for run, (steps, values) in enumerate(self.curves):
-            row = meta.loc[run]
-            parts.append(pd.DataFrame({
-                "run": run, "arch": row["arch"], "depth": row["depth"], "init": row["init"],
-                "optimizer": row["optimizer"], "loss": row["loss"], "lr": row["lr"],
-                "seed": row["seed"], "step": steps, "value": values}))
-        return pd.concat(parts, ignore_index=True)
+        lengths = [len(steps) for steps, _ in self.curves]
+        ids = np.repeat(np.arange(len(self.curves)), lengths)  # run r: curve r
+        frame = (self.runs.set_index("run")
+                 .loc[ids, ["arch", "depth", "init", "optimizer", "loss", "lr", "seed"]]
+                 .reset_index())
+        frame["step"] = np.concatenate([steps for steps, _ in self.curves])
+        frame["value"] = np.concatenate([values for _, values in self.curves])
+        return frame
 
     def mean_curve(self, run_ids):
         """Steps, mean and min/max over the given (non-diverged) runs."""
