@@ -25,7 +25,7 @@ __all__ = [
 
 
 def as_matrix(a, name: str, *, allow_nonfinite: bool = False) -> np.ndarray:
-    """Return ``a`` as a C-contiguous float64 2-D array, or raise ``ValueError``.
+    """Return ``a`` as a C-contiguous, aligned float64 2-D array, or raise ``ValueError``.
 
     Floating arrays of any precision are accepted and converted to float64.
     Integer, boolean, object or complex arrays are refused: a silent cast of
@@ -49,7 +49,11 @@ def as_matrix(a, name: str, *, allow_nonfinite: bool = False) -> np.ndarray:
     if not allow_nonfinite and not np.all(np.isfinite(a)):
         bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
         raise ValueError(f"{name}: contains {bad} NaN or infinite entries")
-    return np.ascontiguousarray(a, dtype=np.float64)
+    # Aligned too: an array whose data start at an odd byte offset (as a
+    # buffer received from another process can) makes NumPy's matmul skip
+    # BLAS for a loop that sums in another order, and numba compile another
+    # specialisation. A copy here keeps every result independent of it.
+    return np.require(a, dtype=np.float64, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
 def as_array_list(seq, name: str) -> list:

@@ -7,6 +7,7 @@ architecture and writes ``curves.csv``, ``summary.json`` and ``curves.png``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -69,7 +70,13 @@ def build_parser():
     parser.add_argument("--out", default=None,
                         help="output directory (default: results/<dataset>-<preset>-<time>)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                        help="parallel worker processes (default: all cores, here %(default)s)")
+                        help="parallel worker processes, or the workers of --scheduler local "
+                             "(default: all cores, here %(default)s)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="run on a Dask cluster: a scheduler's address (tcp://host:8786), "
+                             "or 'local' for --jobs worker processes on 127.0.0.1; every "
+                             "grid then runs there, however small (needs the extra: "
+                             'pip install -e ".[distributed]"; default: local processes)')
     parser.add_argument("--quiet", action="store_true", help="print nothing, no progress bar (default: off)")
     return parser
 
@@ -135,22 +142,41 @@ def main(argv=None) -> int:
     if problem:  # before any run: the results would be lost at the end
         print(f"{PROG}: error: --out: cannot write to {out}: {problem}", file=sys.stderr)
         return 2
-    executor = None
-    if args.jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor
-        executor = ProcessPoolExecutor(max_workers=args.jobs)
+    stack = contextlib.ExitStack()
     try:
+        executor = stack.enter_context(_executor(args))
+    except (ConnectionError, RuntimeError) as exc:  # --scheduler: unreachable, or no extra
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    with stack:  # shuts the executor (and a local cluster) down
         results = run_preset(args.preset, data, executor=executor, progress=not args.quiet,
-                             **overrides)
-    finally:
-        if executor is not None:
-            executor.shutdown()
+                             serial_below=0.0 if args.scheduler else None, **overrides)
     paths = results.write(out, title=_title(results, args.preset))
     if not args.quiet:
         print(results.format_table())
         print(f"\n{len(results.runs)} runs in {results.seconds:.1f} s; wrote "
               + ", ".join(paths.values()))
+    elif results.failures():
+        print(f"{PROG}: " + results.failure_notes()[0], file=sys.stderr)
     return 0
+
+
+@contextlib.contextmanager
+def _executor(args):
+    """The executor of the runs: a Dask cluster (``--scheduler``), a process
+    pool (``--jobs`` > 1) or None (here, serially); shut down on exit."""
+    if args.scheduler:
+        from .cluster import dask_executor
+
+        with dask_executor(args.scheduler, jobs=args.jobs) as executor:
+            yield executor
+    elif args.jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=args.jobs) as executor:
+            yield executor
+    else:
+        yield None
 
 
 def _unwritable(out):

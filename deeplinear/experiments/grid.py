@@ -22,7 +22,9 @@ executor is left untouched. The runs are the same bit for bit either way.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import math
 import time
 from concurrent.futures import as_completed
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from ..init import INITIALIZERS, balanced, make_factors
 from ..optim import OPTIMIZERS
 from ..objective import Objective
 from ..train import train_lrs, train_objective
+from . import cluster
 
 __all__ = ["grid_search", "run_grids", "check_grid", "starting_factors", "GRID_KEYS", "validate_grid", "estimate_seconds", "step_cost", "REPORT_LRS",
            "REPORT_HIDDEN", "arch_name", "parse_hidden", "SERIAL_BELOW_SECONDS"]
@@ -298,24 +301,45 @@ def _compiled_available() -> bool:
 
 
 def _run_task(task, X, Y):
-    """Train every lr of ``task``; return ``(rows, curves)`` in lr order."""
-    factors = _start(task, X.shape[1], Y.shape[1])
-    objective = Objective(X, Y, task.loss, task.weight_decay)  # shared by the lrs
-    # The lrs in lockstep (one pass over the data per step for l4); each run
-    # is the same, bit for bit, as alone.
-    histories = train_lrs(objective, factors, optimizer=task.optimizer, lrs=task.lrs,
-                          steps=task.steps, record_every=task.record_every,
-                          divergence_factor=task.divergence_factor,
-                          **dict(task.optimizer_options))
+    """Train every lr of ``task``; return ``(rows, curves)`` in lr order.
+
+    If training raises, every run of the task is a failed row (with the
+    error's type and message) and an empty curve: the sweep goes on, and
+    the table and ``summary.json`` say which runs failed and why.
+    """
+    try:
+        factors = _start(task, X.shape[1], Y.shape[1])
+        objective = Objective(X, Y, task.loss, task.weight_decay)  # shared by the lrs
+        # The lrs in lockstep (one pass over the data per step for l4); each run
+        # is the same, bit for bit, as alone.
+        histories = train_lrs(objective, factors, optimizer=task.optimizer, lrs=task.lrs,
+                              steps=task.steps, record_every=task.record_every,
+                              divergence_factor=task.divergence_factor,
+                              **dict(task.optimizer_options))
+    except Exception as exc:
+        return _failed_task(task, exc)
     rows, curves = [], []
     for k, (lr, h) in enumerate(zip(task.lrs, histories)):
-        rows.append({
-            "run": task.first_run + k, "arch": arch_name(task.hidden), "hidden": task.hidden,
-            "depth": len(task.hidden) + 1, "init": task.init, "optimizer": task.optimizer,
-            "loss": task.loss, "lr": lr, "seed": task.seed, "final_loss": h.final_loss,
-            "diverged": h.diverged, "steps_run": int(h.steps[-1]), "seconds": h.seconds,
-        })
+        rows.append({**_row(task, k, lr), "final_loss": h.final_loss, "diverged": h.diverged,
+                     "failed": False, "error": "", "steps_run": int(h.steps[-1]),
+                     "seconds": h.seconds})
         curves.append((h.steps, h.loss))
+    return rows, curves
+
+
+def _row(task, k, lr):
+    return {"run": task.first_run + k, "arch": arch_name(task.hidden), "hidden": task.hidden,
+            "depth": len(task.hidden) + 1, "init": task.init, "optimizer": task.optimizer,
+            "loss": task.loss, "lr": lr, "seed": task.seed}
+
+
+def _failed_task(task, exc):
+    """The ``(rows, curves)`` of a task whose training raised ``exc``: every
+    run failed, with an infinite final loss (never a best lr) and no curve."""
+    error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    rows = [{**_row(task, k, lr), "final_loss": math.inf, "diverged": False, "failed": True,
+             "error": error, "steps_run": 0, "seconds": 0.0} for k, lr in enumerate(task.lrs)]
+    curves = [(np.zeros(0, dtype=np.int64), np.zeros(0)) for _ in task.lrs]
     return rows, curves
 
 
@@ -423,11 +447,15 @@ def run_grids(data, grids, *, executor=None, progress=False, serial_below=SERIAL
     tasks = [_tasks(p, chunk=1 if split else None) for p in plans]
 
     start = time.perf_counter()
+    data_refs = (X, Y)
     if executor is not None:
-        _warm_up(X, Y, {lo for p in plans for lo in p["loss"]},
-                 {opt for p in plans for opt in p["optimizer"]})
+        warm_up = functools.partial(_warm_up, losses=sorted({lo for p in plans for lo in p["loss"]}),
+                                    optimizers=sorted({o for p in plans for o in p["optimizer"]}))
+        warm_up(X, Y)
+        data_refs = cluster.prepare(executor, X, Y, warm_up)  # a Dask cluster: sent once
     flat = [t for part in tasks for t in part]
-    outputs = _execute(flat, X, Y, executor, progress)
+    outputs = _execute(flat, *data_refs, executor, progress,
+                       shape=(X.shape[0], X.shape[1], Y.shape[1]))
     seconds = time.perf_counter() - start
     parts, at = [], 0
     for plan, part in zip(plans, tasks):
@@ -500,21 +528,30 @@ def _warm_up(X, Y, losses, optimizers):
     Worker processes forked after this inherit the compiled code instead of
     each compiling it again (several seconds each on first use) or loading
     it from the cache (about 0.4 s each, mostly numba's own set-up). One
-    compiled loop serves every depth and optimizer, so one tiny run per loss
-    (and per optimizer, for "e2e" and the Python loop) is enough; on a first
+    compiled loop serves every depth and optimizer, so one one-step run per
+    loss (and per optimizer, for "e2e" and the Python loop) is enough; on a first
     run, ``deeplinear._compiled`` says on stderr that it compiles. Without
     the kernels (a student release) there is nothing to compile: these
     one-step runs take the NumPy loop, like the grid's, and cost a few
     milliseconds.
     """
-    for loss, opt in itertools.product(losses, optimizers):
-        objective = Objective(X[:2], Y[:2], loss)
-        factors = [np.zeros((2, X.shape[1])), np.zeros((Y.shape[1], 2))]
-        train_objective(objective, factors, optimizer=opt, lr=1e-3, steps=1)
+    for loss in losses:
+        # The whole data: the loop's kind of Data (moments or a pass) depends on its shape.
+        objective = Objective(X, Y, loss)
+        for opt in optimizers:
+            factors = [np.zeros((2, X.shape[1])), np.zeros((Y.shape[1], 2))]
+            train_objective(objective, factors, optimizer=opt, lr=1e-3, steps=1)
 
 
-def _execute(tasks, X, Y, executor, progress):
+def _execute(tasks, X, Y, executor, progress, shape=None):
+    """Run ``tasks`` here or on ``executor``; their outputs in the tasks' order.
+
+    ``X, Y`` may be references to data already on the workers
+    (``cluster.prepare``); ``shape`` is then ``(n, d_0, d_N)``.
+    """
     from tqdm.auto import tqdm
+
+    _shape = shape or (X.shape[0], X.shape[1], Y.shape[1])
 
     total = sum(len(t.lrs) for t in tasks)
     with tqdm(total=total, unit="run", disable=not progress, leave=False) as bar:
@@ -524,11 +561,16 @@ def _execute(tasks, X, Y, executor, progress):
                 outputs.append(_run_task(task, X, Y))
                 bar.update(len(task.lrs))
             return outputs
-        n, d0, dN = X.shape[0], X.shape[1], Y.shape[1]
         order = sorted(range(len(tasks)),  # the longest first; stable for equal costs
-                       key=lambda i: -estimate_seconds([tasks[i]], n, d0, dN))
+                       key=lambda i: -estimate_seconds([tasks[i]], *_shape))
         futures = {i: executor.submit(_run_task, tasks[i], X, Y) for i in order}
         size = {f: len(tasks[i].lrs) for i, f in futures.items()}
         for f in as_completed(list(futures.values())):
             bar.update(size[f])
-        return [futures[i].result() for i in range(len(tasks))]  # the tasks' order
+        outputs = []
+        for i, task in enumerate(tasks):  # the tasks' order
+            try:
+                outputs.append(futures[i].result())
+            except Exception as exc:  # the worker was lost for good (a crash, not a run's error)
+                outputs.append(_failed_task(task, exc))
+        return outputs

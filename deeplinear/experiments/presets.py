@@ -121,12 +121,19 @@ def get_preset(name) -> Preset:
     return PRESETS[name]
 
 
-def run_preset(name, data, executor=None, progress=False, **overrides) -> Results:
-    """Run every grid of a preset on ``data``; keywords override the preset's values."""
-    from .grid import run_grids
+def run_preset(name, data, executor=None, progress=False, serial_below=None,
+               **overrides) -> Results:
+    """Run every grid of a preset on ``data``; keywords override the preset's values.
+
+    ``executor``, ``progress`` and ``serial_below`` (default
+    ``grid.SERIAL_BELOW_SECONDS``) are those of ``grid.run_grids``.
+    """
+    from .grid import SERIAL_BELOW_SECONDS, run_grids
 
     preset = get_preset(name)
     results = run_grids(data, preset.with_overrides(**overrides), executor=executor,
-                        progress=progress)
+                        progress=progress,
+                        serial_below=SERIAL_BELOW_SECONDS if serial_below is None
+                        else serial_below)
     results.config["preset"] = preset.name
     return results

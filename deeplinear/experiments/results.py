@@ -31,7 +31,9 @@ class Results:
     ----------
     runs : pandas.DataFrame
         One row per run: run, arch, hidden, depth, init, optimizer, loss, lr,
-        seed, final_loss (inf if diverged), diverged, steps_run, seconds.
+        seed, final_loss (inf if diverged or failed), diverged, failed (the
+        run raised; it has no curve), error ("Type: message" of a failed
+        run, else ""), steps_run, seconds.
     curves : list of (steps, loss) pairs of ndarray
         ``curves[run]``: the recorded steps and objective values of a run.
     config : dict
@@ -110,7 +112,9 @@ class Results:
                         "final_mean": float(chosen["final_loss"].mean()) if len(ok) else math.inf,
                         "final_std": float(chosen["final_loss"].std(ddof=0)) if len(ok)
                         else math.nan,
-                        "diverged": int(group["diverged"].sum()), "runs": len(group)})
+                        "diverged": int(group["diverged"].sum()),
+                        "failed": int(group["failed"].sum()) if "failed" in group else 0,
+                        "runs": len(group)})
         return pd.DataFrame(out)
 
     def targets(self, best=None) -> dict:
@@ -192,26 +196,50 @@ class Results:
         head = (f"{c['dataset']} (n={c['n']}, d={c['d_in']} -> {c['d_out']}); {fixed}; "
                 f"{c['steps']} steps{recorded}; {len(lrs) if lrs else 'per-grid'} lrs x "
                 f"{len(c['seeds']) if not isinstance(c['seeds'][0], list) else '?'} seeds")
+        failed = bool(summary["failed"].sum())  # the column only when some run failed
         cols = varying + ["arch", "depth", "best lr", "final loss (mean ± std)",
-                          "steps to 1.1x depth-1 best", "diverged"]
+                          "steps to 1.1x depth-1 best", "diverged"] + (["failed"] if failed else [])
         body = []
         for row in summary.itertuples():
             if math.isfinite(row.final_mean):
                 final = f"{row.final_mean:.4e} ± {row.final_std:.1e}"
                 lr = f"{row.best_lr:g}"
             else:
-                final, lr = "all lrs diverged", "-"
+                final = "all lrs failed or diverged" if row.failed else "all lrs diverged"
+                lr = "-"
             reach = "never" if pd.isna(row.steps_to_target) else str(row.steps_to_target)
             body.append([getattr(row, v) for v in varying]
                         + [row.arch, str(row.depth), lr, final, reach,
-                           f"{row.diverged}/{row.runs}"])
+                           f"{row.diverged}/{row.runs}"]
+                        + ([f"{row.failed}/{row.runs}"] if failed else []))
         widths = [max(len(str(x)) for x in [col] + [b[i] for b in body])
                   for i, col in enumerate(cols)]
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
         lines = [head, fmt.format(*cols), "  ".join("-" * w for w in widths)]
         lines += [fmt.format(*b).rstrip() for b in body]
         lines += [""] + self.acceleration(summary) + self.edge_notes(summary)
+        lines += self.failure_notes()
         return "\n".join(line.rstrip() for line in lines)
+
+    def failures(self) -> list:
+        """The runs that raised: one dict each (run, arch, init, optimizer, loss,
+        lr, seed, error), in run order; empty if none did."""
+        if "failed" not in self.runs:
+            return []
+        failed = self.runs[self.runs["failed"].astype(bool)]
+        keys = ["run", "arch", "init", "optimizer", "loss", "lr", "seed", "error"]
+        return [{k: (v.item() if hasattr(v, "item") else v) for k, v in zip(keys, row)}
+                for row in failed[keys].itertuples(index=False)]
+
+    def failure_notes(self) -> list:
+        """One line if some runs raised: how many, and the first one's error."""
+        failures = self.failures()
+        if not failures:
+            return []
+        f = failures[0]
+        return [f"failed: {len(failures)} of {len(self.runs)} runs raised (first: {f['arch']}, "
+                f"{f['optimizer']}, {f['loss']}, lr {f['lr']:g}, seed {f['seed']}: {f['error']}); "
+                "they are listed in summary.json"]
 
     def edge_notes(self, summary=None) -> list:
         """Warn when best lrs sit at the top of their grid: a larger one might do better."""
@@ -244,6 +272,8 @@ class Results:
             "all_diverged": self.all_diverged,
             "runs": int(len(self.runs)),
             "diverged_runs": int(self.runs["diverged"].sum()),
+            "failed_runs": len(self.failures()),
+            "failures": self.failures(),
             "seconds": round(self.seconds, 3),
         }
         with open(paths["summary.json"], "w") as fh:
