@@ -200,7 +200,7 @@ def factor_hvp(objective, factors, V, *, eps=None) -> list:
         None (default): exact, by differentiating the hand-derived factor
         gradient along V (the ``H_F[V]`` equation, 6N matrix products).
         Given: the centred difference ``(grad(W + eps V) - grad(W - eps V)) / (2 eps)``
-        of :meth:`Objective.value_and_grads`; relative error about 1e-8 at
+        of :meth:`~deeplinear.Objective.value_and_grads`; relative error about 1e-8 at
         eps = 1e-4 on unit-scale factors (zero truncation error at depth 1 on l2).
 
     Returns

@@ -72,7 +72,7 @@ def rel_error(a, b) -> float:
 
     The 1e-8 floor keeps entries where both values are ~0 from dividing by
     zero. Entries that are tiny but not zero can still show a large ratio
-    from rounding alone; :func:`max_rel_error` measures against the scale of
+    from rounding alone; :func:`~deeplinear.gradcheck.max_rel_error` measures against the scale of
     the whole array instead.
     """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)

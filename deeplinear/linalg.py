@@ -43,6 +43,11 @@ def psd_power(A, power, rtol=None) -> np.ndarray:
     Returns
     -------
     ndarray, shape (m, m)
+
+    References
+    ----------
+    .. [1] S. Arora, N. Cohen and E. Hazan, "On the Optimization of Deep
+       Networks: Implicit Acceleration by Overparameterization", ICML 2018.
     """
     A = as_matrix(A, "A")
     if A.shape[0] != A.shape[1]:

@@ -1,22 +1,24 @@
-# %% [markdown]
-# # 1. Deep linear networks: the model, its gradient, and how to check it
-#
-# A depth-N linear network maps an input x (d_0 numbers) to W_N ... W_1 x.
-# Layer j holds a matrix W_j of shape (d_j, d_{j-1}). Data come as rows: X is
-# (n, d_0), targets Y are (n, d_N), and the predictions are X @ W_e.T with
-#
-#     W_e = W_N ... W_1,   shape (d_N, d_0)      (the end-to-end matrix).
-#
-# This script shows three things:
-# 1. depth adds nothing to what the network can express;
-# 2. the gradient of every factor, derived by hand;
-# 3. how to check that derivation against finite differences, and why the
-#    step h of a finite difference must be neither too large nor too small.
-#
-# It writes figures/01_deep_linear_networks.png (and .csv).
-#
-# Note for readers of the Levy & Wang report: it writes the product in the
-# other order (W_1 first). We use W_e = W_N ... W_1 everywhere.
+"""1. Deep linear networks: the model, its gradient, and how to check it
+=====================================================================
+
+A depth-N linear network maps an input x (d_0 numbers) to W_N ... W_1 x.
+Layer j holds a matrix W_j of shape (d_j, d_{j-1}). Data come as rows: X is
+(n, d_0), targets Y are (n, d_N), and the predictions are X @ W_e.T with
+
+    W_e = W_N ... W_1,   shape (d_N, d_0)      (the end-to-end matrix).
+
+This script shows three things:
+
+1. depth adds nothing to what the network can express;
+2. the gradient of every factor, derived by hand;
+3. how to check that derivation against finite differences, and why the
+   step h of a finite difference must be neither too large nor too small.
+
+It writes figures/01_deep_linear_networks.png (and .csv).
+
+Note for readers of the Levy & Wang report: it writes the product in the
+other order (W_1 first). We use W_e = W_N ... W_1 everywhere.
+"""
 
 # %%
 from pathlib import Path
@@ -36,8 +38,9 @@ rng = np.random.default_rng(SEED)
 FIGURES = tutorial.figures_dir(Path(__file__).resolve().parent.parent / "figures")
 NAME = "01_deep_linear_networks"
 
-# %% [markdown]
-# ## The model and its shapes
+# %%
+# The model and its shapes
+# ------------------------
 # A depth-3 network from 5 inputs to 2 outputs through hidden widths 4 and 3.
 
 # %%
@@ -57,8 +60,9 @@ for W in factors:
     H = H @ W.T
 print("max |layer-by-layer - X @ W_e.T| =", np.abs(H - X @ W_e.T).max())
 
-# %% [markdown]
-# ## Depth adds no expressiveness
+# %%
+# Depth adds no expressiveness
+# ----------------------------
 # Any W_e (here a random 2 x 5 matrix) is the product of a depth-3 network:
 # `init.balanced` builds factors whose product is exactly the matrix asked for.
 # What changes with depth is only *how gradient descent moves* W_e
@@ -69,8 +73,9 @@ target = rng.standard_normal((2, 5))
 deep = dl.init.balanced(dims, rng=rng, end_to_end=target)
 print("max |W_3 W_2 W_1 - target| =", np.abs(dl.end_to_end(deep) - target).max())
 
-# %% [markdown]
-# ## The gradient of each factor, by hand
+# %%
+# The gradient of each factor, by hand
+# ------------------------------------
 # With the l2 loss L(W_e) = mean over all n*d_N entries of (X W_e^T - Y)^2,
 #
 #     G = dL/dW_e = (2 / (n d_N)) (X W_e^T - Y)^T X            shape (d_N, d_0)
@@ -106,11 +111,12 @@ library = dl.factor_gradients(factors, G)
 for j, (a, b) in enumerate(zip(by_hand, library), start=1):
     print(f"dL/dW_{j}: by hand vs library, rel error {dl.rel_error(a, b):.1e}")
 
-# %% [markdown]
-# ## Checking against finite differences
+# %%
+# Checking against finite differences
+# -----------------------------------
 # `numerical_gradient(f, x, h)` moves each entry of x by +h and -h and
 # divides the change of f by 2h. The error has two parts: truncation, about
-# h^2 |f'''| / 6, which falls as h shrinks, and rounding, about eps |f| / h
+# h^2 abs(f''') / 6, which falls as h shrinks, and rounding, about eps abs(f) / h
 # (eps = 2.2e-16), which rises. Their sum is a V in a log-log plot, lowest
 # near h = (3 eps)^(1/3), about 1e-5.
 #

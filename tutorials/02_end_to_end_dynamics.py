@@ -1,37 +1,46 @@
-# %% [markdown]
-# # 2. Balancedness and the end-to-end dynamics (Theorem 1)
-#
-# A depth-N linear network has many factors, but its loss depends on their
-# product W_e = W_N ... W_1 only. Arora, Cohen & Hazan (ICML 2018) ask: when
-# gradient descent trains the factors, how does W_e itself move? Their
-# Theorem 1 answers it in closed form, provided the factors are *balanced*:
-#
-#     W_{j+1}^T W_{j+1} = W_j W_j^T      for j = 1 .. N-1.
-#
-# Then, for a small learning rate lr and grad_e = dL/dW_e,
-#
-#     W_e <- W_e - lr * sum_{j=1..N} [W_e W_e^T]^((j-1)/N) grad_e [W_e^T W_e]^((N-j)/N)
-#
-# up to O(lr^2) per step. With a single output (W_e a row vector) this is
-#
-#     W_e <- W_e - lr ||W_e||^(2-2/N) (grad_e + (N-1) (grad_e . u) u),  u = W_e / ||W_e||:
-#
-# plain gradient descent on W_e with an *adaptive learning rate*
-# ||W_e||^(2-2/N) (`dl.curvature.effective_lr`) and an extra push of N-1
-# times the gradient along the direction W_e already points: the "implicit
-# preconditioning" that depth adds. The theorem holds for any differentiable
-# loss (the paper's *acceleration* concerns l4); we use l2, where the
-# comparison is cleanest, and check l4 at the end.
-#
-# This script does one step of Theorem 1 by hand; trains the deep net (SGD
-# on the factors) and the closed form (`dl.train(..., optimizer="e2e")`) from
-# the same balanced start; shows that the gap between them is O(lr) (halve lr,
-# double the steps to train for the same time lr * steps, and the gap
-# halves); and tracks balancedness, conserved by gradient *flow*, drifting by
-# O(lr^2) per step under gradient *descent*, and far from 0 from the
-# near-zero and default inits. It writes figures/02_end_to_end_dynamics.png
-# (and .csv). The Levy & Wang report writes the product and the balance
-# condition W_1 first; here W_e = W_N ... W_1 and predictions are X @ W_e.T.
+r"""2. Balancedness and the end-to-end dynamics (Theorem 1)
+=======================================================
+
+A depth-N linear network has many factors, but its loss depends on their
+product W_e = W_N ... W_1 only. Arora, Cohen & Hazan (ICML 2018) ask: when
+gradient descent trains the factors, how does W_e itself move? Their
+Theorem 1 answers it in closed form, provided the factors are *balanced*:
+
+.. math::
+
+    W_{j+1}^\top W_{j+1} = W_j W_j^\top \qquad (j = 1, \dots, N-1).
+
+Then, for a small learning rate lr and grad_e = dL/dW_e,
+
+.. math::
+
+    W_e \leftarrow W_e - \mathrm{lr} \sum_{j=1}^{N} [W_e W_e^\top]^{\frac{j-1}{N}}
+    \, \mathrm{grad}_e \, [W_e^\top W_e]^{\frac{N-j}{N}}
+
+up to O(lr^2) per step. With a single output (W_e a row vector) this is
+
+.. math::
+
+    W_e \leftarrow W_e - \mathrm{lr} \, \|W_e\|^{2-\frac{2}{N}} \left(\mathrm{grad}_e
+    + (N-1) (\mathrm{grad}_e \cdot u) \, u\right), \qquad u = W_e / \|W_e\|:
+
+plain gradient descent on W_e with an *adaptive learning rate*
+||W_e||^(2-2/N) (`dl.curvature.effective_lr`) and an extra push of N-1
+times the gradient along the direction W_e already points: the "implicit
+preconditioning" that depth adds. The theorem holds for any differentiable
+loss (the paper's *acceleration* concerns l4); we use l2, where the
+comparison is cleanest, and check l4 at the end.
+
+This script does one step of Theorem 1 by hand; trains the deep net (SGD
+on the factors) and the closed form (`dl.train(..., optimizer="e2e")`) from
+the same balanced start; shows that the gap between them is O(lr) (halve lr,
+double the steps to train for the same time lr * steps, and the gap
+halves); and tracks balancedness, conserved by gradient *flow*, drifting by
+O(lr^2) per step under gradient *descent*, and far from 0 from the
+near-zero and default inits. It writes figures/02_end_to_end_dynamics.png
+(and .csv). The Levy & Wang report writes the product and the balance
+condition W_1 first; here W_e = W_N ... W_1 and predictions are X @ W_e.T.
+"""
 
 # %%
 import textwrap
@@ -52,8 +61,9 @@ rng = np.random.default_rng(SEED)
 FIGURES = tutorial.figures_dir(Path(__file__).resolve().parent.parent / "figures")
 NAME = "02_end_to_end_dynamics"
 
-# %% [markdown]
-# ## Data and a balanced depth-3 network
+# %%
+# Data and a balanced depth-3 network
+# -----------------------------------
 # Abalone (standardized inputs and target), one output. `init.balanced`
 # draws W_e with N(0, scale^2) entries, takes its SVD W_e = U diag(s) V^T and
 # sets W_j = Q_j diag(s)^(1/N) Q_{j-1}^T (Q_0 = V, Q_N = U, random
@@ -75,8 +85,9 @@ for j in range(DEPTH - 1):
     gap = np.linalg.norm(factors[j + 1].T @ factors[j + 1] - factors[j] @ factors[j].T)
     print(f"  ||W_{j + 2}^T W_{j + 2} - W_{j + 1} W_{j + 1}^T||_F = {gap:.1e}")
 
-# %% [markdown]
-# ## One step of Theorem 1, by hand
+# %%
+# One step of Theorem 1, by hand
+# ------------------------------
 # `Objective.value_and_grad_e` gives grad_e = dL/dW_e. We take one step
 # three ways: the library's `e2e_update`, the single-output formula written
 # out in NumPy, and one real SGD step on the three factors (then multiply
@@ -115,15 +126,16 @@ one_step["ratio to previous lr"] = (one_step["|deep step - e2e_update|"].shift(1
                                     / one_step["|deep step - e2e_update|"])
 print(one_step.to_string(index=False, float_format="%.2e"))
 
-# %% [markdown]
-# ## Whole runs: deep SGD against the closed form
+# %%
+# Whole runs: deep SGD against the closed form
+# --------------------------------------------
 # `dl.train(factors, ..., optimizer="e2e")` multiplies the factors out once
 # and then applies `e2e_update` at every step (depth defaults to the number of
 # factors). Both runs start from the same balanced factors.
 #
 # One step is off by O(lr^2); a fixed training time T = lr * steps takes
 # T / lr steps, so the errors add up to O(lr). For lrs spaced by factors of
-# 2 we measure the largest relative gap |deep - e2e| / e2e over the run.
+# 2 we measure the largest relative gap abs(deep - e2e) / e2e over the run.
 
 # %%
 T = 4.0                                    # training time lr * steps
@@ -151,13 +163,14 @@ print(table.to_string(index=False, float_format="%.3e"))
 slope = np.polyfit(np.log(table["lr"]), np.log(table["max_relative_gap"]), 1)[0]
 print(f"log-log slope of the gap against lr: {slope:.3f}  (1 means gap = O(lr))")
 
-# %% [markdown]
+# %%
 # Both ratios in the table, gap / lr and balancedness / lr, are nearly
 # constant: the deep net leaves the balanced set by O(lr) over a fixed time,
 # and its loss curve leaves the closed form's by O(lr) too. As lr -> 0 deep
 # gradient descent *is* the end-to-end dynamics of Theorem 1.
 #
-# ## The same check with the l4 loss
+# The same check with the l4 loss
+# -------------------------------
 # The paper's acceleration claim is about l4. Theorem 1 does not care about
 # the loss: the gap is O(lr) there too (l4 has no precomputed Gram matrix,
 # so we use fewer, shorter runs).
@@ -174,8 +187,9 @@ for lr in tutorial.pick([0.01, 0.005, 0.0025], [0.01, 0.005]):
 print(f"l4, training time {T4:g}:")
 print(pd.DataFrame(l4_rows).to_string(index=False, float_format="%.3e"))
 
-# %% [markdown]
-# ## Balancedness over training, for three initializations
+# %%
+# Balancedness over training, for three initializations
+# -----------------------------------------------------
 # Write D_j = dL/dW_j = (W_N ... W_{j+1})^T grad_e (W_{j-1} ... W_1)^T
 # (tutorial 1). Then D_j W_j^T = W_{j+1}^T D_{j+1}: both equal
 # (W_N ... W_{j+1})^T grad_e (W_j ... W_1)^T. Under gradient flow,
@@ -183,6 +197,7 @@ print(pd.DataFrame(l4_rows).to_string(index=False, float_format="%.3e"))
 # d/dt (W_{j+1}^T W_{j+1}) = -(W_{j+1}^T D_{j+1} + D_{j+1}^T W_{j+1}) are
 # equal, and W_{j+1}^T W_{j+1} - W_j W_j^T never changes (the first step of
 # the paper's proof of Theorem 1). The network keeps its init's imbalance:
+#
 # * balanced: rounding level (~1e-16) at the start; under gradient *descent*
 #   each step adds lr^2 (dW_{j+1}^T dW_{j+1} - dW_j dW_j^T): O(lr^2) per step;
 # * near-zero (iid N(0, 0.02^2), the paper's and the report's "near zero"):
@@ -207,8 +222,9 @@ for name, start in starts.items():
           f"  (largest ||W_j W_j^T||_F at start {scale:.2e}); loss {h.loss[0]:.3f} -> "
           f"{h.loss[-1]:.3f}")
 
-# %% [markdown]
-# ## The figure and its data
+# %%
+# The figure and its data
+# -----------------------
 # Long format: `panel, series, lr, step, value`.
 
 # %%
@@ -247,7 +263,7 @@ ax.loglog(table["lr"], ref, ":", color="gray", label="slope 1 (gap = O(lr))")
 ax.minorticks_off()
 ax.set_xticks(table["lr"], [f"{lr:g}" for lr in table["lr"]], fontsize=8)
 ax.set(xlabel="learning rate (steps = T / lr, T = %g)" % T,
-       ylabel="max relative gap |deep - e2e| / e2e")
+       ylabel="max relative gap abs(deep - e2e) / e2e")
 ax.set_title(f"(b) the gap is O(lr): log-log slope {slope:.2f}", fontsize=10)
 
 ax = axes[2]

@@ -1,27 +1,28 @@
-# %% [markdown]
-# # 3. The report's Figure 2: which depth trains fastest, and why the answer moves
-#
-# Levy & Wang (2024) trained linear networks of depth 1, 2 and 3 on two UCI
-# regression data sets and compared their training loss after 100 steps. We
-# follow the protocol of their Figure 2 exactly: seven architectures, written
-# as their hidden widths, `[]` (depth 1, linear regression), `[1]`, `[10]`,
-# `[64]` (depth 2), `[1,1]`, `[10,10]`, `[64,64]` (depth 3); PyTorch's default
-# init of `nn.Linear` (`dl.init.default`); 100 steps of full-batch gradient
-# descent on the mean squared error; for each architecture the lr of the grid
-# 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2 with the lowest final loss (mean
-# over seeds 0, 1, 2); on Abalone and on Ethanol.
-#
-# The report found: "The 1-layer linear regression is consistently better on
-# the Ethanol dataset while 2-layer and 3-layer networks consistently do
-# better on the Abalone dataset", and "the results heavily depend on the
-# width of the layers". We redo the experiment, then ask a question the
-# report did not: was the lr grid wide enough to compare them fairly?
-#
-# Differences from the report: our layers have no bias (the data are
-# standardized, so a bias matters little); offline Ethanol has 8 of its 10
-# gas-sensor batches (the figure says how many rows); and the report writes
-# the product W_1 first, we write W_e = W_N ... W_1. It writes
-# figures/03_report_figure2.png (and .csv).
+"""3. The report's Figure 2: which depth trains fastest, and why the answer moves
+==============================================================================
+
+Levy & Wang (2024) trained linear networks of depth 1, 2 and 3 on two UCI
+regression data sets and compared their training loss after 100 steps. We
+follow the protocol of their Figure 2 exactly: seven architectures, written
+as their hidden widths, `[]` (depth 1, linear regression), `[1]`, `[10]`,
+`[64]` (depth 2), `[1,1]`, `[10,10]`, `[64,64]` (depth 3); PyTorch's default
+init of `nn.Linear` (`dl.init.default`); 100 steps of full-batch gradient
+descent on the mean squared error; for each architecture the lr of the grid
+1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2 with the lowest final loss (mean
+over seeds 0, 1, 2); on Abalone and on Ethanol.
+
+The report found: "The 1-layer linear regression is consistently better on
+the Ethanol dataset while 2-layer and 3-layer networks consistently do
+better on the Abalone dataset", and "the results heavily depend on the
+width of the layers". We redo the experiment, then ask a question the
+report did not: was the lr grid wide enough to compare them fairly?
+
+Differences from the report: our layers have no bias (the data are
+standardized, so a bias matters little); offline Ethanol has 8 of its 10
+gas-sensor batches (the figure says how many rows); and the report writes
+the product W_1 first, we write W_e = W_N ... W_1. It writes
+figures/03_report_figure2.png (and .csv).
+"""
 
 # %%
 from pathlib import Path
@@ -54,8 +55,9 @@ datasets = {name: tutorial.load_data(name) for name in ("abalone", "ethanol")}
 for data in datasets.values():
     print(tutorial.data_caption(data))
 
-# %% [markdown]
-# ## The report's protocol
+# %%
+# The report's protocol
+# ---------------------
 # `run_preset("report-fig2", data)` is exactly the grid above. For each
 # architecture `Results.summary()` gives the best learning rate, the final
 # loss at that lr (mean and std over the seeds) and how many runs of the
@@ -84,8 +86,9 @@ for name, res in report.items():
           f"{len(SEEDS)} seed(s); least-squares minimum {optimum[name]:.4f}")
     print(compact(res.summary()).to_string(index=False, float_format="%.4g"))
 
-# %% [markdown]
-# ## Does our run agree with the report?
+# %%
+# Does our run agree with the report?
+# -----------------------------------
 # We check the two claims directly on the numbers: is depth 1 the best on
 # Ethanol, and which deeper nets beat depth 1 on Abalone?
 
@@ -107,7 +110,7 @@ for name, res in report.items():
     print(f"  best lr = the grid's largest ({max(LRS):g}) for {int(top.sum())} of "
           f"{len(summary)} architectures")
 
-# %% [markdown]
+# %%
 # With the report's grid we see what the report saw: on Ethanol linear
 # regression wins, on Abalone the wide nets `[64]` and `[64,64]` beat it but
 # the narrow ones do not, so "deeper is better" depends on the width.
@@ -117,7 +120,8 @@ for name, res in report.items():
 # architecture gets with lr = 0.01, not how fast it can train. A fair
 # comparison needs a grid whose best lr is inside it, not at its edge.
 #
-# ## Extending the grid upward
+# Extending the grid upward
+# -------------------------
 # Same runs with larger learning rates too. A run "diverges" when its loss
 # exceeds 1e6 times its initial value; an lr where any seed diverged is
 # never chosen. The table lists the mean final loss per lr ("div" where a
@@ -143,7 +147,7 @@ for name, res in wide.items():
     depth1, changes = versus_depth1(res.summary())
     print(f"  depth 1 ends at {depth1:.4f}; deeper nets relative to it: {changes}")
 
-# %% [markdown]
+# %%
 # What changes (the numbers above are from this run):
 #
 # * **Abalone.** With lr up to about 0.1 most architectures end within a few
@@ -155,7 +159,8 @@ for name, res in wide.items():
 #   and some then end below depth 1, so depth 1's "consistent" win came
 #   from the grid stopping where it did.
 #
-# ## Why: depth and width rescale the step
+# Why: depth and width rescale the step
+# -------------------------------------
 # To first order in the lr, one gradient step on the factors moves the
 # end-to-end vector W_e (here a 1 x d row, one output) by
 #
@@ -199,7 +204,7 @@ scales = pd.DataFrame(rows).pivot(index="arch", columns="dataset")
 print("At the start (mean over seeds): speed-up = trace(M)/d, stable lr = 2/lambda_max(H M)")
 print(scales.reindex([arch_name(h) for h in REPORT_HIDDEN]).to_string(float_format="%.3g"))
 
-# %% [markdown]
+# %%
 # The stable-lr column is a fair guide (within a factor of about 2 for most
 # architectures) to where the wider grid starts to diverge. It is only a
 # start-of-run estimate: M changes as the factors move, and the `[1,1]` nets,
@@ -211,7 +216,8 @@ print(scales.reindex([arch_name(h) for h in REPORT_HIDDEN]).to_string(float_form
 # Arora et al. is about something else: the adaptive, direction-dependent
 # preconditioner of balanced factors (tutorials 2 and 4).
 #
-# ## The figure
+# The figure
+# ----------
 # Top: the report's grid; bottom: the wider grid. `plot_seed_bands` draws the
 # mean over seeds at each architecture's best lr and the range over seeds;
 # dotted, the least-squares minimum. The CSV holds every seed's curve at its

@@ -1,42 +1,43 @@
-# %% [markdown]
-# # 4. The report's Figure 3: how the initialization decides what depth does
-#
-# Theorem 1 of Arora, Cohen & Hazan (tutorial 2) holds for factors that
-# start *balanced*,
-#
-#     W_{j+1}^T W_{j+1} = W_j W_j^T      for every hidden layer j
-#
-# (the report writes W_{j+1}^T W_{j+1} = W_j^T W_j because it multiplies the
-# layers in the other order, W_1 first). Gradient flow keeps this difference
-# constant, so balanced factors stay balanced and W_e = W_N ... W_1 follows
-# the end-to-end update, which depends on the depth N but *not on the
-# widths*. PyTorch's default initialization (tutorial 3) is not balanced.
-# Levy & Wang tried two initializations they took to be balanced; we add the
-# one the theory actually assumes:
-#
-# * **near-zero**: every entry iid N(0, 0.02^2) (`dl.init.near_zero`). The
-#   imbalance is tiny in absolute terms (of order 0.02^2), so the theorem
-#   holds approximately once the weights have grown, but relative to the
-#   factors' own size it is not balanced at all. And for depth 3 the start is
-#   close to the saddle point W = 0, where every gradient vanishes.
-# * **near-identity**: "identity-like" rectangular factors, i.e. random
-#   semi-orthogonal matrices: orthonormal rows or columns, every singular
-#   value 1 (`dl.init.near_identity`). With one output this makes W_e a
-#   random unit vector. Balanced only when no hidden layer is wider than its
-#   neighbours; with a single output every hidden width > 1 breaks it.
-# * **balanced** (Procedure 1 of Arora et al., ICLR 2019,
-#   `dl.init.balanced`): draw a small end-to-end matrix W_e (entries
-#   N(0, 0.01^2)), take its SVD W_e = U diag(s) V^T and set
-#   W_j = Q_j diag(s)^(1/N) Q_{j-1}^T with Q_0 = V, Q_N = U and random
-#   orthonormal Q_j in between. The grid draws W_e from the seed first, so
-#   every architecture starts from the *same* W_e: differences between
-#   architectures then come from the dynamics alone.
-#
-# Otherwise the protocol of tutorial 3: the seven architectures, full-batch
-# gradient descent on MSE for 100 steps, best lr of the report's grid
-# (1e-5 ... 1e-2), three seeds, Abalone and Ethanol.
-#
-# It writes figures/04_report_figure3_initialization.png (and .csv).
+"""4. The report's Figure 3: how the initialization decides what depth does
+========================================================================
+
+Theorem 1 of Arora, Cohen & Hazan (tutorial 2) holds for factors that
+start *balanced*,
+
+    W_{j+1}^T W_{j+1} = W_j W_j^T      for every hidden layer j
+
+(the report writes W_{j+1}^T W_{j+1} = W_j^T W_j because it multiplies the
+layers in the other order, W_1 first). Gradient flow keeps this difference
+constant, so balanced factors stay balanced and W_e = W_N ... W_1 follows
+the end-to-end update, which depends on the depth N but *not on the
+widths*. PyTorch's default initialization (tutorial 3) is not balanced.
+Levy & Wang tried two initializations they took to be balanced; we add the
+one the theory actually assumes:
+
+* **near-zero**: every entry iid N(0, 0.02^2) (`dl.init.near_zero`). The
+  imbalance is tiny in absolute terms (of order 0.02^2), so the theorem
+  holds approximately once the weights have grown, but relative to the
+  factors' own size it is not balanced at all. And for depth 3 the start is
+  close to the saddle point W = 0, where every gradient vanishes.
+* **near-identity**: "identity-like" rectangular factors, i.e. random
+  semi-orthogonal matrices: orthonormal rows or columns, every singular
+  value 1 (`dl.init.near_identity`). With one output this makes W_e a
+  random unit vector. Balanced only when no hidden layer is wider than its
+  neighbours; with a single output every hidden width > 1 breaks it.
+* **balanced** (Procedure 1 of Arora et al., ICLR 2019,
+  `dl.init.balanced`): draw a small end-to-end matrix W_e (entries
+  N(0, 0.01^2)), take its SVD W_e = U diag(s) V^T and set
+  W_j = Q_j diag(s)^(1/N) Q_{j-1}^T with Q_0 = V, Q_N = U and random
+  orthonormal Q_j in between. The grid draws W_e from the seed first, so
+  every architecture starts from the *same* W_e: differences between
+  architectures then come from the dynamics alone.
+
+Otherwise the protocol of tutorial 3: the seven architectures, full-batch
+gradient descent on MSE for 100 steps, best lr of the report's grid
+(1e-5 ... 1e-2), three seeds, Abalone and Ethanol.
+
+It writes figures/04_report_figure3_initialization.png (and .csv).
+"""
 
 # %%
 from pathlib import Path
@@ -68,8 +69,9 @@ datasets = {name: tutorial.load_data(name) for name in ("abalone", "ethanol")}
 for data in datasets.values():
     print(tutorial.data_caption(data))
 
-# %% [markdown]
-# ## How balanced is each start?
+# %%
+# How balanced is each start?
+# ---------------------------
 # `dl.balancedness(factors)` is max_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F.
 # We print it and the same difference relative to the size of the two
 # terms (0 = balanced, about 1 = not at all), and ||W_e||_F, how far from
@@ -106,7 +108,7 @@ for init in INITS:
 print(f"Starting factors on {data.name} (d = {data.d}), seed 0")
 print(pd.DataFrame(rows).to_string(index=False, float_format="%.2e"))
 
-# %% [markdown]
+# %%
 # Only the balanced start is balanced (to rounding). Near-zero's imbalance is
 # small in absolute terms (it scales like 0.02^2) but of order one relative to
 # the factors themselves; near-identity's is of order one in both senses (except `[1,1]`, whose hidden layers are no wider
@@ -114,7 +116,8 @@ print(pd.DataFrame(rows).to_string(index=False, float_format="%.2e"))
 # the gradient of each factor is a product of the other two, of order
 # 0.02^2 per entry, so they hardly move at first.
 #
-# ## The runs
+# The runs
+# --------
 # `run_preset("report-fig3", ...)` runs near-zero and near-identity; we pass
 # `init=` to add the balanced start. For reference we also run PyTorch's
 # default (tutorial 3's protocol).
@@ -140,8 +143,9 @@ for name, res in results.items():
     print(f"best lr = the grid's largest ({max(LRS):g}) for {top} of {len(summary)} "
           "configurations")
 
-# %% [markdown]
-# ## Width: does it matter?
+# %%
+# Width: does it matter?
+# ----------------------
 # The theory says that from balanced factors the widths do not change the
 # dynamics of W_e. For each init and depth we print the spread of the final
 # losses over the widths, (max - min) / min.
@@ -160,7 +164,7 @@ for name, summary in tables.items():
     print(f"\n{name}: spread of the final loss over the widths 1, 10, 64")
     print(spreads[name].rename(columns=lambda d: f"depth {d}").to_string(float_format="%.2e"))
 
-# %% [markdown]
+# %%
 # From the balanced start the widths 1, 10 and 64 give the same final loss to
 # rounding at each depth: Theorem 1 in action, since W_e starts at the same
 # matrix and follows an update that only knows N (tutorial 8 shows why in
@@ -194,7 +198,8 @@ for name, summary in tables.items():
 # better than with the default depends on the data set and the init, so we
 # cannot confirm this in general.
 #
-# ## The figure
+# The figure
+# ----------
 # One panel per data set and initialization, one line per architecture (mean
 # over seeds at its best lr; band: range over seeds). The CSV holds every
 # seed's curve at its best lr.

@@ -1,30 +1,31 @@
-# %% [markdown]
-# # 5. The report's Figure 4: gradient descent against Adam
-#
-# For one output, Theorem 1 of Arora, Cohen & Hazan (tutorial 2) says that
-# gradient descent on a depth-N linear net moves W_e like gradient descent on
-# depth 1 with two changes: an adaptive learning rate ||W_e||^(2-2/N) and an
-# extra (N-1) times the gradient's component along W_e, a push in W_e's own
-# direction that the paper likens to momentum. Levy & Wang therefore compared
-# depth with an optimizer built from those two ingredients, Adam, on the
-# protocol of tutorial 3: near-identity init (tutorial 4), the seven
-# architectures, 100 full-batch steps on MSE, the best lr of the report's
-# grid (1e-5 ... 1e-2) for each architecture and optimizer, three seeds.
-#
-# Adam (as in `torch.optim.Adam`, written out in `dl.optim.Adam`) keeps
-# running means of each coordinate's gradient g and of g^2 and steps by
-#
-#     W <- W - lr * m_hat / (sqrt(v_hat) + eps)       (coordinate by coordinate)
-#
-# One caution before comparing: Theorem 1 is a statement about gradient
-# descent. Its proof uses that the step of W_j is -lr dL/dW_j, so that
-# W_{j+1}^T W_{j+1} - W_j W_j^T stays constant and W_e follows the end-to-end
-# update. Adam divides every coordinate by its own gradient scale, which
-# breaks both: an overparameterized net trained by Adam is *not* Adam (nor
-# gradient descent) on W_e with the paper's preconditioner. We check this at
-# the end.
-#
-# It writes figures/05_report_figure4_optimizers.png (and .csv).
+"""5. The report's Figure 4: gradient descent against Adam
+=======================================================
+
+For one output, Theorem 1 of Arora, Cohen & Hazan (tutorial 2) says that
+gradient descent on a depth-N linear net moves W_e like gradient descent on
+depth 1 with two changes: an adaptive learning rate ||W_e||^(2-2/N) and an
+extra (N-1) times the gradient's component along W_e, a push in W_e's own
+direction that the paper likens to momentum. Levy & Wang therefore compared
+depth with an optimizer built from those two ingredients, Adam, on the
+protocol of tutorial 3: near-identity init (tutorial 4), the seven
+architectures, 100 full-batch steps on MSE, the best lr of the report's
+grid (1e-5 ... 1e-2) for each architecture and optimizer, three seeds.
+
+Adam (as in `torch.optim.Adam`, written out in `dl.optim.Adam`) keeps
+running means of each coordinate's gradient g and of g^2 and steps by
+
+    W <- W - lr * m_hat / (sqrt(v_hat) + eps)       (coordinate by coordinate)
+
+One caution before comparing: Theorem 1 is a statement about gradient
+descent. Its proof uses that the step of W_j is -lr dL/dW_j, so that
+W_{j+1}^T W_{j+1} - W_j W_j^T stays constant and W_e follows the end-to-end
+update. Adam divides every coordinate by its own gradient scale, which
+breaks both: an overparameterized net trained by Adam is *not* Adam (nor
+gradient descent) on W_e with the paper's preconditioner. We check this at
+the end.
+
+It writes figures/05_report_figure4_optimizers.png (and .csv).
+"""
 
 # %%
 from pathlib import Path
@@ -57,8 +58,9 @@ datasets = {name: tutorial.load_data(name) for name in ("abalone", "ethanol")}
 for data in datasets.values():
     print(tutorial.data_caption(data))
 
-# %% [markdown]
-# ## The runs
+# %%
+# The runs
+# --------
 # `run_preset("report-fig4", data)`: near-identity init, SGD and Adam, every
 # architecture. "SGD" is full-batch gradient descent here (no momentum).
 
@@ -83,7 +85,7 @@ for name, res in results.items():
           f"architectures; with Adam, depth 1 ends at {adam['[]']:.4f} and the best deeper "
           f"net, {adam.drop('[]').idxmin()}, at {adam.drop('[]').min():.4f}")
 
-# %% [markdown]
+# %%
 # As in the report, Adam ends below gradient descent for (nearly) every
 # architecture on both data sets, and with Adam the best deep nets end below
 # depth 1. But Adam's best lr, too, is often the top of the grid, and Adam
@@ -107,7 +109,7 @@ for name, data in datasets.items():
           f"vs depth 1; std over seeds {100 * deep.loc[arch, 'final_std'] / depth1:.1f}% "
           f"(depth 1: {100 * summary.loc['[]', 'final_std'] / depth1:.1f}%)")
 
-# %% [markdown]
+# %%
 # With its own, larger best lr, Adam on depth 1 closes most of the gap. Compare
 # what is left with the spread over seeds: where the best deeper net's
 # advantage is several times the seed-to-seed std, the report's "slightly
@@ -116,7 +118,8 @@ for name, data in datasets.items():
 # every coordinate of every factor moves by about lr per step, and these
 # moves add up in W_e over the depth and the width.
 #
-# ## Adam breaks the end-to-end dynamics
+# Adam breaks the end-to-end dynamics
+# -----------------------------------
 # Start a depth-3 net `[10,10]` from exactly balanced factors (the same
 # start as the balanced runs of tutorial 4) and train it with gradient descent
 # and with Adam, both at lr 0.01. Alongside, `optimizer="e2e"` runs the
@@ -139,7 +142,7 @@ for name, data in datasets.items():
                      "final loss": h.loss[-1], "e2e final": closed.loss[-1]})
 print(pd.DataFrame(rows).to_string(index=False, float_format="%.3g"))
 
-# %% [markdown]
+# %%
 # Gradient descent stays balanced up to the O(lr^2) drift of a discrete step
 # and follows the closed form to within a fraction of a percent; under Adam
 # the factors drift far from balanced and the loss curve leaves the
@@ -147,7 +150,8 @@ print(pd.DataFrame(rows).to_string(index=False, float_format="%.3g"))
 # Adam-like optimizer" are different things: the figure compares optimizers,
 # and under Adam depth no longer means what Theorem 1 says it means.
 #
-# ## The figure
+# The figure
+# ----------
 # One panel per data set and optimizer, one line per architecture (mean over
 # seeds at its best lr on the report's grid; band: range over seeds). The CSV
 # holds every seed's curve at its best lr.

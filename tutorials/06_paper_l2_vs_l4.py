@@ -1,37 +1,38 @@
-# %% [markdown]
-# # 6. The paper's l2 / l4 experiment: depth speeds up l4 regression, not l2
-#
-# Arora, Cohen & Hazan (2018) test their theory on the Ethanol problem of the
-# UCI gas-sensor data: linear regression, trained by full-batch gradient
-# descent as a network of depth 1, 2 or 3. Their claim: with the squared loss
-# (l2) depth brings nothing, with the l4 loss (mean of residual^4) it speeds
-# training up. Every network computes a linear map, so any difference is in
-# *how fast* gradient descent gets there.
-#
-# Why the loss should matter. For one output, Theorem 1 says that gradient
-# descent on balanced factors moves the end-to-end row W_e = W_N ... W_1 by
-#
-#     W_e <- W_e - lr ||W_e||^(2-2/N) (g + (N-1) P g),    g = dL/dW_e,
-#
-# with P g the part of g along W_e (tutorial 2): depth acts like an lr that
-# rises as W_e grows. How much that helps depends on the loss's Hessian in W_e:
-#
-# * l2: 2 X^T X / n, the same everywhere. One fixed lr just below
-#   2 / lambda_max is right from start to end; a rising lr cannot do better.
-# * l4: 12 mean(r^2 x x^T), with r the residuals: large at the start and
-#   shrinking with them. Plain gradient descent needs an lr small enough for
-#   the start, too small later on; depth raises it as training goes.
-#
-# Protocol (the preset "paper-l2-vs-l4", with finer lr grids): depths 1, 2, 3
-# as hidden widths [], [10], [10,10], all from the *same* small end-to-end row
-# W_e (entries N(0, 0.01^2)) factored into balanced layers (`init="balanced"`);
-# 1e5 full-batch steps, loss recorded every 100; for each (loss, depth) the
-# lr with the lowest final loss among those that did not diverge (each method
-# at its best lr; the grids bracket it). Speed is the steps to a target: the
-# first recorded step at which the loss is at most 1.1 times the best final
-# loss of depth 1; a deeper net's speed-up is depth 1's steps over its own.
-# Ethanol offline has 1316 of its 2565 rows (batches 7 and 10 are missing).
-# It writes figures/06_paper_l2_vs_l4.png (and .csv).
+"""6. The paper's l2 / l4 experiment: depth speeds up l4 regression, not l2
+========================================================================
+
+Arora, Cohen & Hazan (2018) test their theory on the Ethanol problem of the
+UCI gas-sensor data: linear regression, trained by full-batch gradient
+descent as a network of depth 1, 2 or 3. Their claim: with the squared loss
+(l2) depth brings nothing, with the l4 loss (mean of residual^4) it speeds
+training up. Every network computes a linear map, so any difference is in
+*how fast* gradient descent gets there.
+
+Why the loss should matter. For one output, Theorem 1 says that gradient
+descent on balanced factors moves the end-to-end row W_e = W_N ... W_1 by
+
+    W_e <- W_e - lr ||W_e||^(2-2/N) (g + (N-1) P g),    g = dL/dW_e,
+
+with P g the part of g along W_e (tutorial 2): depth acts like an lr that
+rises as W_e grows. How much that helps depends on the loss's Hessian in W_e:
+
+* l2: 2 X^T X / n, the same everywhere. One fixed lr just below
+  2 / lambda_max is right from start to end; a rising lr cannot do better.
+* l4: 12 mean(r^2 x x^T), with r the residuals: large at the start and
+  shrinking with them. Plain gradient descent needs an lr small enough for
+  the start, too small later on; depth raises it as training goes.
+
+Protocol (the preset "paper-l2-vs-l4", with finer lr grids): depths 1, 2, 3
+as hidden widths [], [10], [10,10], all from the *same* small end-to-end row
+W_e (entries N(0, 0.01^2)) factored into balanced layers (`init="balanced"`);
+1e5 full-batch steps, loss recorded every 100; for each (loss, depth) the
+lr with the lowest final loss among those that did not diverge (each method
+at its best lr; the grids bracket it). Speed is the steps to a target: the
+first recorded step at which the loss is at most 1.1 times the best final
+loss of depth 1; a deeper net's speed-up is depth 1's steps over its own.
+Ethanol offline has 1316 of its 2565 rows (batches 7 and 10 are missing).
+It writes figures/06_paper_l2_vs_l4.png (and .csv).
+"""
 
 # %%
 import time
@@ -71,8 +72,9 @@ preset = PRESETS["paper-l2-vs-l4"]
 print(f"preset {preset.name!r}: {preset.description}")
 print("its grid:", preset.grids[0])
 
-# %% [markdown]
-# ## How large can a fixed lr be?
+# %%
+# How large can a fixed lr be?
+# ----------------------------
 # Gradient descent on a quadratic is stable while lr < 2 / lambda_max of its
 # Hessian (`curvature.loss_sharpness`). For l2 that is exact and holds
 # everywhere. For l4 the Hessian 12 mean(r^2 x x^T) depends on where we are:
@@ -92,7 +94,7 @@ for where, name in (("start", "the start"), ("fit", "the least-squares fit")):
     print(f"l4 at {name}: lambda_max = {lam_l4[where]:.4g}, 2/lambda_max = "
           f"{2 / lam_l4[where]:.3g}")
 
-# %% [markdown]
+# %%
 # The l4 curvature falls by an order of magnitude as the fit improves. A
 # fixed lr has to survive the steep start, so it is far smaller than what
 # the later, flatter stages would allow. (l4 is not a quadratic, so its
@@ -100,7 +102,8 @@ for where, name in (("start", "the start"), ("fit", "the least-squares fit")):
 # actually diverges. For l2 the bound is exact.) The lr grids were chosen
 # from these numbers.
 #
-# ## The runs
+# The runs
+# --------
 # One grid per loss, since the two need different lrs. In full mode
 # `tutorial.pool()` runs them on two cores: `grid_search` compiles its kernels
 # first and the pool's workers are forked from this process (Linux), so this
@@ -114,7 +117,7 @@ with tutorial.pool() as pool:
     res = Results.concat([grid_search(data, executor=pool, **grid) for grid in grids])
 print(f"{len(res.runs)} runs of {STEPS} steps in {time.perf_counter() - start:.1f} s")
 
-# %% [markdown]
+# %%
 # Final loss for every lr ("div" where the run diverged, i.e. its loss went
 # above 1e6 times its start): the best lr of each depth is inside its grid.
 
@@ -126,8 +129,9 @@ finals.columns = [f"{lr:g}" for lr in finals.columns]
 print(finals.map(lambda v: "" if pd.isna(v) else ("div" if np.isinf(v) else f"{v:.4f}"))
       .to_string())
 
-# %% [markdown]
-# ## Steps to target, at each depth's best lr
+# %%
+# Steps to target, at each depth's best lr
+# ----------------------------------------
 # `Results.summary()` picks the best lr per (loss, depth) and finds the steps
 # to the target. We add the loss at three points of training to see where
 # time is won or lost.
@@ -170,8 +174,9 @@ print()
 for line in res.acceleration(summary):
     print(line)
 
-# %% [markdown]
-# ## Why: the effective step of a deep net
+# %%
+# Why: the effective step of a deep net
+# -------------------------------------
 # Theorem 1 says a balanced depth-N net moves W_e like gradient descent with
 # the lr multiplied by ||W_e||^(2-2/N) (and by N times that along W_e
 # itself). W_e starts small (||W_e|| about 0.1), so the deep nets first step
@@ -214,7 +219,7 @@ print(steps_table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 print(f"for comparison, 2/lambda_max: l2 {2 / lam_l2:.3g}; l4 at the least-squares fit "
       f"{2 / lam_l4['fit']:.3g}, at the start {2 / lam_l4['start']:.3g}")
 
-# %% [markdown]
+# %%
 # How to read the two tables (the verdicts below are those of the full run,
 # 1e5 steps; the numbers are printed above):
 #
@@ -237,7 +242,8 @@ print(f"for comparison, 2/lambda_max: l2 {2 / lam_l2:.3g}; l4 at the least-squar
 #   So the deep nets' final l2 loss hardly depends on the lr above a few
 #   1e-3 (per-lr table).
 #
-# ## The figure
+# The figure
+# ----------
 # Best-lr curves, log-log: the early slow start of the deep nets and their
 # later lead are both visible. Dots mark where each curve reaches the target.
 

@@ -1,48 +1,49 @@
-# %% [markdown]
-# # 7. One extra scalar against AdaGrad and AdaDelta (the paper's headline)
-#
-# Arora, Cohen & Hazan (2018) close their experiments with a striking claim
-# on the Ethanol l4 regression (tutorial 6): plain gradient descent on a
-# depth-2 linear net, even one whose hidden layer has width 1, beat gradient
-# descent *and* the adaptive optimizers AdaGrad and AdaDelta on the linear
-# model itself. Width 1 means a single extra parameter:
-#
-#     W_e = w_2 * w_1,    w_1 a 1 x d row,  w_2 a scalar.
-#
-# (We write products last layer first, W_e = W_N ... W_1; the Levy & Wang
-# report writes them in the other order, W_1 W_2.)
-#
-# What the extra scalar does. From balanced factors (here w_2^2 = ||w_1||^2),
-# Theorem 1 with N = 2 says gradient descent moves W_e by
-#
-#     W_e <- W_e - lr ||W_e|| (g + P g),    g = dL/dW_e,  P g = part of g along W_e.
-#
-# The step is scaled by ||W_e||, which grows during training: an lr that
-# rises as the fit improves, the same for every coordinate. The two adaptive
-# optimizers we compare with (written out in `dl.optim`, following
-# torch.optim's rules and defaults) adapt each coordinate i separately:
-#
-# * AdaGrad: step lr g_i / (sqrt(sum over past steps of g_i^2) + 1e-10). The
-#   sum only grows, so the step can only shrink relative to g.
-# * AdaDelta (rho = 0.9, eps = 1e-6): step lr g_i RMS[dx_i] / RMS[g_i], with
-#   running means of the past squared steps dx and gradients g. When
-#   gradients get smaller the ratio can grow: AdaDelta can raise its step.
-#
-# Tutorial 6 showed that l4 wants a step that rises during training (its
-# curvature falls as the residuals shrink). So we expect the extra scalar to
-# beat AdaGrad clearly; AdaDelta, which can also raise its step, is the real
-# contest.
-#
-# Protocol: the package's preset "paper-vs-adagrad-adadelta" (its hidden
-# widths, balanced start, l4 loss), with our own lr grids: finer for
-# gradient descent (GD), and for each adaptive optimizer a grid around its
-# best lr (we searched wider first; torch's defaults, lr 0.01 for AdaGrad
-# and 1.0 for AdaDelta, are in or next to them). All runs start from the
-# same end-to-end row W_e (entries N(0, 0.01^2)), 1e5 full-batch steps, loss
-# recorded every 100, each method at its best lr (lowest final loss, never
-# diverged).
-#
-# It writes figures/07_paper_vs_adagrad_adadelta.png (and .csv).
+"""7. One extra scalar against AdaGrad and AdaDelta (the paper's headline)
+=======================================================================
+
+Arora, Cohen & Hazan (2018) close their experiments with a striking claim
+on the Ethanol l4 regression (tutorial 6): plain gradient descent on a
+depth-2 linear net, even one whose hidden layer has width 1, beat gradient
+descent *and* the adaptive optimizers AdaGrad and AdaDelta on the linear
+model itself. Width 1 means a single extra parameter:
+
+    W_e = w_2 * w_1,    w_1 a 1 x d row,  w_2 a scalar.
+
+(We write products last layer first, W_e = W_N ... W_1; the Levy & Wang
+report writes them in the other order, W_1 W_2.)
+
+What the extra scalar does. From balanced factors (here w_2^2 = ||w_1||^2),
+Theorem 1 with N = 2 says gradient descent moves W_e by
+
+    W_e <- W_e - lr ||W_e|| (g + P g),    g = dL/dW_e,  P g = part of g along W_e.
+
+The step is scaled by ||W_e||, which grows during training: an lr that
+rises as the fit improves, the same for every coordinate. The two adaptive
+optimizers we compare with (written out in `dl.optim`, following
+torch.optim's rules and defaults) adapt each coordinate i separately:
+
+* AdaGrad: step lr g_i / (sqrt(sum over past steps of g_i^2) + 1e-10). The
+  sum only grows, so the step can only shrink relative to g.
+* AdaDelta (rho = 0.9, eps = 1e-6): step lr g_i RMS[dx_i] / RMS[g_i], with
+  running means of the past squared steps dx and gradients g. When
+  gradients get smaller the ratio can grow: AdaDelta can raise its step.
+
+Tutorial 6 showed that l4 wants a step that rises during training (its
+curvature falls as the residuals shrink). So we expect the extra scalar to
+beat AdaGrad clearly; AdaDelta, which can also raise its step, is the real
+contest.
+
+Protocol: the package's preset "paper-vs-adagrad-adadelta" (its hidden
+widths, balanced start, l4 loss), with our own lr grids: finer for
+gradient descent (GD), and for each adaptive optimizer a grid around its
+best lr (we searched wider first; torch's defaults, lr 0.01 for AdaGrad
+and 1.0 for AdaDelta, are in or next to them). All runs start from the
+same end-to-end row W_e (entries N(0, 0.01^2)), 1e5 full-batch steps, loss
+recorded every 100, each method at its best lr (lowest final loss, never
+diverged).
+
+It writes figures/07_paper_vs_adagrad_adadelta.png (and .csv).
+"""
 
 # %%
 import time
@@ -81,8 +82,9 @@ print(f"preset {preset.name!r}: {preset.description}")
 for grid in preset.grids:
     print("  ", {k: grid[k] for k in ("hidden", "optimizer", "loss", "lrs")})
 
-# %% [markdown]
-# ## The runs
+# %%
+# The runs
+# --------
 # Each grid of the preset, with our lrs, steps and recording. In full mode a
 # process pool runs them on two cores (its workers are forked from this
 # process, after `grid_search` has compiled the kernels, so no `__main__`
@@ -110,7 +112,7 @@ def method(optimizer, arch):
     return f"{NAMES[optimizer]}, depth {depth} {arch}{extra}"
 
 
-# %% [markdown]
+# %%
 # Mean final loss over the seeds for every lr ("div": a seed diverged, its
 # loss went above 1e6 times its start). Each method's best lr is inside its grid.
 
@@ -123,8 +125,9 @@ for name, group in runs.groupby("method", sort=False):
                       for lr, v in means.items())
     print(f"{name:<34} {cells}")
 
-# %% [markdown]
-# ## Steps to target
+# %%
+# Steps to target
+# ---------------
 # Two targets, both 1.1 times a final loss of the linear model (depth 1):
 #
 # * "GD target": 1.1 x the best final loss of plain GD on depth 1, the
@@ -173,8 +176,9 @@ for k in targets:
 print("targets: " + ", ".join(f"{k} = {t:.4g}" for k, t in targets.items()))
 print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
-# %% [markdown]
-# ## Width 1 or width 10: the same run
+# %%
+# Width 1 or width 10: the same run
+# ---------------------------------
 # Under a balanced start with the same W_e, the hidden width does not change
 # the end-to-end dynamics at all (tutorial 8): [1] and [10] follow the same
 # curve at the same lr, so the "one extra scalar" is all depth 2 needs here.
@@ -185,8 +189,9 @@ if narrow and wide and narrow[2] == wide[2]:
     gap = np.max(np.abs(narrow[1] - wide[1]) / np.abs(wide[1]))
     print(f"GD depth 2 at lr {wide[2]:g}: max relative difference [1] vs [10] = {gap:.1e}")
 
-# %% [markdown]
-# ## Against the paper
+# %%
+# Against the paper
+# -----------------
 # Read the tables above (the verdicts here are those of the full run):
 #
 # * **GD, depth 1 vs depth 2.** The extra scalar reaches the GD target
@@ -206,7 +211,8 @@ if narrow and wide and narrow[2] == wide[2]:
 #   to the paper's 1e6 steps, where AdaDelta pulls ahead, and tests the
 #   likely reasons (AdaDelta's settings and lr).
 #
-# ## The figure
+# The figure
+# ----------
 # Best-lr curves, log-log; the dotted line is the GD target.
 
 # %%

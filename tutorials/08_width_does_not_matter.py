@@ -1,28 +1,30 @@
-# %% [markdown]
-# # 8. Width does not matter (from a balanced start)
-#
-# Levy & Wang found that "the results heavily depend on the width of the
-# layers while the paper suggested that it did not have an impact on the
-# learning dynamics". Both are right, about different starting points.
-#
-# Theorem 1 of Arora, Cohen & Hazan (tutorial 2) describes gradient descent
-# from *balanced* factors by an update of W_e = W_N ... W_1 that contains
-# the depth N and nothing else about the architecture. So from a balanced
-# start with a given W_e, every width must give the same loss curve. The
-# report trained from PyTorch's default initialization instead, which is
-# neither balanced nor width-independent.
-#
-# This script trains depth-3 networks with hidden widths 1, 10, 64 and 512
-# on Abalone, with SGD at one learning rate and the l2 loss, twice:
-# * balanced factors of one and the same W_e (`init.balanced(...,
-#   end_to_end=W_e)`): the four loss curves agree to rounding (~1e-15);
-# * PyTorch's default init `init.default` (U(+-1/sqrt(fan_in)) entries, the
-#   report's): the four curves differ.
-#
-# It writes figures/08_width_does_not_matter.png (and .csv).
-#
-# Note for readers of the report: it writes the product in the other order
-# (W_1 first). Here W_1 touches the input and W_e = W_3 W_2 W_1.
+"""8. Width does not matter (from a balanced start)
+================================================
+
+Levy & Wang found that "the results heavily depend on the width of the
+layers while the paper suggested that it did not have an impact on the
+learning dynamics". Both are right, about different starting points.
+
+Theorem 1 of Arora, Cohen & Hazan (tutorial 2) describes gradient descent
+from *balanced* factors by an update of W_e = W_N ... W_1 that contains
+the depth N and nothing else about the architecture. So from a balanced
+start with a given W_e, every width must give the same loss curve. The
+report trained from PyTorch's default initialization instead, which is
+neither balanced nor width-independent.
+
+This script trains depth-3 networks with hidden widths 1, 10, 64 and 512
+on Abalone, with SGD at one learning rate and the l2 loss, twice:
+
+* balanced factors of one and the same W_e (`init.balanced(...,
+  end_to_end=W_e)`): the four loss curves agree to rounding (~1e-15);
+* PyTorch's default init `init.default` (U(+-1/sqrt(fan_in)) entries, the
+  report's): the four curves differ.
+
+It writes figures/08_width_does_not_matter.png (and .csv).
+
+Note for readers of the report: it writes the product in the other order
+(W_1 first). Here W_1 touches the input and W_e = W_3 W_2 W_1.
+"""
 
 # %%
 import textwrap
@@ -43,8 +45,9 @@ rng = np.random.default_rng(SEED)
 FIGURES = tutorial.figures_dir(Path(__file__).resolve().parent.parent / "figures")
 NAME = "08_width_does_not_matter"
 
-# %% [markdown]
-# ## Data, architectures, one end-to-end matrix
+# %%
+# Data, architectures, one end-to-end matrix
+# ------------------------------------------
 # A single output (the number of rings), so W_e is a 1 x 10 row vector: it
 # has rank 1, and even a hidden width of 1 can represent it.
 
@@ -66,8 +69,9 @@ def dims_of(width):
 W_e = 0.1 * rng.standard_normal((1, data.d))
 print(f"W_e: shape {W_e.shape}, ||W_e|| = {np.linalg.norm(W_e):.4f}")
 
-# %% [markdown]
-# ## Why the width is invisible from a balanced start
+# %%
+# Why the width is invisible from a balanced start
+# ------------------------------------------------
 # Two facts.
 #
 # **Gradient descent is equivariant under orthogonal changes of basis of the
@@ -126,7 +130,7 @@ for init, by_width in starts.items():
 start_table = pd.DataFrame(rows)
 print(start_table.to_string(index=False, float_format="%.3g"))
 
-# %% [markdown]
+# %%
 # The last column is the first-step speed of W_e relative to plain gradient
 # descent on W_e. From balanced starts it is the same for every width: it is
 # Theorem 1's ||W_e||^(2-2/N) times the push along W_e, both functions of
@@ -144,8 +148,9 @@ print(start_table.to_string(index=False, float_format="%.3g"))
 # for width 1). Same lr, different widths: different effective step sizes
 # and different starting points, so different curves.
 
-# %% [markdown]
-# ## Training
+# %%
+# Training
+# --------
 # Full-batch SGD, same lr, same number of steps, every step recorded.
 
 # %%
@@ -177,14 +182,15 @@ for init in starts:
     print(f"{init:8s}: max over widths and steps of |loss_w - loss_1| / loss_1 = "
           f"{spread(init).max():.2e}")
 
-# %% [markdown]
+# %%
 # The balanced spread is at rounding level: the four networks compute the
 # same numbers in different bases. The default-init spread is macroscopic,
 # and it is what the report saw. It says nothing against Theorem 1, which
 # only speaks about balanced (or nearly balanced) starts.
 
-# %% [markdown]
-# ## The figure and its data
+# %%
+# The figure and its data
+# -----------------------
 # Long format: `init, width, step, loss`.
 
 # %%

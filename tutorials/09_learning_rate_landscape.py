@@ -1,20 +1,20 @@
-# %% [markdown]
-# # 9. The learning-rate landscape: how fragile is "the best lr" after 100 steps?
-#
-# The report of Levy & Wang trains each architecture for 100 full-batch SGD
-# steps at every lr of a grid (1e-5, 5e-5, ..., 1e-2) and keeps the lr with
-# the lowest final loss. Two questions decide whether that comparison means
-# anything: is the best lr inside the grid (if it sits at the top edge, a
-# wider grid might pick another winner)? And what happens near the largest
-# usable lr, where the report saw "unexplained bursts in the loss"?
-#
-# The protocol is the report's (PyTorch's default init, plain SGD, l2 loss,
-# 100 steps, the whole data set) on Abalone and Ethanol, on a wider grid
-# (1e-5 to 1, 13 lrs containing the report's 7), and again with 1000 steps.
-# A cell of the heatmap is the mean final loss over the seeds; it counts as
-# *diverged* if any seed diverged (the rule of `Results.best`). W_e = W_N ...
-# W_1 (the report writes W_1 first); predictions are X @ W_e.T. It writes
-# figures/09_learning_rate_landscape.png (and .csv).
+"""9. The learning-rate landscape: how fragile is "the best lr" after 100 steps?
+=============================================================================
+
+The report of Levy & Wang trains each architecture for 100 full-batch SGD
+steps at every lr of a grid (1e-5, 5e-5, ..., 1e-2) and keeps the lr with
+the lowest final loss. Two questions decide whether that comparison means
+anything: is the best lr inside the grid (if it sits at the top edge, a
+wider grid might pick another winner)? And what happens near the largest
+usable lr, where the report saw "unexplained bursts in the loss"?
+
+The protocol is the report's (PyTorch's default init, plain SGD, l2, 100
+steps, all the data) on Abalone and Ethanol, on a wider grid (1e-5 to 1, 13
+lrs with the report's 7), and with 1000 steps. A heatmap cell is the mean
+final loss over seeds, *diverged* if any seed diverged (`Results.best`'s
+rule). W_e = W_N ... W_1 (the report writes W_1 first). It writes
+figures/09_learning_rate_landscape.png (and .csv).
+"""
 
 # %%
 import time
@@ -53,14 +53,14 @@ data = {name: tutorial.load_data(name) for name in DATASETS}
 for name in DATASETS:
     print(tutorial.data_caption(data[name]))
 
-# %% [markdown]
-# ## The stability edge of depth 1
-# For depth 1 the l2 loss L(w) = mean((X w^T - Y)^2) is a quadratic with the
+# %%
+# The stability edge of depth 1
+# -----------------------------
+# For depth 1 the l2 loss L(w) = mean((X w^T - Y)^2) is a quadratic, with the
 # constant Hessian H = 2 X^T X / n (`curvature.loss_hessian`). One SGD step
-# multiplies the error along the top eigenvector of H by (1 - lr * lambda_max(H)),
-# so gradient descent converges if lr < 2 / lambda_max(H) and blows up
-# exponentially if lr is larger: nothing in between, and no bursts. The
-# sharpness lambda_max(H) (`curvature.loss_sharpness`) is fixed by the data.
+# multiplies the error along H's top eigenvector by (1 - lr lambda_max(H)), so
+# GD converges if lr < 2 / lambda_max(H) and blows up exponentially if lr is
+# larger: no bursts. The sharpness (`curvature.loss_sharpness`) is the data's.
 
 # %%
 edge = {}
@@ -69,11 +69,11 @@ for name in DATASETS:
     edge[name] = 2 / lam
     print(f"{name}: lambda_max(2 X^T X / n) = {lam:.4g}, depth-1 edge 2/lambda_max = {2 / lam:.4g}")
 
-# %% [markdown]
-# ## The grid: every architecture, every lr, two step budgets
-# `grid_search` starts all lrs of one (architecture, seed) from the same
-# factors. Two cores, so two worker processes. `lr_cells` averages each
-# (architecture, lr) cell over the seeds; a cell is diverged if any seed is.
+# %%
+# The grid: every architecture, every lr, two step budgets
+# --------------------------------------------------------
+# `grid_search` starts all lrs of one (architecture, seed) from the same factors,
+# on two workers. `lr_cells` averages each cell over the seeds (diverged if any is).
 
 # %%
 results = {}
@@ -94,8 +94,9 @@ for name in DATASETS:
     print(f"\n{name}: mean final loss after {SHORT} steps (inf = some seed diverged)")
     print(table.to_string(float_format=lambda v: f"{v:.3g}"))
 
-# %% [markdown]
-# ## The best lr depends on the grid and on the budget
+# %%
+# The best lr depends on the grid and on the budget
+# -------------------------------------------------
 # For each architecture: the best lr within the report's grid and within
 # the wide grid (`best_lrs`: the rule of `Results.best`), after the report's
 # 100 steps and after the longer budget, and its rank (1 = lowest loss).
@@ -124,7 +125,7 @@ for name in DATASETS:
                   f"{top['best_lr']:g} ({top['loss']:.4g}); depth 1 ranks "
                   f"{d1['rank']}/{len(g)} at lr {d1['best_lr']:g} ({d1['loss']:.4g})")
 
-# %% [markdown]
+# %%
 # On the report's grid, after 100 steps, the best lr of (almost) every
 # architecture is its top value 0.01. On the wide grid each one moves up to
 # the largest lr it survives, and that limit differs: depth 1 on Ethanol
@@ -134,7 +135,8 @@ for name in DATASETS:
 # tolerates the largest lr, not who is lastingly faster. With the longer
 # budget the differences shrink and the ranking changes again.
 #
-# ## Where the bursts come from: a sharpness that grows during training
+# Where the bursts come from: a sharpness that grows during training
+# ------------------------------------------------------------------
 # A deep net's sharpness (the top Hessian eigenvalue over all the factors)
 # changes during training. By Theorem 1, on balanced factors with one output
 # a step moves W_e by lr ||W_e||^(2 - 2/N) times the gradient (N times that
@@ -143,7 +145,7 @@ for name in DATASETS:
 # which gradient descent conserves, so it misses part of the sharpness). It
 # grows with ||W_e||, so a run stable at the start can cross lr * sharpness
 # = 2 later: the error along the top direction then grows by
-# |1 - lr * sharpness| per step, from tiny, and the loss bursts. The burst
+# abs(1 - lr * sharpness) per step, from tiny, and the loss bursts. The burst
 # throws the weights to a smaller ||W_e||, hence a smaller sharpness, and
 # the run recovers and climbs again: the "edge of stability" (Cohen et al.,
 # 2021). `curvature.sharpness` measures it along real runs by power
@@ -215,7 +217,7 @@ print(first[first["step"] % 10 == 0][["step", "loss", "lr_sharpness", "lr_sharpn
                                       "norm_e"]].head(12).to_string(index=False,
                                                                     float_format="%.3g"))
 
-# %% [markdown]
+# %%
 # In each deep run lr * sharpness climbs past 2 with ||W_e||, the loss keeps
 # falling for a few dozen steps while the unstable direction grows from
 # rounding size, then it bursts. Depth 1 sits at a constant lr * sharpness
@@ -226,8 +228,6 @@ print(first[first["step"] % 10 == 0][["step", "loss", "lr_sharpness", "lr_sharpn
 # diverge but rose above 1.5 times their running minimum, and the runs that
 # diverged only after 20 steps. Depth 1 has neither.
 
-
-# %%
 def burst_counts(res, name, steps):
     return [{"dataset": name, "steps": steps, "arch": row.arch, "lr": row.lr,
              "burst": not row.diverged and bool(np.any((loss / np.minimum.accumulate(loss))[5:]
@@ -243,8 +243,9 @@ burst_table = bursts.groupby(["dataset", "steps", "arch"], sort=False).agg(
     lowest_lr_with_burst=("lr", lambda lr: lr[bursts.loc[lr.index, "burst"]].min()))
 print(burst_table.unstack("steps").to_string(float_format=lambda v: f"{v:g}"))
 
-# %% [markdown]
-# ## The figure
+# %%
+# The figure
+# ----------
 # Top: `plot_lr_heatmap` of the 100-step grids, the white dot the best lr
 # after the longer budget. Bottom: `plot_edge_of_stability` of the example runs.
 

@@ -1,30 +1,30 @@
-# %% [markdown]
-# # 10. The long horizon: the paper's headline at 1e6 steps, with seeds
-#
-# Tutorial 7 compared gradient descent (GD) on a depth-2 linear net of
-# hidden width 1 with GD, AdaGrad and AdaDelta on the linear model, on the
-# Ethanol l4 regression, for 1e5 steps. The paper (Arora, Cohen & Hazan,
-# 2018) ran to about 1e6 steps, where our curves are still falling. There a
-# slow starter can catch up, and an lr that was best for 1e5 steps can be
-# too large: depth-2 GD at 5e-4 diverges near step 1e5.
-#
-# The preset "paper-headline" (also `python -m deeplinear.experiments
-# ethanol --preset paper-headline`): one balanced start per seed, the same
-# end-to-end row W_e for every method (we write W_e = W_2 W_1; the Levy &
-# Wang report writes W_1 W_2), l4, 1e6 full-batch steps, 3 seeds, 6 lrs per
-# method, each method's best lr (lowest mean final loss, no seed diverged)
-# inside its grid. AdaDelta uses TensorFlow's rho 0.95, eps 1e-8, as the
-# paper did; a second grid with torch's rho 0.9, eps 1e-6 shows whether
-# that matters.
-#
-# Then: why does depth-2 GD diverge late? Theorem 1 gives it the effective
-# lr lr ||W_e||^(2-2/N), which grows with ||W_e||, and GD is stable while
-# lr * sharpness < 2 (the top Hessian eigenvalue over the factors). We track
-# all three, and try a decaying lr.
-#
-# Quick mode (DEEPLINEAR_QUICK=1): 3000 steps, 2 seeds, 2 lrs per method, in
-# seconds; its numbers mean nothing. The text quotes the full run (about 22
-# min on 2 cores). It writes figures/10_the_long_horizon.png (and .csv).
+"""10. The long horizon: the paper's headline at 1e6 steps, with seeds
+===================================================================
+
+Tutorial 7 compared gradient descent (GD) on a depth-2 linear net of
+hidden width 1 with GD, AdaGrad and AdaDelta on the linear model, on the
+Ethanol l4 regression, for 1e5 steps. The paper (Arora, Cohen & Hazan,
+2018) ran to about 1e6 steps, where our curves are still falling. There a
+slow starter can catch up, and an lr that was best for 1e5 steps can be
+too large: depth-2 GD at 5e-4 diverges near step 1e5.
+
+The preset "paper-headline" (also `python -m deeplinear.experiments ethanol
+--preset paper-headline`): one balanced start per seed, the same end-to-end row
+W_e for every method (we write W_e = W_2 W_1; the Levy & Wang report writes W_1
+W_2), l4, 1e6 full-batch steps, 3 seeds, 6 lrs per method, each method's best
+lr (lowest mean final loss, no seed diverged) inside its grid. AdaDelta uses
+TensorFlow's rho 0.95, eps 1e-8, as the paper did; a second grid with torch's
+rho 0.9, eps 1e-6 shows whether that matters.
+
+Then: why does depth-2 GD diverge late? Theorem 1 gives it the effective
+lr lr ||W_e||^(2-2/N), which grows with ||W_e||, and GD is stable while
+lr * sharpness < 2 (the top Hessian eigenvalue over the factors). We track
+all three, and try a decaying lr.
+
+Quick mode (DEEPLINEAR_QUICK=1): 3000 steps, 2 seeds, 2 lrs per method, in
+seconds; its numbers mean nothing. The text quotes the full run (about 22
+min on 2 cores). It writes figures/10_the_long_horizon.png (and .csv).
+"""
 
 # %%
 import time
@@ -57,8 +57,9 @@ CAPTION = tutorial.data_caption(data)
 print(CAPTION)
 print(f"preset {PRESET.name!r}: {PRESET.description}")
 
-# %% [markdown]
-# ## The runs
+# %%
+# The runs
+# --------
 # The preset's four grids as one batch of tasks on two cores (`run_grids`
 # submits them together, the longest first; this is what `run_preset` and
 # the command line do), timed; then AdaDelta again with torch's settings on
@@ -85,10 +86,8 @@ runs = res.runs.copy()
 per_grid = [len(g["lrs"]) * len(SEEDS) for g in grids + [torch_grid]]
 runs["method"] = np.repeat(METHODS, per_grid)
 
-# %% [markdown]
-# Mean final loss over the seeds per lr; "div@step": a seed diverged there.
-
 # %%
+# Mean final loss over the seeds per lr; "div@step": a seed diverged there.
 for name, group in runs.groupby("method", sort=False):
     cells = []
     for lr, at in group.groupby("lr"):
@@ -98,11 +97,11 @@ for name, group in runs.groupby("method", sort=False):
             cells.append(f"{lr:g}: {at['final_loss'].mean():.4f}")
     print(f"{name:<17} " + ", ".join(cells))
 
-# %% [markdown]
-# ## Steps to the targets, and final losses, with the spread over seeds
-# Targets: 1.1x and 1.0x GD depth 1's best mean final loss. Per seed, the
-# first recorded step at or below it; mean [min, max] over seeds ("never":
-# some seed never got there).
+# %%
+# Steps to the targets, and final losses, with the spread over seeds
+# ------------------------------------------------------------------
+# Targets: 1.1x and 1.0x GD depth 1's best mean final loss. Per seed, the first
+# step recorded at or below it; mean [min, max] over seeds ("never": not all).
 
 
 # %%
@@ -142,10 +141,8 @@ table = pd.DataFrame(rows)
 print("targets: " + ", ".join(f"{k} GD depth-1 best = {v:.4f}" for k, v in TARGETS.items()))
 print(table.to_string(index=False))
 
-# %% [markdown]
-# The final losses per seed, each method at its best lr:
-
 # %%
+# The final losses per seed, each method at its best lr:
 per_seed = pd.DataFrame({name: at.set_index("seed")["final_loss"] for name, at in best.items()})
 print(per_seed.to_string(float_format=lambda v: f"{v:.4f}"))
 deep = per_seed["GD, depth 2 [1]"]
@@ -154,8 +151,9 @@ for other in METHODS:
         wins = int((deep < per_seed[other]).sum())
         print(f"depth-2 GD ends lower than {other} in {wins} of {len(per_seed)} seeds")
 
-# %% [markdown]
-# ## Why depth-2 GD diverges late
+# %%
+# Why depth-2 GD diverges late
+# ----------------------------
 # Depth-2 GD from seed 0's start at its best lr, the next larger one, 5e-4
 # (its best for 1e5 steps) and 5e-4 / sqrt(1 + t / 1e5), in segments of
 # SEGMENT steps (plain GD has no state: the same run, bit for bit, as one
@@ -219,8 +217,9 @@ grid_run = best["GD, depth 2 [1]"].set_index("seed").loc[0, "run"]
 same = np.array_equal(res.curves[grid_run][1][1:], track_curves[f"lr {lr_best:g} (best)"][1])
 print(f"segments reproduce the grid's run bit for bit: {same}")
 
-# %% [markdown]
-# ## What holds, and where we disagree with the paper (full run)
+# %%
+# What holds, and where we disagree with the paper (full run)
+# -----------------------------------------------------------
 #
 # * **Depth 2 beats GD and AdaGrad: holds.** Depth-2 GD ends at 0.191
 #   [0.191, 0.192] (mean [min, max], 3 seeds), GD at 0.247, AdaGrad at
@@ -246,7 +245,8 @@ print(f"segments reproduce the grid's run bit for bit: {same}")
 #   ranking changes between 1e5 and 1e6 steps. What we cannot: the two
 #   missing batches (1316 of 2565 rows), the paper's start and lr grids.
 #
-# ## The figure
+# The figure
+# ----------
 # Left: best-lr curves, log-log, mean and range over seeds. Right: depth-2
 # GD's tracked runs, and their sharpness against 2/lr (dashed).
 

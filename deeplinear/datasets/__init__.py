@@ -4,18 +4,18 @@ Every loader returns a :class:`Dataset`: ``X`` (n, d) float64, ``Y`` (n, k)
 float64 (k = 1 for the real data sets), ``feature_names``, ``target_name`` and
 ``info`` (source, citation, DOI, licence, n, d and what was standardized).
 
-=======================  ====================================================
-``load_synthetic``       linear teacher plus noise, no download
-``load_abalone``         UCI Abalone (id 1): 10 features, target Rings
-``load_ethanol``         UCI Gas Sensor Array Drift at Different
-                         Concentrations (id 270), gas 1 (Ethanol) only:
-                         128 features, target concentration (ppmv)
-``load_gas_sensor_drift`` the whole id 270 table, all six gases, as a
-                         ``pandas.DataFrame`` (not a ``Dataset``)
-``load_csv``             your own table, numeric columns only
-``load``                 dispatch by name: "synthetic", "abalone",
-                         "ethanol", "csv"
-=======================  ====================================================
+==========================  ====================================================
+``load_synthetic``          linear teacher plus noise, no download
+``load_abalone``            UCI Abalone (id 1): 10 features, target Rings
+``load_ethanol``            UCI Gas Sensor Array Drift at Different
+                            Concentrations (id 270), gas 1 (Ethanol) only:
+                            128 features, target concentration (ppmv)
+``load_gas_sensor_drift``   the whole id 270 table, all six gases, as a
+                            ``pandas.DataFrame`` (not a ``Dataset``)
+``load_csv``                your own table, numeric columns only
+``load``                    dispatch by name: "synthetic", "abalone",
+                            "ethanol", "csv"
+==========================  ====================================================
 
 Where the UCI files come from, in this order:
 
@@ -34,7 +34,7 @@ Where the UCI files come from, in this order:
    extracted, checked and cached.
 
 Every file is checked against the SHA-256 of the original UCI file
-(:data:`ABALONE_SHA256`, :data:`GAS_SHA256`).
+(``ABALONE_SHA256``, ``GAS_SHA256``).
 
 The modules: ``_base`` (the record, standardization, the errors),
 ``_remote`` (:class:`RemoteFile`, the folders, the hash check, the
@@ -46,7 +46,7 @@ from ._base import (ChecksumError, DataError, DataFormatError, Dataset,
 from ._remote import RemoteFile, cache_dir, data_dir
 from .abalone import ABALONE, ABALONE_SHA256, load_abalone
 from .gas_sensor import (GAS_ARCHIVE, GAS_ARCHIVE_SHA256, GAS_SHA256, load_ethanol,
-                         load_gas_sensor_drift)
+                            load_gas_sensor_drift)
 from .synthetic import load_synthetic
 from .tabular import load_csv
 
@@ -56,7 +56,7 @@ from ._remote import DOWNLOAD_ATTEMPTS  # noqa: F401
 from .abalone import (ABALONE_COLUMNS, ABALONE_PAGE, ABALONE_SEXES,  # noqa: F401
                       ABALONE_URL)
 from .gas_sensor import (GAS_ARCHIVE_NAME, GAS_ARCHIVE_URL, GAS_ETHANOL_ROWS,  # noqa: F401
-                         GAS_FEATURE_NAMES, GAS_NAMES, GAS_PAGE, GAS_ROWS, N_GAS_FEATURES)
+                            GAS_FEATURE_NAMES, GAS_NAMES, GAS_PAGE, GAS_ROWS, N_GAS_FEATURES)
 
 __all__ = [
     "Dataset",

@@ -193,7 +193,7 @@ def standardize(data: Dataset) -> Dataset:
     by its zero std; it is listed in ``info["standardized"]["constant_features"]``
     (or ``constant_targets``) and its recorded std is 1. The means and stds are
     kept in ``info["standardized"]`` so that ``Y = Z * Y_std + Y_mean``
-    (:meth:`Dataset.unstandardize_Y`) maps predictions back.
+    (:meth:`~deeplinear.datasets.Dataset.unstandardize_Y`) maps predictions back.
 
     Parameters
     ----------

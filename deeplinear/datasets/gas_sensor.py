@@ -8,7 +8,7 @@ The batch files are read from ``$DEEPLINEAR_DATA_DIR/gas_sensor_drift/``
 (a folder with only some of them loads with a :class:`PartialDataWarning`),
 else from the cache, else extracted from the UCI archive (:data:`GAS_ARCHIVE`,
 downloaded with pooch). Every batch file is checked against
-:data:`GAS_SHA256` before it is used or cached.
+``GAS_SHA256`` before it is used or cached.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ _GAS_INFO = {
 
 
 def _batch(i: int) -> RemoteFile:
-    """Batch file ``i`` (1..10), with its hash as :data:`GAS_SHA256` holds it now."""
+    """Batch file ``i`` (1..10), with its hash as ``GAS_SHA256`` holds it now."""
     name = f"batch{i}.dat"
     return RemoteFile(f"{_FOLDER}/{name}", GAS_ARCHIVE.url, GAS_SHA256[name])
 
@@ -333,7 +333,7 @@ def load_gas_sensor_drift():
     """The whole UCI id 270 table as a ``pandas.DataFrame`` (not a Dataset).
 
     Columns: ``batch`` (1..10), ``gas`` (1..6), ``gas_name``,
-    ``concentration_ppmv``, then the 128 features :data:`GAS_FEATURE_NAMES`.
+    ``concentration_ppmv``, then the 128 features ``GAS_FEATURE_NAMES``.
     Nothing is standardized. ``df.attrs["info"]`` holds the sources, the
     missing batches and the citations.
 

@@ -68,7 +68,7 @@ def load_csv(path, target=None, standardize=True, **read_csv_kwargs) -> Dataset:
     -----
     Integer columns are read as float64. A boolean or text column is
     refused rather than guessed at: encode it as numbers (0/1, one-hot)
-    before loading. Rows keep the file's order; :meth:`Dataset.split` makes
+    before loading. Rows keep the file's order; :meth:`~deeplinear.datasets.Dataset.split` makes
     a random train/validation split.
 
     Examples

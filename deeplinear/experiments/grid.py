@@ -13,8 +13,8 @@ order, so the output does not depend on which worker finished first.
 
 A small grid does not pay for the executor: starting worker processes and
 sending them the data costs a few tenths of a second, more than the whole
-grid on one core. :func:`estimate_seconds` estimates a grid's compute from
-its shapes and step counts (:func:`step_cost`), and below
+grid on one core. ``estimate_seconds`` estimates a grid's compute from
+its shapes and step counts (``step_cost``), and below
 ``SERIAL_BELOW_SECONDS`` (the ``serial_below`` keyword of
 :func:`grid_search`) the grid runs here, one task after the other, and the
 executor is left untouched. The runs are the same bit for bit either way.
@@ -50,13 +50,13 @@ GRID_OPTIMIZERS = (*OPTIMIZERS, "e2e")
 #: Below this many (arch, init, optimizer, loss, seed) combinations, an
 #: executor gets one task per learning rate instead of one per combination.
 MIN_TASKS = 8
-#: A grid whose estimated compute (:func:`estimate_seconds`) is below this
+#: A grid whose estimated compute (``estimate_seconds``) is below this
 #: many seconds runs serially even when given an executor. On 2 cores a pool
 #: saves at most half the compute and costs about 0.2-0.3 s to start (fork,
 #: the data sent with every task, collecting the results), so it pays from
 #: about 0.5 s of compute; 1 s leaves a margin for the estimate's error.
 SERIAL_BELOW_SECONDS = 1.0
-#: The cost model of :func:`step_cost`, measured on a 2-core machine
+#: The cost model of ``step_cost``, measured on a 2-core machine
 #: (numba 0.68): multiply-adds per second of the compiled kernels, the fixed
 #: cost of one compiled step, and of one step of a Python loop (a student
 #: release, ``optimizer="e2e"``), and the set-up of one run.
@@ -382,7 +382,7 @@ def grid_search(data, *, hidden=((),), init="default", optimizer="sgd", loss="l2
         Show a tqdm progress bar over the runs.
     serial_below : float
         Run here, without the executor, when the grid's estimated compute
-        (:func:`estimate_seconds`) is below this many seconds (default
+        (``estimate_seconds``) is below this many seconds (default
         ``SERIAL_BELOW_SECONDS``, 1 s): a pool would cost more than it saves.
         0 always uses the executor. The results are the same either way.
 
@@ -411,7 +411,7 @@ def run_grids(data, grids, *, executor=None, progress=False, serial_below=SERIAL
 
     Every grid is checked before any run starts. On an executor, the tasks
     of all the grids are submitted together, the longest (by
-    :func:`estimate_seconds`) first, so that the workers stay busy until
+    ``estimate_seconds``) first, so that the workers stay busy until
     the end instead of waiting at the end of each grid; the results are
     gathered in the grids' order. A preset is run this way.
 

@@ -16,7 +16,7 @@ Usage::
         opt.step(grads)              # the arrays in ``factors`` change in place
 
 Each rule is written once in NumPy, as the ``update(p, g, state)`` method of
-its class: one step on one parameter array, in place. :meth:`Optimizer.step`
+its class: one step on one parameter array, in place. :meth:`~deeplinear.optim.Optimizer.step`
 validates the gradients and calls ``update`` on every parameter. The compiled
 training loop (``deeplinear.train``) runs numba twins of these methods, in
 ``deeplinear._kernels.optim``, which the tests check equal to them; each

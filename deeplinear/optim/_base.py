@@ -1,7 +1,7 @@
 """The base class of the optimizers and the checks they share.
 
 :class:`Optimizer` holds the parameters, their state and the step count;
-:meth:`Optimizer.step` validates the gradients and calls the rule's
+:meth:`~deeplinear.optim.Optimizer.step` validates the gradients and calls the rule's
 ``update`` on every parameter. A rule is a subclass that validates its
 hyperparameters into attributes, lists their names in ``hyperparameters``,
 creates its state arrays, and writes ``update`` (the rule, in NumPy) and
@@ -71,7 +71,7 @@ class Optimizer:
     ----------
     params : list of ndarray, shape (d_j, d_{j-1})
         The arrays to optimize, typically the factors ``[W_1, ..., W_N]``.
-        Each must be a writeable, C-contiguous float64 2-D array: :meth:`step`
+        Each must be a writeable, C-contiguous float64 2-D array: :meth:`~deeplinear.optim.Optimizer.step`
         changes these very objects in place.
 
     Attributes
@@ -82,7 +82,7 @@ class Optimizer:
         ``state[j]`` holds the state arrays of ``params[j]`` (same shape,
         float64), created at construction and updated in place.
     t : int
-        Number of steps taken so far (0 before the first :meth:`step`).
+        Number of steps taken so far (0 before the first :meth:`~deeplinear.optim.Optimizer.step`).
     defaults : dict
         The validated hyperparameters by name, read from the attributes
         named in ``hyperparameters``.
