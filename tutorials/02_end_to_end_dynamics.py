@@ -263,7 +263,7 @@ ax.loglog(table["lr"], ref, ":", color="gray", label="slope 1 (gap = O(lr))")
 ax.minorticks_off()
 ax.set_xticks(table["lr"], [f"{lr:g}" for lr in table["lr"]], fontsize=8)
 ax.set(xlabel="learning rate (steps = T / lr, T = %g)" % T,
-       ylabel="max relative gap abs(deep - e2e) / e2e")
+       ylabel="max relative gap |deep - e2e| / e2e")
 ax.set_title(f"(b) the gap is O(lr): log-log slope {slope:.2f}", fontsize=10)
 
 ax = axes[2]
