@@ -160,6 +160,23 @@ def test_run_grids_is_the_grids_one_after_the_other(small):
     assert not np.array_equal(torch_defaults.curves[0][1], together.curves[-2][1])
 
 
+def test_grids_that_differ_only_in_optimizer_options_stay_apart(small):
+    base = dict(hidden=["[]"], optimizer="adadelta", loss="l4", steps=15, lrs=[0.5, 1.0],
+                seeds=[0, 1])
+    res = run_grids(small, [{**base, "optimizer_options": dict(rho=0.95, eps=1e-8)},
+                            {**base, "optimizer_options": None}])
+    assert list(res.runs["options"].unique()) == ["eps=1e-08, rho=0.95", ""]
+    best = res.best()
+    assert len(best) == 2 and list(best["options"]) == ["eps=1e-08, rho=0.95", ""]
+    for options, row in zip(["eps=1e-08, rho=0.95", ""], best.itertuples()):
+        mine = res.runs[(res.runs["options"] == options) & (res.runs["lr"] == row.best_lr)]
+        assert sorted(row.run_ids) == sorted(mine["run"])  # never the other grid's runs
+    table = res.format_table()
+    assert "options" in table.splitlines()[1] and "eps=1e-08, rho=0.95" in table
+    one = grid_search(small, **base)  # one setting: no options column in the table
+    assert "options" not in one.format_table().splitlines()[1]
+
+
 @pytest.mark.parametrize("grid, message", [
     (dict(lrs=[1e-3], colour="red"), "grid: unknown keys \\['colour'\\]"),
     (dict(lrs=[1e-3], record_every=0), "record_every: expected an integer >= 1"),

@@ -328,9 +328,10 @@ def _run_task(task, X, Y):
 
 
 def _row(task, k, lr):
+    options = ", ".join(f"{key}={value!r}" for key, value in task.optimizer_options)
     return {"run": task.first_run + k, "arch": arch_name(task.hidden), "hidden": task.hidden,
             "depth": len(task.hidden) + 1, "init": task.init, "optimizer": task.optimizer,
-            "loss": task.loss, "lr": lr, "seed": task.seed}
+            "options": options, "loss": task.loss, "lr": lr, "seed": task.seed}
 
 
 def _failed_task(task, exc):

@@ -36,7 +36,10 @@ def plot_best_curves(results, path, title=None, summary=None):
 
     summary = results.summary() if summary is None else summary
     best = results.best()
+    # A panel per (loss, init, optimizer); grids of one optimizer with other
+    # options share it, their lines labelled with the options.
     panels = list(dict.fromkeys(zip(best["loss"], best["init"], best["optimizer"])))
+    several = best["options"].nunique() > 1
     ncols = min(3, len(panels))
     nrows = math.ceil(len(panels) / ncols)
     width = max(7.0, 5.2 * ncols)
@@ -53,8 +56,9 @@ def plot_best_curves(results, path, title=None, summary=None):
                 continue
             steps, mean, low, high = results.mean_curve(row.run_ids)
             color = cmap(archs.index(row.arch) / max(1, len(archs) - 1))
+            options = f", {row.options}" if several and row.options else ""
             ax.plot(steps, mean, color=color, lw=1.6,
-                    label=f"{row.arch} (lr {row.best_lr:g})")
+                    label=f"{row.arch} (lr {row.best_lr:g}{options})")
             if len(row.run_ids) > 1:
                 ax.fill_between(steps, low, high, color=color, alpha=0.2, lw=0)
         ax.set_yscale("log")

@@ -21,7 +21,10 @@ __all__ = ["Results", "TARGET_FACTOR"]
 
 #: A net "reaches the target" at 1.1x the best final loss of depth 1.
 TARGET_FACTOR = 1.1
-_GROUP = ["arch", "init", "optimizer", "loss"]
+#: A configuration: runs that differ only in lr and seed. "options" (the
+#: optimizer's options, e.g. "eps=1e-08, rho=0.95") keeps two grids of one
+#: optimizer with different settings apart.
+_GROUP = ["arch", "init", "optimizer", "options", "loss"]
 
 
 class Results:
@@ -31,7 +34,8 @@ class Results:
     ----------
     runs : pandas.DataFrame
         One row per run: run, arch, hidden, depth, init, optimizer, loss, lr,
-        seed, final_loss (inf if diverged or failed), diverged, failed (the
+        seed, options (the optimizer's options, "" for its defaults),
+        final_loss (inf if diverged or failed), diverged, failed (the
         run raised; it has no curve), error ("Type: message" of a failed
         run, else ""), steps_run, seconds.
     curves : list of (steps, loss) pairs of ndarray
@@ -101,7 +105,8 @@ class Results:
     def best(self) -> pd.DataFrame:
         """One row per configuration: best lr and the runs at it (empty if none)."""
         out = []
-        for key, group in self.runs.groupby(_GROUP, sort=False):
+        runs = self.runs if "options" in self.runs else self.runs.assign(options="")
+        for key, group in runs.groupby(_GROUP, sort=False):
             by_lr = group.groupby("lr", sort=False)
             means = by_lr["final_loss"].mean()  # inf when any seed diverged
             ok = means[np.isfinite(means)]
@@ -179,13 +184,15 @@ class Results:
         return lines
 
     def _label(self, row):
-        parts = [row[c] for c in ("init", "optimizer") if self.runs[c].nunique() > 1]
+        parts = [row[c] for c in ("init", "optimizer", "options")
+                 if c in self.runs and self.runs[c].nunique() > 1 and row[c]]
         return f" ({', '.join(parts)})" if parts else ""
 
     def format_table(self) -> str:
         """A plain-text table, one row per configuration, and the acceleration lines."""
         summary = self.summary()
-        varying = [c for c in ("loss", "init", "optimizer") if self.runs[c].nunique() > 1]
+        varying = [c for c in ("loss", "init", "optimizer", "options")
+                   if c in self.runs and self.runs[c].nunique() > 1]
         c = self.config
         fixed = ", ".join(f"{col} {self.runs[col].iloc[0]}" for col in ("loss", "init", "optimizer")
                           if col not in varying)
