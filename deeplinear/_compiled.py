@@ -28,8 +28,8 @@ built here, in one place: ``Chain.__init__``, :func:`kernel_data`,
 
 Every per-factor array the kernels take is one flat float64 array in the
 layout of ``Chain.kd`` (see ``_kernels.interface``): one compiled
-specialisation for every depth (one for l2 from the moments, one for the lp
-pass), cached on disk.
+specialisation for every depth per kind of data (l2 moments, l4 moments or
+the lp pass), cached on disk.
 
 The first run of the kernels on a machine (or after they changed) compiles
 them, which takes several seconds; :func:`announce_compiling` says so on
@@ -301,20 +301,17 @@ def kernel_data(objective, transposed: bool):
 
 def value_and_grad_e(objective, W_e):
     """``objective.value_and_grad_e(W_e)`` by the loss kernels, in the form the
-    loop uses (l2, and l4 where :func:`uses_fourth_moments`, from the moments)."""
+    loop uses (``_kernels.train.losses_into`` on :func:`kernel_data`: l2, and
+    l4 where :func:`uses_fourth_moments`, from the moments; else the pass)."""
     require()
     W_e = np.ascontiguousarray(W_e, dtype=np.float64)
-    grad_e = np.empty_like(W_e)
-    moments, fourth = gram(objective), fourth_moments(objective)
-    if moments is not None:
-        C, Bt, yy = moments
-        value = _loss.l2_gram_value_and_grad_e(W_e, C, Bt, yy, grad_e)
-    elif fourth is not None:
-        value = _loss.l4_moments_value_and_grad_e(W_e, fourth[0], fourth[1], grad_e)
-    else:
-        value = _loss.lp_value_and_grad_e(W_e, objective.X, objective.Y, objective.loss.p,
-                                        grad_e)
-    return float(value), grad_e
+    k, d = W_e.shape
+    grad_e = np.empty((1, k, d))
+    value = np.empty(1)
+    data = kernel_data(objective, transposed=False)
+    _kt.losses_into(W_e.reshape((1, k, d)), grad_e, value, np.ones(1, dtype=np.bool_), data,
+                    data.X, data.C, data.M4)
+    return float(value[0]), grad_e[0]
 
 
 def value_and_grads(objective, factors):
@@ -455,7 +452,8 @@ def needs_compiling(dispatcher, args=None) -> bool:
     size), and is keyed by the argument types; numba's own loader ignores an
     index whose version or stamp differs, and so does this check. With
     ``args``, only code for their types counts: the loop has one
-    specialisation per kind of ``Data`` (l2 moments, or an lp pass). False
+    specialisation per kind of ``Data`` (l2 moments, l4 moments or the lp
+    pass). False
     when the JIT is disabled, when the code is already compiled or loaded in
     this process, or when the cache cannot be inspected (an unknown numba
     internals layout).
