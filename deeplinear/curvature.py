@@ -9,12 +9,15 @@ are ``W_e.ravel()`` (row-major: entry ``(a, i)`` at ``a * d + i``).
 Equations::
 
     r        = X W_e^T - Y                                       shape (n, k)
-    H_e      = blockdiag_a  p (p-1) X^T diag(|r_a|^(p-2)) X / (n k)   (k d, k d)
-             = I_k kron 2 X^T X / (n k)                          for l2, at every W_e
-    dG[V]    = (p (p-1) |r|^(p-2) * (X V^T) / (n k))^T X         H_e vec(V), shape (k, d)
+    h        = d^2L/dpred^2 = (p - 1) (dL/dpred) / r  entrywise  shape (n, k)
+             = p (p-1) |r|^(p-2) / (n k);  2 / (n k) for l2, at every W_e
+    H_e      = blockdiag_a  X^T diag(h_a) X                      (k d, k d)
+             = I_k kron 2 X^T X / (n k)                          for l2
+    dG[V]    = (h * (X V^T))^T X                                 H_e vec(V), shape (k, d)
     dF/dW_j  = S_j^T G P_j^T + wd W_j,  S_j = W_N...W_{j+1},  P_j = W_{j-1}...W_1
     H_F[V]_j = dS_j^T G P_j^T + S_j^T dG[dW_e] P_j^T + S_j^T G dP_j^T + wd V_j
     M        = J J^T = sum_j (S_j S_j^T) kron (P_j^T P_j)        dW_e = -lr M vec(G) + O(lr^2)
+    M vec(G) = vec(sum_j S_j (S_j^T G P_j^T) P_j)
     balanced, one output:  M = ||W_e||^(2-2/N) (I + (N-1) u u^T),  u = W_e / ||W_e||
 
 ``dS_j``, ``dP_j`` and ``dW_e`` are the directional derivatives of the products
@@ -26,6 +29,21 @@ the rate ``|lambda_2 / lambda_1|`` per iteration. Power iteration finds the
 eigenvalue of largest *magnitude*: the sharpness wherever the top eigenvalue
 dominates negative curvature (near minima and along training runs; not at a
 saddle such as the origin of a deep net).
+
+Every first derivative here comes from the library's own gradients, never
+from a second copy of their formulas: ``dL/dpred`` and ``G = dL/dW_e`` from
+the loss (:meth:`~deeplinear.losses.Loss.grad_pred`,
+:meth:`~deeplinear.losses.Loss.value_and_grad_e`), and every product
+``S_j^T (.) P_j^T`` from :func:`~deeplinear.network.factor_gradients`. In the
+course's student release those are the student's functions, and this module
+runs on them. What is computed here is second order: ``h`` from
+``dL/dpred``, and the derivatives along V of the products, by dual numbers
+written as block matrices: ``[[A, A'], [0, A]] [[B, B'], [0, B]] =
+[[AB, AB' + A'B], [0, AB]]``, the product rule. So the blocks
+``[[W_j, V_j], [0, W_j]]`` multiply to ``[[W_e, dW_e], [0, W_e]]``, and
+:func:`~deeplinear.network.factor_gradients` of them with ``[[G, 0], [dG, G]]``
+has ``dS_j^T G P_j^T + S_j^T dG P_j^T + S_j^T G dP_j^T`` as its lower-left
+block (d_j, d_{j-1}).
 
 References
 ----------
@@ -46,7 +64,7 @@ from ._validation import (as_array_list, as_factors, as_matrix, as_rng, check_da
                           check_positive)
 from .linalg import psd_power
 from .losses import get_loss
-from .network import end_to_end
+from .network import end_to_end, factor_gradients
 from .objective import Objective
 
 __all__ = ["flatten", "unflatten", "loss_hessian", "loss_hvp", "loss_sharpness", "factor_hvp",
@@ -67,33 +85,42 @@ class Eigenpair(NamedTuple):
 
 
 def _loss_data(W_e, X, Y, loss, *, need_W_e=False):
+    """Checked inputs and ``h = d^2L/dpred^2`` entrywise, shape (n, k), from the loss's gradient.
+
+    ``dL/dpred = p |r|^(p-1) sign(r) / (n k)`` is ``Loss.grad_pred``; its
+    derivative in ``pred`` is ``(p - 1) (dL/dpred) / r`` wherever ``r != 0``.
+    l2 has the constant ``h = dL/dpred`` at residual 1 (``2 / (n k)``), so
+    ``W_e`` may be None for it; for p > 2, ``h = 0`` where ``r = 0``; for
+    p < 2, ``h`` does not exist there.
+    """
     loss = get_loss(loss)
     X, Y = check_data(X, Y)
-    if W_e is None:
-        if loss.p != 2 or need_W_e:
-            raise ValueError(f"W_e: required for {loss.name}, whose Hessian depends on the "
-                             "residuals; only the l2 Hessian is the same at every W_e")
-        return None, X, Y, loss, None
-    W_e = as_matrix(W_e, "W_e")
-    X, Y = check_data(X, Y, d_in=W_e.shape[1], d_out=W_e.shape[0])
-    if loss.p == 2:
-        return W_e, X, Y, loss, None
-    with np.errstate(divide="ignore"):                     # 0^(p-2) = inf for p < 2
-        weights = np.abs(X @ W_e.T - Y) ** (loss.p - 2)   # |r|^(p-2), shape (n, k)
-    if not np.all(np.isfinite(weights)):
+    if W_e is None and (loss.p != 2 or need_W_e):
+        raise ValueError(f"W_e: required for {loss.name}, whose Hessian depends on the "
+                         "residuals; only the l2 Hessian is the same at every W_e")
+    if W_e is not None:
+        W_e = as_matrix(W_e, "W_e")
+        X, Y = check_data(X, Y, d_in=W_e.shape[1], d_out=W_e.shape[0])
+    if loss.p == 2:                                      # (p - 1) dL/dpred at r = 1
+        return W_e, X, Y, loss, (loss.p - 1) * loss.grad_pred(np.ones_like(Y), np.zeros_like(Y))
+    pred = X @ W_e.T
+    r = pred - Y
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = (loss.p - 1) * loss.grad_pred(pred, Y) / r
+    if loss.p > 2:
+        h[r == 0] = 0.0                                  # |r|^(p-2) = 0 there
+    if not np.all(np.isfinite(h)):                       # 0 / 0 at r = 0 for p < 2
         raise ValueError(f"W_e: the Hessian of {loss.name} (p < 2) does not exist where a "
                          "residual is exactly zero, as one is here")
-    return W_e, X, Y, loss, weights
+    return W_e, X, Y, loss, h
 
 
 def _blocks(W_e, X, Y, loss="l2"):
     """The k diagonal blocks (d, d) of H_e; for l2 one block stands for all."""
-    W_e, X, Y, loss, w = _loss_data(W_e, X, Y, loss)
-    n, k = Y.shape
-    if w is None:
-        return [2 * X.T @ X / (n * k)], k
-    c = loss.p * (loss.p - 1)
-    return [c * (X * w[:, [a]]).T @ X / (n * k) for a in range(k)], 1
+    W_e, X, Y, loss, h = _loss_data(W_e, X, Y, loss)
+    if loss.p == 2:                                      # h is the same in every column
+        return [(X * h[:, [0]]).T @ X], Y.shape[1]
+    return [(X * h[:, [a]]).T @ X for a in range(Y.shape[1])], 1
 
 
 def loss_hessian(W_e, X, Y, loss="l2") -> np.ndarray:
@@ -127,13 +154,11 @@ def loss_hvp(W_e, V, X, Y, loss="l2") -> np.ndarray:
     Returns ``dG``, shape (k, d): the derivative of ``dL/dW_e`` along V,
     ``loss_hessian(W_e, X, Y, loss) @ V.ravel()`` reshaped.
     """
-    W_e, X, Y, loss, w = _loss_data(W_e, X, Y, loss, need_W_e=True)
+    W_e, X, Y, loss, h = _loss_data(W_e, X, Y, loss, need_W_e=True)
     V = as_matrix(V, "V")
     if V.shape != W_e.shape:
         raise ValueError(f"V: expected the shape of W_e {W_e.shape}, got {V.shape}")
-    dpred = X @ V.T
-    scale = loss.p * (loss.p - 1) / Y.size
-    return (scale * (dpred if w is None else w * dpred)).T @ X
+    return (h * (X @ V.T)).T @ X
 
 
 def loss_sharpness(W_e, X, Y, loss="l2") -> float:
@@ -197,8 +222,10 @@ def factor_hvp(objective, factors, V, *, eps=None) -> list:
     V : list of ndarray shaped like ``factors``, or ndarray, shape (P,)
         The direction; a flat vector is the factors raveled and concatenated.
     eps : float, optional
-        None (default): exact, by differentiating the hand-derived factor
-        gradient along V (the ``H_F[V]`` equation, 6N matrix products).
+        None (default): exact, by differentiating the factor gradient along V
+        (the ``H_F[V]`` equation): one :func:`~deeplinear.network.factor_gradients`
+        of the dual blocks ``[[W_j, V_j], [0, W_j]]`` (see the module notes),
+        O(N) products of matrices twice the size of the factors.
         Given: the centred difference ``(grad(W + eps V) - grad(W - eps V)) / (2 eps)``
         of :meth:`~deeplinear.Objective.value_and_grads`; relative error about 1e-8 at
         eps = 1e-4 on unit-scale factors (zero truncation error at depth 1 on l2).
@@ -215,22 +242,15 @@ def factor_hvp(objective, factors, V, *, eps=None) -> list:
         plus = objective.value_and_grads([W + eps * D for W, D in zip(factors, V)])[1]
         minus = objective.value_and_grads([W - eps * D for W, D in zip(factors, V)])[1]
         return [(a - b) / (2 * eps) for a, b in zip(plus, minus)]
-    N = len(factors)
-    d0, dN = factors[0].shape[1], factors[-1].shape[0]
-    P, dP = [np.eye(d0)], [np.zeros((d0, d0))]         # P[j] = W_j...W_1 below factor j
-    for W, D in zip(factors, V):
-        P.append(W @ P[-1])
-        dP.append(D @ P[-2] + W @ dP[-1])
-    S, dS = [None] * N, [None] * N                      # S[j] = W_N...W_{j+2} above factor j
-    S[-1], dS[-1] = np.eye(dN), np.zeros((dN, dN))
-    for j in range(N - 1, 0, -1):
-        S[j - 1] = S[j] @ factors[j]
-        dS[j - 1] = dS[j] @ factors[j] + S[j] @ V[j]
-    _, G = objective.value_and_grad_e(P[N])
-    dG = loss_hvp(P[N], dP[N], objective.X, objective.Y, objective.loss)
+    k, d = factors[-1].shape[0], factors[0].shape[1]
+    dual = _dual(factors, V)
+    both = end_to_end(dual, check=False)                # [[W_e, dW_e], [0, W_e]]
+    W_e, dW_e = both[:k, :d], both[:k, d:]
+    _, G = objective.value_and_grad_e(W_e)
+    dG = loss_hvp(W_e, dW_e, objective.X, objective.Y, objective.loss)
+    blocks = factor_gradients(dual, np.block([[G, np.zeros_like(G)], [dG, G]]))
     wd = objective.weight_decay
-    return [dS[j].T @ G @ P[j].T + S[j].T @ dG @ P[j].T + S[j].T @ G @ dP[j].T + wd * V[j]
-            for j in range(N)]
+    return [B[W.shape[0]:, :W.shape[1]] + wd * D for B, W, D in zip(blocks, factors, V)]
 
 
 def factor_hessian(objective, factors) -> np.ndarray:
@@ -241,19 +261,44 @@ def factor_hessian(objective, factors) -> np.ndarray:
     return np.column_stack([flatten(factor_hvp(objective, factors, e)) for e in np.eye(size)])
 
 
+def _dual(factors, directions):
+    """The dual blocks ``[[W_j, D_j], [0, W_j]]``, shape (2 d_j, 2 d_{j-1}), one per factor.
+
+    Their product is ``[[W_e, dW_e], [0, W_e]]`` with ``dW_e`` the derivative of
+    ``W_N ... W_1`` along ``D = (D_1, ..., D_N)`` (the module notes).
+    """
+    return [np.block([[W, D], [np.zeros_like(W), W]]) for W, D in zip(factors, directions)]
+
+
 def end_to_end_preconditioner(factors) -> np.ndarray:
     """``M = J J^T``, shape (k d, k d): one SGD step of lr on the factors moves
     ``vec(W_e)`` by ``-lr M vec(dL/dW_e)`` to first order. Depth 1 gives the
     identity; balanced single-output factors give Theorem 1's
     ``||W_e||^(2-2/N) (I + (N-1) u u^T)``.
+
+    Column by column: for each unit matrix ``E`` (k, d), ``J^T E`` is
+    :func:`~deeplinear.network.factor_gradients` ``(factors, E)`` and ``J`` maps
+    those steps ``D_j`` to the move ``sum_j S_j D_j P_j`` of ``W_e`` (the
+    upper-right block of the product of the dual blocks). M is symmetric; the
+    mean with its transpose removes the rounding-level asymmetry of the columns.
+
+    Parameters
+    ----------
+    factors : list of ndarray, shape (d_j, d_{j-1})
+
+    Returns
+    -------
+    ndarray, shape (k d, k d)
+        Symmetric positive semi-definite, over ``W_e.ravel()``.
     """
     factors = as_factors(factors)
-    M = 0.0
-    for j in range(len(factors)):
-        S = end_to_end(factors[j + 1:]) if j + 1 < len(factors) else np.eye(factors[-1].shape[0])
-        P = end_to_end(factors[:j]) if j > 0 else np.eye(factors[0].shape[1])
-        M = M + np.kron(S @ S.T, P.T @ P)
-    return M
+    k, d = factors[-1].shape[0], factors[0].shape[1]
+    columns = []
+    for E in np.eye(k * d):
+        steps = factor_gradients(factors, E.reshape(k, d))
+        columns.append(end_to_end(_dual(factors, steps), check=False)[:k, d:].ravel())
+    M = np.column_stack(columns)
+    return 0.5 * (M + M.T)
 
 
 def gauss_newton_sharpness(objective, factors) -> float:

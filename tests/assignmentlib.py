@@ -9,9 +9,9 @@ import textwrap
 from pathlib import Path
 
 from deeplinear.assignment import find_regions, stub_source
-from deeplinear.assignment.release import source_root
+from deeplinear.assignment.release import package_root
 
-ROOT = source_root()
+ROOT = package_root()
 
 
 def region_files():

@@ -7,9 +7,8 @@ import pytest
 from helpers import REAL_DATA
 
 # The grading plugin (markers, points, the ``student`` fixture) is registered
-# here, not installed for every project. Its helpers assert for the tests.
-pytest_plugins = ["gradeplugin"]
-pytest.register_assert_rewrite("gradelib")
+# here, not installed for every project.
+pytest_plugins = ["deeplinear.assignment.judge.plugin"]
 
 
 @pytest.fixture

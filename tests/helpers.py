@@ -1,7 +1,7 @@
 """Helpers that the tests of this repository import (fixtures stay in conftest.py).
 
-The grading tests have their own, shipped helpers (``gradelib.py``); the
-tests of the assignment tools have ``assignmentlib.py``.
+The grading tests have their own, shipped checks (``deeplinear/assignment/judge/checks``);
+the tests of the assignment tools have ``assignmentlib.py``.
 """
 
 import os
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["random_factors", "REAL_DATA"]
+__all__ = ["random_factors", "REAL_DATA", "judge_reference"]
 
 
 def random_factors(rng, dims, scale=1.0):
@@ -22,6 +22,14 @@ def random_factors(rng, dims, scale=1.0):
 _ENV_DATA = os.environ.get("DEEPLINEAR_DATA_DIR", "").strip()
 REAL_DATA = Path(_ENV_DATA) if _ENV_DATA else \
     (Path(__file__).resolve().parent.parent.parent / "shared" / "data")
+
+
+def judge_reference():
+    """The judge's private reference (``instructor/gradereference.py``): each graded rule
+    written out independently of the package, the oracle of several library tests."""
+    from deeplinear.assignment.judge.private import default_private, reference
+
+    return reference(str(default_private()))
 
 
 def at_offset(a, offset):

@@ -1,4 +1,4 @@
-"""The worker sandbox of the grader (tests/gradesandbox.py, tests/gradeworker.py) on its own.
+"""The worker sandbox of the grader (judge/sandbox.py, worker.py, wire.py) on its own.
 
 A tiny student package is written to a temporary folder, and single calls
 are made with the runner, unconfined ("none") so that the tests run as any
@@ -8,8 +8,9 @@ user; the confined modes are exercised by tests/test_attacks.py.
 import numpy as np
 import numpy.lib.format as npformat
 import pytest
-from gradesandbox import (
-    OUTPUT_CAP, BadAnswer, NumpyScalar, Runner, Unsupported, _decode, isolation)
+
+from deeplinear.assignment.judge.sandbox import MODES, OUTPUT_CAP, Runner, probe
+from deeplinear.assignment.judge.wire import BadAnswer, NumpyScalar, Unsupported, decode
 
 STUDENT = '''
 import numpy as np
@@ -100,12 +101,15 @@ def test_lying_or_too_many_arrays_are_refused(tmp_path):
         npformat.write_array_header_1_0(fh, {"descr": "<f8", "fortran_order": False,
                                              "shape": (10 ** 9,)})
     with pytest.raises(BadAnswer, match="unreadable"):
-        _decode({"__array__": "out_1.npy"}, tmp_path)
+        decode({"__array__": "out_1.npy"}, tmp_path)
     with pytest.raises(BadAnswer, match="too many"):
-        _decode([{"__array__": "out_0.npy"}] * 300, tmp_path)
+        decode([{"__array__": "out_0.npy"}] * 300, tmp_path)
     with pytest.raises(BadAnswer, match="not the worker's own"):
-        _decode({"__array__": "../out_0.npy"}, tmp_path)
+        decode({"__array__": "../out_0.npy"}, tmp_path)
 
 
-def test_isolation_names_a_mode():
-    assert isolation() in {"namespaces", "user", "none"}
+def test_probe_gives_a_reason_or_nothing():
+    assert probe("none") == ""
+    for mode in MODES:
+        why = probe(mode)
+        assert isinstance(why, str) and (not why or why.startswith(mode)), (mode, why)

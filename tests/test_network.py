@@ -7,12 +7,11 @@ these NumPy functions in ``test_kernels.py``.
 
 import numpy as np
 import pytest
-from gradelib import judge_module
 from numpy.testing import assert_allclose
 
 from deeplinear import balancedness, end_to_end, factor_gradients
 
-from helpers import random_factors
+from helpers import judge_reference, random_factors
 
 pytestmark = pytest.mark.nojit
 
@@ -23,8 +22,8 @@ DIMS = [[4, 1], [3, 5], [5, 3, 1], [2, 7, 4, 9], [6, 1, 1, 6], [1, 4, 1],
 
 
 # The definitions taken literally (W_N @ ... @ W_1 from W_1, and the factor
-# gradients with O(N^2) products) are the judge's, tests/hidden/gradereference.py.
-_REFERENCE = judge_module()
+# gradients with O(N^2) products) are the judge's, instructor/gradereference.py.
+_REFERENCE = judge_reference()
 _left_to_right = _REFERENCE.product
 _quadratic = _REFERENCE.factor_gradients
 

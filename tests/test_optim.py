@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 import pytest
-from gradelib import judge_module
+from helpers import judge_reference
 from numpy.testing import assert_allclose, assert_array_equal
 
 from deeplinear import optim
@@ -47,10 +47,10 @@ GRADS_SHRINKING = [GRADS[0], [[0.01 * x for x in row] for row in GRADS[1]],
 
 # --- scalar recurrences, one entry at a time, Python floats only ------------
 
-# SGD's and Adam's scalar rules are the judge's (tests/hidden/gradereference.py),
+# SGD's and Adam's scalar rules are the judge's (instructor/gradereference.py),
 # so that the rule the grader holds students to and the one these tests hold
 # the library to are one and the same.
-_REFERENCE = judge_module()
+_REFERENCE = judge_reference()
 
 
 def _sgd_by_hand(p, gs, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):

@@ -10,9 +10,10 @@ Layer j holds a matrix W_j of shape (d_j, d_{j-1}). Data come as rows: X is
 This script shows three things:
 
 1. depth adds nothing to what the network can express;
-2. the gradient of every factor, derived by hand;
-3. how to check that derivation against finite differences, and why the
-   step h of a finite difference must be neither too large nor too small.
+2. the gradient of every factor, derived by hand (and computed by
+   `factor_gradients`);
+3. how to check it against finite differences, and why the step h of a
+   finite difference must be neither too large nor too small.
 
 It writes figures/01_deep_linear_networks.png (and .csv).
 
@@ -81,64 +82,54 @@ print("max |W_3 W_2 W_1 - target| =", np.abs(dl.end_to_end(deep) - target).max()
 #     G = dL/dW_e = (2 / (n d_N)) (X W_e^T - Y)^T X            shape (d_N, d_0)
 #
 # and, because W_e = (W_N ... W_{j+1}) W_j (W_{j-1} ... W_1), the chain rule
-# for a product A W_j B gives
+# for a product A W_j B (dL/dW_j = A^T G B^T) gives
 #
-#     dL/dW_j = (W_N ... W_{j+1})^T  G  (W_{j-1} ... W_1)^T.
+#     dL/dW_j = (W_N ... W_{j+1})^T  G  (W_{j-1} ... W_1)^T,
 #
-# Call the left factor suffix[j] and the right one prefix[j]; both are
-# identities (of the right size) at the ends.
-
-# %%
-n, k = Y.shape
-G = 2.0 / (n * k) * (X @ W_e.T - Y).T @ X
-
-
-def product(mats, size):
-    """mats[-1] @ ... @ mats[0]; the identity of the given size if empty."""
-    out = np.eye(size)
-    for M in mats:
-        out = M @ out
-    return out
-
-
-by_hand = []
-for j in range(len(factors)):             # factors[j] is W_{j+1}
-    prefix = product(factors[:j], dims[0])             # W_j ... W_1
-    suffix = product(factors[j + 1:], dims[j + 1])     # W_N ... W_{j+2}
-    by_hand.append(suffix.T @ G @ prefix.T)
-
-library = dl.factor_gradients(factors, G)
-for j, (a, b) in enumerate(zip(by_hand, library), start=1):
-    print(f"dL/dW_{j}: by hand vs library, rel error {dl.rel_error(a, b):.1e}")
-
-# %%
+# with identities (of the right size) for the empty products at the ends.
+# `Objective.value_and_grad_e` computes G, and `factor_gradients` the
+# dL/dW_j. Both are derivations, and a derivation needs a check.
+#
 # Checking against finite differences
 # -----------------------------------
 # `numerical_gradient(f, x, h)` moves each entry of x by +h and -h and
-# divides the change of f by 2h. The error has two parts: truncation, about
-# h^2 abs(f''') / 6, which falls as h shrinks, and rounding, about eps abs(f) / h
-# (eps = 2.2e-16), which rises. Their sum is a V in a log-log plot, lowest
-# near h = (3 eps)^(1/3), about 1e-5.
+# divides the change of f by 2h. Here x is a factor itself, moved in place,
+# and f the loss of the network that holds it.
+
+# %%
+objective = dl.Objective(X, Y, "l2")
+_, G = objective.value_and_grad_e(W_e)
+library = dl.factor_gradients(factors, G)
+
+
+def l2_of_factors(_):
+    return objective.value(factors)   # reads the factors in place, as they are moved
+
+
+for j, W in enumerate(factors, start=1):
+    numeric = dl.numerical_gradient(l2_of_factors, W, 1e-6)
+    print(f"dL/dW_{j}: factor_gradients vs finite differences (h = 1e-6), "
+          f"rel error {dl.rel_error(library[j - 1], numeric):.1e}")
+
+# %%
+# The error of a finite difference has two parts: truncation, about
+# h^2 abs(f''') / 6, which falls as h shrinks, and rounding, about
+# eps abs(f) / h (eps = 2.2e-16), which rises. Their sum is a V in a log-log
+# plot, lowest near h = (3 eps)^(1/3), about 1e-5.
 #
 # With l2 the loss is quadratic in each single factor, so f''' = 0 and
-# centred differences make no truncation error at all. We therefore check the
-# l4 loss, mean (X W_e^T - Y)^4, whose end-to-end gradient is
+# centred differences make no truncation error at all. We therefore sweep h
+# on the l4 loss, mean (X W_e^T - Y)^4, whose end-to-end gradient is
 # G = (4 / (n d_N)) ((X W_e^T - Y)^3)^T X.
 
 # %%
 W2 = factors[1]
 
 
-def l2_of_W2(_):
-    return dl.Objective(X, Y, "l2").value(factors)   # reads factors[1] == W2, in place
-
-
 def l4_of_W2(_):
-    return dl.Objective(X, Y, "l4").value(factors)
+    return dl.Objective(X, Y, "l4").value(factors)   # reads factors[1] == W2, in place
 
 
-print("l2 check at h = 1e-6: rel error",
-      f"{dl.rel_error(dl.numerical_gradient(l2_of_W2, W2, 1e-6), library[1]):.1e}")
 _, grads_l4 = dl.value_and_grads(factors, X, Y, loss="l4")
 hs = np.logspace(-13, -1, tutorial.pick(37, 13))
 errors = [dl.rel_error(dl.numerical_gradient(l4_of_W2, W2, h), grads_l4[1]) for h in hs]

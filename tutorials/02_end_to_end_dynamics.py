@@ -31,7 +31,7 @@ preconditioning" that depth adds. The theorem holds for any differentiable
 loss (the paper's *acceleration* concerns l4); we use l2, where the
 comparison is cleanest, and check l4 at the end.
 
-This script does one step of Theorem 1 by hand; trains the deep net (SGD
+This script takes one step of Theorem 1 in both forms; trains the deep net (SGD
 on the factors) and the closed form (`dl.train(..., optimizer="e2e")`) from
 the same balanced start; shows that the gap between them is O(lr) (halve lr,
 double the steps to train for the same time lr * steps, and the gap
@@ -86,13 +86,16 @@ for j in range(DEPTH - 1):
     print(f"  ||W_{j + 2}^T W_{j + 2} - W_{j + 1} W_{j + 1}^T||_F = {gap:.1e}")
 
 # %%
-# One step of Theorem 1, by hand
-# ------------------------------
+# One step of Theorem 1, two ways, and a real step
+# ------------------------------------------------
 # `Objective.value_and_grad_e` gives grad_e = dL/dW_e. We take one step
-# three ways: the library's `e2e_update`, the single-output formula written
-# out in NumPy, and one real SGD step on the three factors (then multiply
-# them). The first two agree to rounding; the deep step differs from them
-# by O(lr^2): halving lr divides the difference by 4.
+# three ways: `e2e_update` (the sum over j of Theorem 1, with fractional
+# powers from an SVD of W_e), `e2e_update_single_output` (Claim 1: for one
+# output the sum collapses to the adaptive lr ||W_e||^(2-2/N) and an extra
+# push of N - 1 times the gradient along u = W_e / ||W_e||), and one real
+# SGD step on the three factors (then multiply them). The first two agree to
+# rounding; the deep step differs from them by O(lr^2): halving lr divides
+# the difference by 4.
 
 # %%
 objective = dl.Objective(X, Y, LOSS)
@@ -105,21 +108,13 @@ def deep_step(factors, lr):
     return dl.end_to_end([W - lr * g for W, g in zip(factors, grads)])
 
 
-def single_output_step(W_e, grad_e, N, lr):
-    """Claim 1 of the paper, written out: adaptive lr and push along W_e."""
-    norm = np.linalg.norm(W_e)
-    u = W_e / norm
-    along = np.sum(grad_e * u) * u
-    return W_e - lr * norm ** (2 - 2 / N) * (grad_e + (N - 1) * along)
-
-
 one_step = []
 for lr in [0.04, 0.02, 0.01, 0.005]:
     library = dl.e2e_update(W_e, grad_e, depth=DEPTH, lr=lr)
-    by_hand = single_output_step(W_e, grad_e, DEPTH, lr)
+    claim_1 = dl.e2e_update_single_output(W_e, grad_e, depth=DEPTH, lr=lr)
     deep = deep_step(factors, lr)
     one_step.append({"lr": lr,
-                     "|e2e_update - by hand|": np.abs(library - by_hand).max(),
+                     "|e2e_update - single output|": np.abs(library - claim_1).max(),
                      "|deep step - e2e_update|": np.abs(deep - library).max()})
 one_step = pd.DataFrame(one_step)
 one_step["ratio to previous lr"] = (one_step["|deep step - e2e_update|"].shift(1)

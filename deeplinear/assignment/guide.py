@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .parts import PARTS
+from .judge.parts import PARTS
 
 __all__ = ["student_readme"]
 

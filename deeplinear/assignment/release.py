@@ -1,97 +1,58 @@
 """Write the student version of the package: every solution region becomes a stub.
 
-A student part is marked in the library source, around ordinary working code:
+The release replaces each solution region (``judge/regions.py``), markers
+included, by ``raise NotImplementedError("<part>: implement <hint>")`` at the
+marker's indentation. It works from a checkout and from an installed
+package; the public cases come from the instructor's private folder. The
+same input always gives the same files.
 
-    # BEGIN SOLUTION <part>: <what to implement, with the formula>
-    #   <optional continuation lines of the hint, each starting "#   ">
-    ...code...
-    # END SOLUTION
+What a release holds:
 
-The release replaces each region, markers included, by
-``raise NotImplementedError("<part>: implement <hint>")`` at the marker's
-indentation. The same input always gives the same files.
+* ``deeplinear/``, stubbed, without the numba twins (``_kernels/``) and
+  without the instructor's tools (``assignment/`` but its judge, which a
+  student's own ``pytest`` runs on);
+* ``tests/grading/``: the public tests (``judge/public/``) and the stored
+  ``cases.npz``; ``tests/conftest.py`` registers the judge's plugin;
+* ``tutorials/`` when releasing from a checkout;
+* a generated ``pyproject.toml`` and the student guide, ``README.md``.
 """
 
 from __future__ import annotations
 
-import re
+import importlib.metadata
 import shutil
 import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 
-from .parts import PARTS
+from .judge import cases as casebook
+from .judge.parts import PARTS
+from .judge.private import check_private, reference
+from .judge.regions import HINT_CONTINUATION, ReleaseError, find_regions
 
-__all__ = ["ReleaseError", "Region", "find_regions", "stub_source", "release", "source_root"]
+__all__ = ["ReleaseError", "stub_source", "release", "package_root"]
 
-BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?P<rest>.*)$")
-END = re.compile(r"^\s*# END SOLUTION\s*$")
-HINT_CONTINUATION = re.compile(r"^\s*#   (?P<text>.*)$")
-PART_AND_HINT = re.compile(r"^\s+(?P<part>[a-z0-9_]+):\s+(?P<hint>\S.*)$")
-
-#: What the release copies from the source tree (paths relative to it).
 PACKAGE = "deeplinear"
-EXTRA_FILES = ("setup.cfg", "pyproject.toml")
-PUBLIC_TESTS = ("tests/grading",)
-#: The test infrastructure the public tests run on: no implementation of a graded rule.
-TEST_HELPERS = ("tests/conftest.py", "tests/helpers.py", "tests/gradelib.py",
-                "tests/gradeplugin.py", "tests/gradesandbox.py", "tests/gradeworker.py")
-TUTORIALS = "tutorials"
-#: Left behind: the instructor's tools, and the compiled twins of the graded rules
-#: (everything in a release runs on the student's NumPy functions).
-SKIP_DIRS = {"__pycache__", "assignment", "_kernels"}
+#: Left behind: the compiled twins of the graded rules (everything in a release
+#: runs on the student's NumPy functions) and caches.
+SKIP_DIRS = {"__pycache__", "_kernels"}
 SKIP_SUFFIXES = {".pyc", ".nbi", ".nbc"}
-#: The public cases (inputs and expected outputs), written from the judge's reference.
-CASES = "tests/grading/cases.npz"
-REFERENCE = "tests/hidden/gradereference.py"
+#: Of ``deeplinear/assignment/``, only the judge is released (without its public
+#: tests, which go to tests/grading).
+ASSIGNMENT = Path(PACKAGE) / "assignment"
+JUDGE = ASSIGNMENT / "judge"
+PUBLIC = JUDGE / "public"
+GRADING = Path("tests") / "grading"
+TUTORIALS = "tutorials"
 
+CONFTEST = '''"""Registers the grading plugin (markers, points, the ``student`` and ``cases`` fixtures)."""
 
-class ReleaseError(ValueError):
-    """The solution source cannot be released (bad markers, missing files)."""
+pytest_plugins = ["deeplinear.assignment.judge.plugin"]
+'''
+ASSIGNMENT_INIT = '''"""The checking tools of the assignment (the judge's plugin, sandbox and checks).
 
-
-@dataclass(frozen=True)
-class Region:
-    file: str
-    begin: int  # 1-based line of BEGIN
-    end: int    # 1-based line of END
-    part: str
-    hint: str
-    indent: str
-
-
-def find_regions(text, file="<source>"):
-    """The solution regions of one file, checked: balanced, not nested, named."""
-    regions, open_at = [], None
-    lines = text.splitlines()
-    for number, line in enumerate(lines, start=1):
-        begin = BEGIN.match(line)
-        if begin:
-            if open_at is not None:
-                raise ReleaseError(f"{file}:{number}: BEGIN SOLUTION inside the region "
-                                   f"opened at line {open_at[0]} (regions cannot nest)")
-            named = PART_AND_HINT.match(begin.group("rest"))
-            if not named:
-                raise ReleaseError(f"{file}:{number}: expected '# BEGIN SOLUTION <part>: <hint>'")
-            hint = named.group("hint").strip()
-            for follow in lines[number:]:
-                more = HINT_CONTINUATION.match(follow)
-                if not more:
-                    break
-                hint += " " + more.group("text").strip()
-            open_at = (number, named.group("part"), hint, begin.group("indent"))
-        elif END.match(line):
-            if open_at is None:
-                raise ReleaseError(f"{file}:{number}: END SOLUTION without a BEGIN SOLUTION")
-            start, part, hint, indent = open_at
-            if part not in PARTS:
-                raise ReleaseError(f"{file}:{start}: unknown part {part!r}; the parts are "
-                                   f"{', '.join(PARTS)} (deeplinear/assignment/parts.py)")
-            regions.append(Region(file, start, number, part, hint, indent))
-            open_at = None
-    if open_at is not None:
-        raise ReleaseError(f"{file}:{open_at[0]}: BEGIN SOLUTION is never closed by END SOLUTION")
-    return regions
+``pytest`` in the release root runs the public tests with them.
+"""
+'''
 
 
 def stub_source(text, file="<source>", keep=()):
@@ -117,105 +78,122 @@ def stub_source(text, file="<source>", keep=()):
     return "".join(lines)
 
 
-def source_root() -> Path:
-    """The source tree of the installed solution (the folder holding ``deeplinear/``)."""
-    root = Path(__file__).resolve().parent.parent.parent
-    if not (root / PACKAGE / "__init__.py").is_file() or not (root / "tests").is_dir():
-        raise ReleaseError(f"no source checkout at {root}: install the package from its "
-                           "repository (pip install -e .) to release or grade")
-    return root
+def package_root() -> Path:
+    """The folder holding this ``deeplinear/`` (a checkout, or site-packages)."""
+    return Path(__file__).resolve().parents[2]
 
 
 def _files(root):
-    """Every file the release carries, sorted, as paths relative to ``root``."""
-    wanted = []
-    for base in (PACKAGE, *PUBLIC_TESTS):
-        for path in sorted((root / base).rglob("*")):
-            rel = path.relative_to(root)
-            if path.is_file() and not SKIP_DIRS & set(rel.parts) \
-                    and path.suffix not in SKIP_SUFFIXES:
-                wanted.append(rel)
-    wanted += sorted(p.relative_to(root) for p in (root / TUTORIALS).glob("*.py"))
-    for name in EXTRA_FILES + TEST_HELPERS:
-        if not (root / name).is_file():
-            raise ReleaseError(f"{root / name}: missing from the source tree")
-        wanted.append(Path(name))
-    return sorted(set(wanted) - {Path(CASES)})
+    """What the release copies from ``root``: {path in the release: path in root}, sorted."""
+    wanted = {}
+    for path in sorted((root / PACKAGE).rglob("*")):
+        rel = path.relative_to(root)
+        if not path.is_file() or SKIP_DIRS & set(rel.parts) or path.suffix in SKIP_SUFFIXES:
+            continue
+        if ASSIGNMENT in rel.parents and JUDGE not in rel.parents:
+            continue  # the instructor's tools
+        if PUBLIC in rel.parents:
+            wanted[GRADING / rel.name] = rel
+        else:
+            wanted[rel] = rel
+    if not any(PUBLIC in rel.parents for rel in wanted.values()):
+        raise ReleaseError(f"{root / PUBLIC}: the public grading tests are missing")
+    if (root / TUTORIALS).is_dir():
+        for path in sorted((root / TUTORIALS).glob("*.py")):
+            wanted[path.relative_to(root)] = path.relative_to(root)
+    return dict(sorted(wanted.items()))
 
 
-def write_cases(cases, path):
-    """Store ``cases`` (name -> arrays and a JSON ``params``) as an .npz, reproducibly.
+def pyproject() -> str:
+    """The release's ``pyproject.toml``: this package's requirements, and pytest's settings."""
+    meta = importlib.metadata.metadata(PACKAGE)
+    needs, test = [], []
+    for req in importlib.metadata.requires(PACKAGE) or []:
+        name, _, marker = req.partition(";")
+        if not marker:
+            needs.append(name.strip())
+        elif marker.replace(" ", "").replace("'", '"') == 'extra=="test"':
+            test.append(name.strip())
+    quote = lambda items: ", ".join(f'"{x}"' for x in items)  # noqa: E731
+    return f'''[build-system]
+requires = ["setuptools>=61", "wheel"]
+build-backend = "setuptools.build_meta"
 
-    ``numpy.savez`` stamps each member with the current time; here every
-    member has a fixed date, so the same cases always give the same bytes.
-    ``tests/gradelib.py`` reads the file back with ``allow_pickle=False``.
-    """
-    import io
-    import json
-    import zipfile
+[project]
+name = "{PACKAGE}"
+version = "{meta["Version"]}"
+description = "deeplinear, the student edition of the course assignment"
+requires-python = "{meta.get("Requires-Python") or ">=3.10"}"
+dependencies = [{quote(needs)}]
 
-    import numpy as np
+[project.optional-dependencies]
+test = [{quote(test)}]
 
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(cases):
-            for key in sorted(cases[name]):
-                value = cases[name][key]
-                if key == "params":
-                    value = np.array(json.dumps(value, sort_keys=True))
-                buf = io.BytesIO()
-                np.save(buf, np.asarray(value), allow_pickle=False)
-                info = zipfile.ZipInfo(f"{name}/{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                zf.writestr(info, buf.getvalue())
+[tool.setuptools.packages.find]
+include = ["{PACKAGE}", "{PACKAGE}.*"]
 
-
-def public_cases(root):
-    """The public cases, built by the judge's private reference in ``root``."""
-    import importlib.util
-
-    path = Path(root) / REFERENCE
-    if not path.is_file():
-        raise ReleaseError(f"{path}: the judge's reference is missing from the source tree")
-    spec = importlib.util.spec_from_file_location("gradereference", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.public_cases()
+[tool.pytest.ini_options]
+testpaths = ["tests"]
+addopts = "-ra --strict-markers"
+'''
 
 
-def release(out_dir, root=None) -> dict:
+def release(out_dir, private=None, root=None) -> dict:
     """Write the student version into ``out_dir`` (which must not hold files).
+
+    Parameters
+    ----------
+    out_dir : path
+        A new or empty folder.
+    private : path, optional
+        The instructor's private folder (its reference writes the stored
+        public cases); default the checkout's ``instructor/``.
+    root : path, optional
+        The folder holding the solution's ``deeplinear/``; default this package's.
 
     Returns
     -------
     dict
         ``files``: the relative paths written; ``regions``: the stubbed regions.
     """
-    root = Path(root) if root is not None else source_root()
+    root = Path(root) if root is not None else package_root()
+    try:
+        private = check_private(private)
+    except ValueError as exc:
+        raise ReleaseError(str(exc)) from None
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         raise ReleaseError(f"OUT_DIR: {out} exists and is not empty; give a new folder")
     files = _files(root)
     # Check every marker before writing anything.
     stubbed, regions = {}, []
-    for rel in files:
+    for target, rel in files.items():
         if rel.suffix == ".py":
             text = (root / rel).read_text()
             found = find_regions(text, str(rel))
             if found:
-                stubbed[rel] = stub_source(text, str(rel))
+                stubbed[target] = stub_source(text, str(rel))
                 regions += found
     missing = [p for p in PARTS if p not in {r.part for r in regions}]
     if missing:
         raise ReleaseError(f"parts without a solution region: {', '.join(missing)}")
-    for rel in files:
-        target = out / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if rel in stubbed:
-            target.write_text(stubbed[rel])
+    for target, rel in files.items():
+        dest = out / target
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if target in stubbed:
+            dest.write_text(stubbed[target])
         else:
-            shutil.copyfile(root / rel, target)
-    write_cases(public_cases(root), out / CASES)
+            shutil.copyfile(root / rel, dest)
     from .guide import student_readme
 
-    (out / "README.md").write_text(student_readme(regions))
-    return {"files": [str(f) for f in files] + [CASES, "README.md"], "regions": regions}
+    generated = {ASSIGNMENT / "__init__.py": ASSIGNMENT_INIT,
+                 Path("tests") / "conftest.py": CONFTEST,
+                 Path("pyproject.toml"): pyproject(),
+                 Path("README.md"): student_readme(regions)}
+    for rel, text in generated.items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_text(text)
+    casebook.write(reference(str(private)).public_cases(), out / GRADING / casebook.FILE)
+    written = sorted({str(p) for p in files} | {str(p) for p in generated}
+                     | {str(GRADING / casebook.FILE)})
+    return {"files": written, "regions": regions}

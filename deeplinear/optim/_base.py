@@ -14,7 +14,7 @@ import numpy as np
 
 from deeplinear._validation import as_array_list, as_matrix, check_nonnegative
 
-__all__ = ["Optimizer", "check_params", "check_flag", "check_unit_interval"]
+__all__ = ["Optimizer", "check_params", "check_flag", "check_unit_interval", "with_weight_decay"]
 
 
 def check_params(params) -> list[np.ndarray]:
@@ -62,6 +62,25 @@ def check_unit_interval(value, name: str, *, closed: bool) -> float:
         interval = "[0, 1]" if closed else "[0, 1)"
         raise ValueError(f"{name}: expected a value in {interval}, got {value!r}")
     return value
+
+
+def with_weight_decay(g, p, weight_decay):
+    """The gradient with torch's L2 term: ``g + weight_decay * p``, or ``g`` itself at 0.
+
+    Used by AdaGrad and AdaDelta; SGD and Adam add the term inside their own
+    ``update`` (parts of the course assignment, which the students write).
+
+    Parameters
+    ----------
+    g, p : ndarray, shape (d_j, d_{j-1})
+        The gradient and the parameter; neither is modified.
+    weight_decay : float
+
+    Returns
+    -------
+    ndarray, shape (d_j, d_{j-1})
+    """
+    return g + weight_decay * p if weight_decay != 0 else g
 
 
 class Optimizer:

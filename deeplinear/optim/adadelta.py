@@ -11,7 +11,7 @@ import numpy as np
 
 from deeplinear._validation import check_nonnegative, check_positive
 
-from ._base import Optimizer, check_unit_interval
+from ._base import Optimizer, check_unit_interval, with_weight_decay
 
 __all__ = ["AdaDelta"]
 
@@ -72,8 +72,7 @@ class AdaDelta(Optimizer):
         like ``p``, are the running averages of the squared gradients and
         updates; see the class Notes for the equations. No step count is used.
         """
-        if self.weight_decay != 0:
-            g = g + self.weight_decay * p
+        g = with_weight_decay(g, p, self.weight_decay)
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
         square_avg[...] = self.rho * square_avg + (1 - self.rho) * g * g
         dx = np.sqrt(acc_delta + self.eps) / np.sqrt(square_avg + self.eps) * g

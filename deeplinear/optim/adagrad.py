@@ -11,7 +11,7 @@ import numpy as np
 
 from deeplinear._validation import check_nonnegative, check_positive
 
-from ._base import Optimizer
+from ._base import Optimizer, with_weight_decay
 
 __all__ = ["AdaGrad"]
 
@@ -74,8 +74,7 @@ class AdaGrad(Optimizer):
         ``state["sum"]`` (shaped like ``p``) accumulates the squared
         gradients; see the class Notes for the equations. Uses ``self.t``.
         """
-        if self.weight_decay != 0:
-            g = g + self.weight_decay * p
+        g = with_weight_decay(g, p, self.weight_decay)
         clr = self.lr / (1 + (self.t - 1) * self.lr_decay)
         state_sum = state["sum"]
         state_sum += g * g

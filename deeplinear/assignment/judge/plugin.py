@@ -1,8 +1,9 @@
-"""pytest plugin of the course assignment: markers, points, the ``student`` fixture, the judge.
+"""pytest plugin of the course assignment: markers, points, fixtures, and the judge's verdict.
 
-It is registered where it is used, never installed for every project:
-``tests/conftest.py`` of this repository and of a release (``pytest_plugins``),
-and the judge that ``python -m deeplinear.assignment grade`` starts.
+It is registered where it is used, never installed for every project: a
+release's ``tests/conftest.py`` (``pytest_plugins``), this repository's, and
+the judge that ``grade`` starts (``-p``, with no conftest and no settings of
+any project).
 
 Markers, declared here:
 
@@ -14,11 +15,22 @@ Markers, declared here:
     other is an error at collection: it would otherwise count as a silent
     zero. Grading tests are selected by these markers, never by folder.
 
-The fixture ``student`` runs one call of the student's code in a worker
-process (``tests/gradesandbox.py``) and returns its answer as data; the test
-process never imports the student's package. By default the package is the
-``deeplinear/`` beside this ``tests/`` folder (a student checking a release);
-the judge passes ``--dl-student`` and ``--dl-judge``.
+Fixtures:
+
+``student``
+    Runs one call of the student's code in a worker process (``sandbox.py``)
+    and returns its answer as data; the test process never imports the
+    student's package. By default the package is the ``deeplinear/`` this
+    plugin belongs to (a student checking a release); the judge passes
+    ``--dl-student`` and ``--dl-judge``.
+``cases``
+    ``cases(name)``: a public case, inputs with expected outputs. A student's
+    run reads the stored ``cases.npz`` beside the tests; the judge, given
+    the private folder (``--dl-private``) and a grading seed (``--dl-seed``),
+    draws fresh inputs of the same shapes and kinds and computes the expected
+    values with the private reference.
+``rng``
+    A generator seeded with ``--dl-seed`` (default a fixed seed).
 
 When grading tests ran, the terminal summary ends with the points per part.
 """
@@ -29,27 +41,36 @@ import json
 import resource
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-HERE = Path(__file__).resolve().parent
+from . import cases as casebook
+from .sandbox import MODES, Runner
+
+DEFAULT_SEED = 20180712
+#: The folder holding the ``deeplinear/`` this plugin belongs to.
+PACKAGE_ROOT = Path(__file__).resolve().parents[3]
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("deeplinear grading")
-    group.addoption("--dl-judge", action="store_true",
-                    help="judge mode: the strongest isolation the machine allows")
+    group.addoption("--dl-judge", action="store_true", help="judge mode (used by grade)")
     group.addoption("--dl-student", default=None,
-                    help="folder holding the student's deeplinear/ (default: beside tests/)")
+                    help="folder holding the student's deeplinear/ (default: this package's)")
     group.addoption("--dl-parts", default=None, help="comma-separated parts to run")
     group.addoption("--dl-timeout", type=float, default=10.0,
                     help="seconds one call of student code may run (default: 10)")
     group.addoption("--dl-memory", type=int, default=1024,
-                    help="address-space limit of a worker, in MB (default: 1024)")
+                    help="memory of one call of student code, in MB (default: 1024)")
     group.addoption("--dl-part-budget", type=float, default=60.0,
                     help="seconds of worker time per part; later tests of the part are cut "
                          "short (default: 60)")
-    group.addoption("--dl-hide", action="append", default=[],
-                    help="a folder workers must not see (judge mode; repeatable)")
+    group.addoption("--dl-isolation", default="none", choices=MODES,
+                    help="how workers are confined (default: none, for your own code)")
+    group.addoption("--dl-private", default=None,
+                    help="the instructor's private folder: fresh cases, withheld messages")
+    group.addoption("--dl-seed", type=int, default=None,
+                    help="the grading seed of the fresh cases and of rng")
     group.addoption("--dl-results", default=None, help="judge mode: write the results here")
 
 
@@ -60,6 +81,13 @@ def pytest_configure(config):
     config._dl_collected = []
     config._dl_runner = None
     config._dl_spent = {}
+    config._dl_book = None
+    private = config.getoption("--dl-private")
+    if private:
+        from . import private as instructor
+        from .checks import common
+
+        common.SECRETS = instructor.secret_windows(private)
 
 
 def part_of(item):
@@ -70,6 +98,11 @@ def part_of(item):
 def points_of(item):
     marker = item.get_closest_marker("points")
     return None if marker is None or not marker.args else marker.args[0]
+
+
+def _is_hidden(item, config):
+    private = config.getoption("--dl-private")
+    return bool(private) and Path(private).resolve() in Path(str(item.path)).resolve().parents
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -94,7 +127,17 @@ def pytest_collection_modifyitems(session, config, items):
         items[:] = keep
     # What can be earned, known before any student code runs.
     config._dl_collected = [{"nodeid": i.nodeid, "name": i.name, "part": part_of(i),
-                             "points": points_of(i)} for i in items if part_of(i) is not None]
+                             "points": points_of(i), "hidden": _is_hidden(i, config)}
+                            for i in items if part_of(i) is not None]
+
+
+def pytest_collectreport(report):
+    """A test file that cannot be collected: the judge reports it instead of grading."""
+    if report.failed:
+        _ERRORS.append(f"{report.nodeid}: {str(report.longrepr)[-1500:]}")
+
+
+_ERRORS = []
 
 
 class PartRunner:
@@ -103,32 +146,48 @@ class PartRunner:
     def __init__(self, runner, part, spent, budget):
         self.runner, self.part, self.spent, self.budget = runner, part, spent, budget
 
-    def run(self, request, arrays):
-        from gradesandbox import Response
+    def run(self, request, arrays, oracle=None):
+        from .wire import Response
 
         if self.spent.get(self.part, 0.0) > self.budget:
             return Response(ok=False, failure=f"cut short: the part {self.part!r} already used "
                                               f"its {self.budget:g} s of worker time")
-        response = self.runner.run(request, arrays)
+        response = self.runner.run(request, arrays, oracle=oracle)
         self.spent[self.part] = self.spent.get(self.part, 0.0) + response.seconds
         return response
 
 
 @pytest.fixture
 def student(request):
-    """Runs the student's code, one call per worker process (see tests/gradelib.py)."""
+    """Runs the student's code, one call per worker process (see ``checks/common.py``)."""
     config = request.config
     if config._dl_runner is None:
-        from gradesandbox import Runner
-
-        judge = config.getoption("--dl-judge")
-        package = config.getoption("--dl-student") or str(HERE.parent)
+        package = config.getoption("--dl-student") or str(PACKAGE_ROOT)
         config._dl_runner = Runner(package, timeout=config.getoption("--dl-timeout"),
                                    memory_mb=config.getoption("--dl-memory"),
-                                   hide=config.getoption("--dl-hide"),
-                                   mode=None if judge else "none")
+                                   mode=config.getoption("--dl-isolation"))
     return PartRunner(config._dl_runner, part_of(request.node) or "", config._dl_spent,
                       config.getoption("--dl-part-budget"))
+
+
+@pytest.fixture
+def cases(request):
+    """``cases(name)``: a public case (stored, or drawn fresh by the judge)."""
+    config = request.config
+    if config._dl_book is None:
+        private = config.getoption("--dl-private")
+        if private:
+            config._dl_book = casebook.Fresh(private, config.getoption("--dl-seed"))
+        else:
+            config._dl_book = casebook.Stored(Path(str(request.path)).parent / casebook.FILE)
+    return config._dl_book
+
+
+@pytest.fixture
+def rng(request):
+    """A generator seeded with the grading seed (or a fixed one)."""
+    seed = request.config.getoption("--dl-seed")
+    return np.random.default_rng(DEFAULT_SEED if seed is None else seed)
 
 
 def _failure_text(call, report) -> str:
@@ -166,10 +225,9 @@ def pytest_sessionfinish(session, exitstatus):
         config._dl_runner.close()
     path = config.getoption("--dl-results")
     if path:
-        from gradesandbox import isolation
-
         doc = {"collected": config._dl_collected, "results": config._dl_results,
-               "isolation": isolation() if config.getoption("--dl-judge") else "none",
+               "errors": list(_ERRORS),
+               "isolation": config.getoption("--dl-isolation"),
                "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
         Path(path).write_text(json.dumps(doc))
 

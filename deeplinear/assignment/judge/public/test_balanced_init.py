@@ -17,7 +17,7 @@ these properties are checked, never the factors themselves.
 import numpy as np
 import pytest
 
-from gradelib import check_balanced_product, check_balancedness, run_balanced
+from deeplinear.assignment.judge.checks.balanced_init import check_balanced_product, check_balancedness, run_balanced
 
 pytestmark = pytest.mark.part("balanced_init")
 

@@ -16,7 +16,8 @@ functions f); the exact derivatives are written out in this file.
 import numpy as np
 import pytest
 
-from gradelib import changed, check_gradient, run_numerical_gradient
+from deeplinear.assignment.judge.checks.common import changed
+from deeplinear.assignment.judge.checks.numerical_gradient import check_gradient, run_numerical_gradient
 
 pytestmark = pytest.mark.part("numerical_gradient")
 

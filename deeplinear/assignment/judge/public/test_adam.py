@@ -14,24 +14,24 @@ matters). The tests build ``Adam([p], ...)``, call ``step([g])`` and compare
 
 import pytest
 
-from gradelib import public_case, run_optimizer
+from deeplinear.assignment.judge.checks.optimizers import run_optimizer
 
 pytestmark = pytest.mark.part("adam")
 
 
 @pytest.mark.points(3)
-def test_first_step(student):
+def test_first_step(cases, student):
     # With |g| >> eps the first step is about -lr * sign(g).
-    run_optimizer(student, "Adam", public_case("adam/first-step"))
+    run_optimizer(student, "Adam", cases("adam/first-step"))
 
 
 @pytest.mark.points(3)
-def test_several_steps_default_betas(student):
-    run_optimizer(student, "Adam", public_case("adam/several-steps"))
+def test_several_steps_default_betas(cases, student):
+    run_optimizer(student, "Adam", cases("adam/several-steps"))
 
 
 @pytest.mark.points(3)
-def test_other_hyperparameters(student):
+def test_other_hyperparameters(cases, student):
     # eps = 0.1 is comparable to sqrt(v_hat): adding eps inside the square
     # root, or before the bias correction, gives a visibly different step.
-    run_optimizer(student, "Adam", public_case("adam/other"))
+    run_optimizer(student, "Adam", cases("adam/other"))

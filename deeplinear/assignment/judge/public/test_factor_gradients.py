@@ -16,7 +16,7 @@ you hand in), and one test of a depth-4 network.
 
 import pytest
 
-from gradelib import public_case, run_factor_gradients
+from deeplinear.assignment.judge.checks.factor_gradients import run_factor_gradients
 
 pytestmark = pytest.mark.part("factor_gradients")
 
@@ -28,10 +28,10 @@ NETWORKS = ["depth1", "depth1-square", "depth2", "depth2-square", "depth3", "dep
 @pytest.mark.parametrize("network", [
     pytest.param(name, marks=pytest.mark.points(1.5), id=name) for name in NETWORKS
 ])
-def test_depth(student, network):
-    run_factor_gradients(student, public_case(f"factors/{network}"))
+def test_depth(cases, student, network):
+    run_factor_gradients(student, cases(f"factors/{network}"))
 
 
 @pytest.mark.points(3)
-def test_depth_4_shapes_and_inputs_unchanged(student):
-    run_factor_gradients(student, public_case("factors/shapes"))
+def test_depth_4_shapes_and_inputs_unchanged(cases, student):
+    run_factor_gradients(student, cases("factors/shapes"))

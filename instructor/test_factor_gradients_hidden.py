@@ -12,7 +12,7 @@ expected values come from the judge's reference (products written out).
 import pytest
 from gradereference import factor_case
 
-from gradelib import run_factor_gradients
+from deeplinear.assignment.judge.checks.factor_gradients import run_factor_gradients
 
 pytestmark = pytest.mark.part("factor_gradients")
 

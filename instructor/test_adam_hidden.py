@@ -8,7 +8,7 @@ in the judge's reference.
 import pytest
 from gradereference import adam_case
 
-from gradelib import run_optimizer
+from deeplinear.assignment.judge.checks.optimizers import run_optimizer
 
 pytestmark = pytest.mark.part("adam")
 

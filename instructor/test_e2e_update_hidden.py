@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from gradereference import e2e_case, factor_gradients, product
 
-from gradelib import as_array, call, first, run_e2e
+from deeplinear.assignment.judge.checks.common import as_array, call, first
+from deeplinear.assignment.judge.checks.e2e_update import run_e2e
 
 pytestmark = pytest.mark.part("e2e_update")
 

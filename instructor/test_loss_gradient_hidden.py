@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from gradereference import loss_case, lp_grad_pred
 
-from gradelib import run_grad_pred, run_value_and_grad_e
+from deeplinear.assignment.judge.checks.loss_gradient import run_grad_pred, run_value_and_grad_e
 
 pytestmark = pytest.mark.part("loss_gradient")
 

@@ -12,8 +12,9 @@
 import numpy as np
 import pytest
 
-from gradelib import (
-    StudentError, check_balanced_product, check_balancedness, first, run_balanced)
+from deeplinear.assignment.judge.checks.balanced_init import (
+    check_balanced_product, check_balancedness, run_balanced)
+from deeplinear.assignment.judge.checks.common import StudentError, first
 
 pytestmark = pytest.mark.part("balanced_init")
 

@@ -1,8 +1,8 @@
 """The worker side of one graded call: run the student's code once, answer with data.
 
-``tests/gradesandbox.py`` starts this program in a fresh interpreter
-(``python -I -B``), in an empty scratch folder, and sends it this file's text on
-stdin: it is never imported from the judge's tree. It reads ``request.json``
+``sandbox.py`` starts this program in a fresh interpreter (``python -I -S
+-B``), in an empty scratch folder, and sends it this file's text on stdin: it
+is never imported. It reads ``request.json``
 and the ``in_*.npy`` arrays of the scratch folder, imports the student's
 ``deeplinear`` from the folder the request names (without running its
 ``__init__``, so that a broken file costs only the parts that import it),
@@ -154,6 +154,38 @@ def test_function(spec, x, calls):
         return value(v)
 
     return f
+
+
+# --- the judge's oracle --------------------------------------------------------------
+
+def oracle(req):
+    """``ask(array) -> float``: the judge evaluates its function on ``array`` (over a pipe).
+
+    The judge replies with the value, or tells the worker to raise LookupError
+    (a function that raises part-way). It records every query itself.
+    """
+    import struct
+
+    to_judge, from_judge = req["oracle"][1], req["oracle"][0]
+
+    def read(n):
+        out = b""
+        while len(out) < n:
+            chunk = os.read(from_judge, n - len(out))
+            if not chunk:
+                raise RuntimeError("the judge closed the function's pipe")
+            out += chunk
+        return out
+
+    def ask(array):
+        data = np.ascontiguousarray(array, dtype="<f8").ravel()
+        os.write(to_judge, struct.pack("<q", data.size) + data.tobytes())
+        reply = read(9)
+        if reply[:1] == b"r":
+            raise LookupError("the function raised on purpose")
+        return struct.unpack("<d", reply[1:])[0]
+
+    return ask
 
 
 # --- recipes ---------------------------------------------------------------------

@@ -9,7 +9,8 @@
 import numpy as np
 import pytest
 
-from gradelib import changed, check_gradient, run_numerical_gradient
+from deeplinear.assignment.judge.checks.common import changed
+from deeplinear.assignment.judge.checks.numerical_gradient import check_gradient, run_numerical_gradient
 
 pytestmark = pytest.mark.part("numerical_gradient")
 

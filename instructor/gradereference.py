@@ -1,9 +1,10 @@
 """The judge's private reference: each graded rule written out in plain NumPy, and the
 cases (inputs with their expected outputs) that the grading tests check.
 
-This file never leaves the instructor's tree. The release ships only the
+This file never leaves the instructor's private folder. The release ships only the
 public cases, as stored arrays (``tests/grading/cases.npz``, written by
-``python -m deeplinear.assignment release`` from :func:`public_cases`), so
+``python -m deeplinear.assignment release`` from :func:`public_cases`); when grading,
+the judge calls ``public_cases(seed)`` with a grading seed and grades on fresh inputs, so
 that the public tests carry no implementation of a graded rule. Expected
 values are computed here, independently of the package: scalar recurrences
 entry by entry for the optimizers, products written out for the factor
@@ -193,26 +194,38 @@ def e2e_case(seed, shape, depth, lr, weight_decay=0.0, rank=None, zero=False):
 # --- the public cases, stored in the release ---------------------------------------
 
 
-def public_cases():
-    """Every case of the public tests (tests/grading), by name."""
+def fresh(base, seed):
+    """The seed of a case: ``base`` for the stored cases, else drawn from the grading seed."""
+    if seed is None:
+        return base
+    return int(np.random.SeedSequence([int(seed), int(base)]).generate_state(1)[0])
+
+
+def public_cases(seed=None):
+    """Every case of the public tests, by name.
+
+    ``seed=None`` gives the stored cases that a release ships; a grading seed
+    gives fresh inputs of the same shapes and kinds, with their expected values.
+    """
+    s = lambda base: fresh(base, seed)  # noqa: E731
     cases = {
-        "loss/l2": loss_case(11, 2.0, 7, 4, 2),
-        "loss/l4": loss_case(12, 4.0, 6, 3, 3),
-        "sgd/plain": sgd_case(21, (1, 7), 3, lr=0.1),
-        "sgd/momentum": sgd_case(22, (1, 6), 5, lr=0.05, momentum=0.9),
-        "sgd/weight-decay": sgd_case(23, (1, 5), 4, lr=0.1, momentum=0.5, weight_decay=0.3),
-        "adam/first-step": adam_case(31, (1, 8), 1),
-        "adam/several-steps": adam_case(32, (1, 6), 6),
-        "adam/other": adam_case(33, (1, 5), 4, lr=0.05, betas=[0.5, 0.8], eps=0.1),
-        "e2e/depth1": e2e_case(40, (2, 3), 1, 0.1),
-        "e2e/depth1-wd": e2e_case(40, (2, 3), 1, 0.1, 0.5),
-        "e2e/depth2": e2e_case(41, (3, 3), 2, 0.1),
-        "e2e/depth3": e2e_case(42, (3, 5), 3, 0.05),
-        "e2e/single-output": e2e_case(43, (1, 6), 3, 0.1),
-        "e2e/weight-decay": e2e_case(44, (3, 3), 2, 0.1, 0.3),
+        "loss/l2": loss_case(s(11), 2.0, 7, 4, 2),
+        "loss/l4": loss_case(s(12), 4.0, 6, 3, 3),
+        "sgd/plain": sgd_case(s(21), (1, 7), 3, lr=0.1),
+        "sgd/momentum": sgd_case(s(22), (1, 6), 5, lr=0.05, momentum=0.9),
+        "sgd/weight-decay": sgd_case(s(23), (1, 5), 4, lr=0.1, momentum=0.5, weight_decay=0.3),
+        "adam/first-step": adam_case(s(31), (1, 8), 1),
+        "adam/several-steps": adam_case(s(32), (1, 6), 6),
+        "adam/other": adam_case(s(33), (1, 5), 4, lr=0.05, betas=[0.5, 0.8], eps=0.1),
+        "e2e/depth1": e2e_case(s(40), (2, 3), 1, 0.1),
+        "e2e/depth1-wd": e2e_case(s(40), (2, 3), 1, 0.1, 0.5),
+        "e2e/depth2": e2e_case(s(41), (3, 3), 2, 0.1),
+        "e2e/depth3": e2e_case(s(42), (3, 5), 3, 0.05),
+        "e2e/single-output": e2e_case(s(43), (1, 6), 3, 0.1),
+        "e2e/weight-decay": e2e_case(s(44), (3, 3), 2, 0.1, 0.3),
     }
     for name, dims in {"depth1": [4, 3], "depth1-square": [3, 3], "depth2": [4, 5, 3],
                        "depth2-square": [3, 3, 3], "depth3": [5, 4, 6, 2],
                        "depth3-square": [3, 3, 3, 3], "shapes": [3, 7, 2, 5, 4]}.items():
-        cases[f"factors/{name}"] = factor_case(50 + len(cases), dims)
+        cases[f"factors/{name}"] = factor_case(s(50 + len(cases)), dims)
     return cases

@@ -1,0 +1,25 @@
+"""The judge of the course assignment: it grades a student's package without importing it.
+
+It imports only the standard library, NumPy and pytest, and only itself
+otherwise (relative imports), so that a bundle can carry it without the rest of
+deeplinear. Its modules:
+
+``parts``
+    The student parts, their titles and where they are.
+``plugin``
+    The pytest plugin: the ``part`` and ``points`` markers, the ``student``,
+    ``cases`` and ``rng`` fixtures, and the judge's results.
+``sandbox``, ``worker``, ``wire``
+    One call of student code in a confined worker, and the plain data it
+    answers with.
+``checks``
+    One module per part: how an answer is compared and explained.
+``cases``, ``private``
+    The public cases (stored, or drawn fresh when grading) and the
+    instructor's private folder (the hidden tests and the reference).
+``grade``
+    Stage a submission, run the judge, collect the points; ``__main__`` is its
+    command line.
+``public``
+    The public grading tests (a release copies them to ``tests/grading``).
+"""
