@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 from deeplinear.assignment import find_regions, stub_source
+from deeplinear.assignment.judge.regions import region_body
 from deeplinear.assignment.release import package_root
 
 ROOT = package_root()
@@ -28,6 +29,25 @@ def solve(student_dir, parts):
     for rel in region_files():
         text = (ROOT / rel).read_text()
         (Path(student_dir) / rel).write_text(stub_source(text, str(rel), keep=set(parts)))
+
+
+def solution_bodies(part):
+    """The code of each solution region of ``part``, dedented, in the order ``inject`` uses."""
+    bodies = []
+    for rel in region_files():
+        text = (ROOT / rel).read_text()
+        lines = text.splitlines(keepends=True)
+        for region in find_regions(text, str(rel)):
+            if region.part == part:
+                bodies.append(textwrap.dedent("".join(region_body(lines, region))))
+    return bodies
+
+
+def canary(part, check):
+    """Attack bodies for ``part``: run ``check`` (code that raises unless what it tries
+    works), then the solution. Such an attack earns points only if the check passes."""
+    check = textwrap.dedent(check).strip("\n") + "\n"
+    return [check + body for body in solution_bodies(part)]
 
 
 def inject(student_dir, attacks):

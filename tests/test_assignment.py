@@ -1,8 +1,9 @@
 """The course assignment: release, grade, points, and what a broken student costs.
 
 Every grade here runs the real grader: a judge process that never imports
-student code, with the instructor's tests of tests/grading and tests/hidden,
-and one confined worker per call of student code (tests/gradesandbox.py).
+student code, with the public tests of deeplinear/assignment/judge/public and
+the hidden tests of instructor/, and one confined worker per call of student
+code (deeplinear/assignment/judge/sandbox.py).
 The attacks on the grader are in tests/test_attacks.py.
 """
 
@@ -20,7 +21,7 @@ from assignmentlib import ROOT, by_part, run_in_copy, solve
 
 from deeplinear.assignment import PARTS, ReleaseError, find_regions, release, stub_source
 from deeplinear.assignment.__main__ import main
-from deeplinear.assignment.grade import grade
+from deeplinear.assignment.judge.grade import grade
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +40,13 @@ def student(released, tmp_path):
     return path
 
 
-def test_untouched_release_scores_zero_and_says_not_implemented(released):
+@pytest.mark.parametrize("isolation", ["namespaces", "user"])
+def test_untouched_release_scores_zero_and_says_not_implemented(released, isolation):
     out, _, release_seconds = released
     start = time.perf_counter()
-    result = grade(out, hidden=True)
+    result = grade(out, hidden=True, isolation=isolation)
     seconds = release_seconds + time.perf_counter() - start
+    assert result.isolation == isolation
     assert [p.name for p in result.parts] == list(PARTS)
     for part in result.parts:
         assert part.possible > 0 and part.earned == 0, part.name
@@ -54,10 +57,13 @@ def test_untouched_release_scores_zero_and_says_not_implemented(released):
     assert seconds < 60, f"release + full grade took {seconds:.1f} s"
 
 
-def test_the_solution_gets_full_marks():
-    result = grade(ROOT, hidden=True)
+@pytest.mark.parametrize("isolation", ["namespaces", "user"])
+def test_the_solution_gets_full_marks(isolation):
+    result = grade(ROOT, hidden=True, isolation=isolation)
     assert result.max_score == 100
     assert result.score == result.max_score, result.table()
+    assert f"isolation of student code: {isolation}" in result.table()
+    assert "grading seed" in result.table() and "limits: per call" in result.table()
 
 
 def test_one_solved_part_earns_exactly_its_points(student):
@@ -128,6 +134,49 @@ def test_an_infinite_loop_costs_only_its_part(student):
     assert time.perf_counter() - start < 40
 
 
+def test_an_isolation_the_machine_cannot_give_is_refused_in_one_line(monkeypatch, capsys):
+    from deeplinear.assignment.judge import grade as grading
+
+    reasons = {"namespaces": "namespaces needs the unshare command (util-linux)",
+               "user": "user: chroot is not permitted"}
+    monkeypatch.setattr(grading, "probe", lambda mode, memory_mb=1024: reasons.get(mode, ""))
+    assert main(["grade", str(ROOT), "--isolation", "namespaces"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--isolation namespaces is not available here" in err
+    # auto never falls to none: it refuses, and says how to ask for none.
+    assert main(["grade", str(ROOT)]) == 2
+    err = capsys.readouterr().err
+    assert "no confinement" in err and "--isolation none" in err and err.count("\n") == 1
+
+
+def _symlinked_package(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "deeplinear").symlink_to(ROOT / "deeplinear")
+    return tmp_path / "sub"
+
+
+@pytest.mark.parametrize("build, why", [
+    (_symlinked_package, "is a symlink"),
+    (lambda t: (t / "top").symlink_to(ROOT) or t / "top", "is a symlink"),
+    (lambda t: (shutil.copytree(ROOT / "deeplinear", t / "s" / "deeplinear",
+                                ignore=shutil.ignore_patterns("__pycache__")),
+                (t / "s" / "deeplinear" / "linalg.py").unlink(),
+                (t / "s" / "deeplinear" / "linalg.py").symlink_to(ROOT / "deeplinear" / "linalg.py"))
+     and t / "s", "is a symlink"),
+    (lambda t: ([(t / "s" / "deeplinear" / f"d{k}").mkdir(parents=True) for k in range(300)],
+                (t / "s" / "deeplinear" / "__init__.py").write_text(""))
+     and t / "s", "folders"),
+    (lambda t: ((t / "s" / "deeplinear" / "a" / "b" / "c" / "d" / "e" / "f" / "g" / "h" / "i")
+                .mkdir(parents=True), (t / "s" / "deeplinear" / "__init__.py").write_text(""))
+     and t / "s", "nested deeper"),
+], ids=["package-symlink", "top-symlink", "file-symlink", "300-folders", "depth-9"])
+def test_submissions_with_symlinks_or_too_many_folders_are_refused(tmp_path, build, why, capsys):
+    student = build(tmp_path)
+    assert main(["grade", str(student)]) == 2
+    err = capsys.readouterr().err
+    assert "STUDENT_DIR" in err and why in err, err
+
+
 def test_bad_arguments_are_clear_errors(tmp_path, capsys):
     assert main(["grade", str(tmp_path / "nowhere")]) == 2
     assert "does not exist" in capsys.readouterr().err
@@ -149,10 +198,17 @@ def test_release_is_deterministic_complete_and_keeps_the_answers_back(released, 
     for rel in files:
         assert (out / rel).read_bytes() == (again / rel).read_bytes(), rel
     names = [str(f) for f in files]
-    assert not any("hidden" in n or "gradereference" in n for n in names)
-    assert not any(n.startswith(("deeplinear/assignment", "deeplinear/_kernels")) for n in names)
-    for needed in ("README.md", "tests/conftest.py", "tests/gradeplugin.py", "tests/gradelib.py",
-                   "tests/gradesandbox.py", "tests/gradeworker.py", "tests/grading/cases.npz",
+    assert sorted(done["files"]) == sorted(names)
+    assert not any("hidden" in n or "gradereference" in n or n.startswith("instructor")
+                   for n in names)
+    assert not any(n.startswith("deeplinear/_kernels") for n in names)
+    # Of the instructor's tools, only the judge (the student's own pytest runs on it).
+    assert {n.split("/")[2] for n in names if n.startswith("deeplinear/assignment/")} == \
+        {"__init__.py", "judge"}
+    assert not any(n.startswith("deeplinear/assignment/judge/public") for n in names)
+    for needed in ("README.md", "pyproject.toml", "tests/conftest.py",
+                   "tests/grading/cases.npz", "tests/grading/test_adam.py",
+                   "deeplinear/assignment/judge/plugin.py",
                    "tutorials/01_deep_linear_networks.py"):
         assert needed in names, needed
     # No implementation of a graded rule is left: no solution, no twin, no kernel.
@@ -166,22 +222,31 @@ def test_release_is_deterministic_complete_and_keeps_the_answers_back(released, 
     assert all(part in guide for part in PARTS) and "pytest tests/grading" in guide
 
 
-def test_stored_cases_are_the_references(released):
-    sys.path.insert(0, str(ROOT / "tests" / "hidden"))
-    try:
-        import gradereference
-    finally:
-        sys.path.remove(str(ROOT / "tests" / "hidden"))
-    cases = gradereference.public_cases()
-    with np.load(released[0] / "tests" / "grading" / "cases.npz", allow_pickle=False) as data:
-        assert set(data.files) == {f"{n}/{k}" for n, c in cases.items() for k in c}
-        for name, case in cases.items():
-            for key, value in case.items():
-                stored = data[f"{name}/{key}"]
-                if key == "params":
-                    assert json.loads(str(stored)) == json.loads(json.dumps(value)), name
-                else:
-                    assert np.array_equal(stored, value), (name, key)
+def test_stored_cases_are_the_references_and_grading_draws_fresh_ones(released):
+    from deeplinear.assignment.judge import cases as casebook
+    from helpers import judge_reference
+
+    reference = judge_reference()
+    stored = casebook.read(released[0] / "tests" / "grading" / "cases.npz")
+    cases = reference.public_cases()
+    assert set(stored) == set(cases)
+    for name, case in cases.items():
+        assert set(stored[name]) == set(case), name
+        for key, value in case.items():
+            if key == "params":
+                assert stored[name][key] == json.loads(json.dumps(value)), name
+            else:
+                assert np.array_equal(stored[name][key], value), (name, key)
+    # A grading seed gives other inputs of the same shapes, kinds and options.
+    fresh, again = reference.public_cases(seed=12345), reference.public_cases(seed=12345)
+    for name, case in cases.items():
+        assert fresh[name]["params"] == case["params"], name
+        for key, value in case.items():
+            if key != "params":
+                assert fresh[name][key].shape == value.shape, (name, key)
+                assert np.array_equal(fresh[name][key], again[name][key]), (name, key)
+        inputs = [k for k in case if k != "params" and not k.startswith("expect")]
+        assert any(not np.array_equal(fresh[name][k], case[k]) for k in inputs), name
 
 
 def test_release_refuses_a_folder_with_files(released, capsys):
@@ -222,8 +287,8 @@ def _run(args, cwd, env=None, timeout=300):
 
 def test_grading_tests_are_selected_by_markers_not_folders(tmp_path):
     (tmp_path / "grading").mkdir()
-    (tmp_path / "conftest.py").write_text(f"import sys\nsys.path.insert(0, {str(ROOT / 'tests')!r})"
-                                          "\npytest_plugins = ['gradeplugin']\n")
+    (tmp_path / "conftest.py").write_text(
+        "pytest_plugins = ['deeplinear.assignment.judge.plugin']\n")
     (tmp_path / "grading" / "test_x.py").write_text(
         "import pytest\n\n@pytest.mark.points(2)\ndef test_no_part():\n    assert True\n")
     proc = _run([sys.executable, "-m", "pytest", "grading", "-q", "-p", "no:cacheprovider"],
@@ -276,10 +341,13 @@ def test_a_solved_release_runs_the_library_on_the_students_functions(student, tm
     assert "factor_gradients: implement" in stubbed.stdout + stubbed.stderr
 
 
-def test_redaction_withholds_quotes_of_the_instructors_files():
-    from gradelib import WITHHELD, describe_error, redact
+def test_redaction_withholds_quotes_of_the_instructors_files(monkeypatch):
+    from deeplinear.assignment.judge.checks import common
+    from deeplinear.assignment.judge.checks.common import WITHHELD, describe_error, redact
+    from deeplinear.assignment.judge.private import default_private, secret_windows
 
-    hidden = (ROOT / "tests" / "hidden" / "test_sgd_hidden.py").read_text()
+    monkeypatch.setattr(common, "SECRETS", secret_windows(str(default_private())))  # as the judge
+    hidden = (default_private() / "test_sgd_hidden.py").read_text()
     line = next(x.strip() for x in hidden.splitlines() if "garbage" in x)
     assert redact(f"look: {line}") == WITHHELD
     region = (ROOT / "deeplinear" / "losses.py").read_text()

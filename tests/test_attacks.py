@@ -22,14 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from assignmentlib import ROOT, inject
+from assignmentlib import ROOT, canary, inject
 
 from deeplinear.assignment import PARTS, release
 from deeplinear.assignment.__main__ import main
+from deeplinear.assignment.judge.grade import grade
 
 pytestmark = pytest.mark.slow
 
-TESTS = str(ROOT / "tests")
+PRIVATE = str(ROOT / "instructor")
+JUDGE = str(ROOT / "deeplinear" / "assignment" / "judge")
 MARKER = "dl-orphan-marker"
 #: Private text that must never reach results.json: a hidden test's comment
 #: and a line of the solution.
@@ -53,7 +55,7 @@ import glob, json, os
 def forge():
     doc = json.dumps({{"score": 1000.0, "max_score": 100.0, "tests": []}})
     for pattern in ("/tmp/*/*.json", "/tmp/*/*/*.json", "/tmp/*/*/*/*.json", "*.json",
-                    {TESTS!r} + "/*.py"):
+                    {PRIVATE!r} + "/*.py", {JUDGE!r} + "/*.py"):
         for path in glob.glob(pattern):
             try:
                 with open(path, "w") as fh:
@@ -249,7 +251,7 @@ return Liar()
            "numerical_gradient", f'''
 import glob
 text = ""
-for path in glob.glob({TESTS!r} + "/hidden/*.py") + [{str(ROOT)!r} + "/deeplinear/losses.py"]:
+for path in glob.glob({PRIVATE!r} + "/*.py") + [{str(ROOT)!r} + "/deeplinear/losses.py"]:
     try:
         text += open(path).read()
     except OSError as exc:
@@ -301,22 +303,22 @@ raise RuntimeError("no expected values in reach")
     Attack("the shipped test helpers and the judge's reference", "e2e_update", f'''
 import os, sys
 here = os.path.dirname(sys.modules["deeplinear"].__path__[0])
-for folder in (here + "/tests", here + "/tests/hidden", {TESTS!r}, {TESTS!r} + "/hidden",
+for folder in (here + "/instructor", here + "/tests", {PRIVATE!r}, {JUDGE!r} + "/checks",
                os.getcwd()):
     sys.path.insert(0, folder)
 try:
     import gradereference
     return gradereference.theorem1(W_e, grad_e, N, lr, weight_decay)
 except ImportError:
-    import gradelib
+    import common
     for name in ("theorem1", "psd_power_reference"):
-        if hasattr(gradelib, name):
-            return getattr(gradelib, name)(W_e, grad_e, N, lr, weight_decay)
+        if hasattr(common, name):
+            return getattr(common, name)(W_e, grad_e, N, lr, weight_decay)
 raise RuntimeError("no reference in the helpers")
 '''),
     Attack("edit the instructor's plugin, helpers and tests on disk", "balanced_init", f'''
 import glob
-for path in glob.glob({TESTS!r} + "/*.py") + glob.glob({TESTS!r} + "/hidden/*.py"):
+for path in glob.glob({JUDGE!r} + "/*.py") + glob.glob({PRIVATE!r} + "/*.py"):
     try:
         with open(path, "a") as fh:
             fh.write("\\nimport pytest\\npytest.skip(allow_module_level=True)\\n")
@@ -352,6 +354,77 @@ for _ in range(512):
 sys.stdout.flush()
 ''' + STUB),
     Attack("an infinite loop", "balanced_init", "while True:\n    pass"),
+    # --- what the worker can see (an allowlist) -----------------------------------------
+    Attack("another copy of the package anywhere on the host (a filesystem walk)",
+           "factor_gradients", FIND_SOLUTION + """
+import os, time
+deadline, found = time.monotonic() + 2.0, None
+for top in ("/work", "/tmp", "/root", "/home", "/opt", "/srv", "/usr/local", "/var", "/"):
+    for base, dirs, files in os.walk(top):
+        if time.monotonic() > deadline or found:
+            break
+        if base.endswith("/deeplinear") and "network.py" in files and \\
+                not base.startswith("/student"):
+            try:
+                text = open(base + "/network.py").read()
+            except OSError:
+                continue
+            if "NotImplementedError" not in text.split("def factor_gradients", 1)[-1][:3000]:
+                found = os.path.dirname(base)
+if not found:
+    raise RuntimeError("no other copy found")
+solution_from(found)
+return importlib.import_module("solution.network").factor_gradients(factors, grad_e)
+"""),
+    Attack("the judge's site-packages: editable finder, direct_url.json, installed solution",
+           "adam", FIND_SOLUTION + """
+import glob, json, os, re
+roots = []
+for pattern in ("/root/.pyenv/versions/*/lib/python3*/site-packages",
+                "/usr/local/lib/python3*/*-packages", "/usr/lib/python3*/*-packages",
+                "/tmp/*/venv/lib/python3*/site-packages", "/opt/*/lib/python3*/site-packages",
+                "/*/lib/python3*/site-packages"):
+    for site in glob.glob(pattern):
+        for finder in glob.glob(site + "/__editable__*deeplinear*finder.py"):
+            roots += [os.path.dirname(p) for p in re.findall(r"'(/[^']+/deeplinear)'",
+                                                             open(finder).read())]
+        for url in glob.glob(site + "/deeplinear*.dist-info/direct_url.json"):
+            roots.append(json.load(open(url))["url"][len("file://"):])
+        roots.append(site)
+for root in roots:
+    try:
+        solution_from(root)
+        module = importlib.import_module("solution.optim")
+        return module.Adam.update(self, p, g, state)
+    except Exception:
+        sys.modules.pop("solution", None)
+        continue
+raise RuntimeError("no solution in reach")
+"""),
+    Attack("packages of the judge's environment (pytest, hypothesis) on the worker's path",
+           "balanced_init", canary("balanced_init", """
+import glob, sys
+for pattern in ("/root/.pyenv/versions/*/lib/python3*/site-packages",
+                "/usr/local/lib/python3*/*-packages", "/tmp/*/venv/lib/python3*/site-packages"):
+    sys.path += glob.glob(pattern)
+import _pytest, hypothesis  # noqa: F401  (reachable: then the solution runs)
+""")),
+    Attack("state kept in /tmp from one call to the next", "loss_gradient", canary(
+        "loss_gradient", """
+import os
+seen = os.path.exists("/tmp/dl-canary-state")
+open("/tmp/dl-canary-state", "a").close()
+if not seen:
+    raise RuntimeError("no state from an earlier call")
+""")),
+    Attack("state kept in /dev/shm from one call to the next", "e2e_update", canary(
+        "e2e_update", """
+import os
+seen = os.path.exists("/dev/shm/dl-canary-state")
+open("/dev/shm/dl-canary-state", "a").close()
+if not seen:
+    raise RuntimeError("no state from an earlier call")
+""")),
 ]
 
 
@@ -370,24 +443,27 @@ def batches():
 
 @pytest.fixture(scope="module")
 def release_dir(tmp_path_factory):
-    # The attacks are checked against the strongest confinement, which needs
-    # root and unshare. Elsewhere they are skipped, but never in CI (CI=1).
-    from gradesandbox import isolation
-
-    if isolation() != "namespaces":
-        message = (f"the attack tests need the 'namespaces' isolation (root, and unshare "
-                   f"working); this machine offers {isolation()!r}")
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
     out = tmp_path_factory.mktemp("attacks") / "release"
     release(out)
     return out
 
 
+@pytest.fixture(params=["namespaces", "user"])
+def isolation(request):
+    """Both confined modes. Where one is missing the test is skipped, never in CI (CI=1)."""
+    from deeplinear.assignment.judge.sandbox import probe
+
+    why = probe(request.param)
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(f"the attack tests need the {request.param!r} isolation: {why}")
+        pytest.skip(why)
+    return request.param
+
+
 def _fingerprint():
     digest = hashlib.sha256()
-    for folder in ("tests", "deeplinear"):
+    for folder in ("tests", "deeplinear", "instructor"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             digest.update(str(path).encode() + path.read_bytes())
     return digest.hexdigest()
@@ -415,12 +491,13 @@ def _student(release_dir, tmp_path, batch):
 
 @pytest.mark.parametrize("batch", batches(), ids=lambda b: f"{len(b)}-attacks-" +
                          "-".join(sorted(a.part for a in b)))
-def test_attacks_earn_nothing_and_change_no_other_score(release_dir, tmp_path, batch, capsys):
+def test_attacks_earn_nothing_and_change_no_other_score(release_dir, tmp_path, batch, isolation,
+                                                        capsys):
     before = _fingerprint()
     student = _student(release_dir, tmp_path, batch)
     results = tmp_path / "results.json"
     assert main(["grade", str(student), "--hidden", "--timeout", "3", "--part-timeout", "6",
-                 "--json", str(results)]) == 0
+                 "--isolation", isolation, "--json", str(results)]) == 0
     table = capsys.readouterr().out
     doc = json.loads(results.read_text())
     scores = {}
@@ -441,3 +518,39 @@ def test_attacks_earn_nothing_and_change_no_other_score(release_dir, tmp_path, b
         assert secret not in text, f"private text reached the results: {secret!r}"
     assert not _survivors(), "processes of the attack outlived the grading"
     assert _fingerprint() == before, "the instructor's files changed"
+
+
+#: Memory is limited per call, not per process: three processes of 600 MB each
+#: (each under the 1024 MB address-space limit of a process) are 1.8 GB in one
+#: call. Its own test: filling 1.8 GB takes about 4 s here, over the batches' 3 s.
+MEMORY = Attack("three processes of 600 MB each in one call", "sgd", canary("sgd", """
+import os, time
+readers = []
+for _ in range(3):
+    r, w = os.pipe()
+    if os.fork() == 0:
+        os.close(r)
+        try:
+            block = bytearray(600 << 20)
+            for i in range(0, len(block), 4096):
+                block[i] = 1
+            os.write(w, b"k")
+            time.sleep(5)
+        finally:
+            os._exit(0)
+    os.close(w)
+    readers.append(r)
+if any(os.read(r, 1) != b"k" for r in readers):
+    raise MemoryError("a child could not hold its 600 MB")
+"""))
+
+
+def test_memory_is_limited_for_the_whole_call(release_dir, tmp_path, isolation):
+    student = _student(release_dir, tmp_path, [MEMORY])
+    result = grade(student, isolation=isolation, parts=["sgd", "adam"], timeout=15)
+    parts = {p.name: p for p in result.parts}
+    assert parts["sgd"].earned == 0, result.table()
+    assert "could not hold" in parts["sgd"].first_failure or \
+        "without answering" in parts["sgd"].first_failure, result.table()
+    assert parts["adam"].earned == parts["adam"].possible > 0, result.table()
+    assert "per call (cgroup" in result.limits or "RLIMIT_NPROC" in result.limits

@@ -100,6 +100,7 @@ else:
     with ProcessPoolExecutor(2) as pool:
         parts = [grid_search(data, executor=pool, **grid) for grid in grids]
 res = Results.concat(parts)
+assert not res.failures(), res.failure_notes()[0]   # a run raised: the grid went on, we stop
 print(f"{len(res.runs)} runs of {STEPS} steps in {time.perf_counter() - start:.1f} s")
 
 NAMES = {"sgd": "GD", "adagrad": "AdaGrad", "adadelta": "AdaDelta"}

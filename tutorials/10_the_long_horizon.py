@@ -78,6 +78,7 @@ with tutorial.pool() as pool:
     headline = run_grids(data, grids, executor=pool)   # = run_preset("paper-headline", data)
     WALL = time.perf_counter() - start
     res = Results.concat([headline, run_grids(data, [torch_grid], executor=pool)])
+assert not res.failures(), res.failure_notes()[0]   # a run raised: the grids went on, we stop
 print(f"the preset: {len(headline.runs)} runs of {STEPS:,} steps in {WALL:.0f} s on 2 cores; "
       f"with torch's AdaDelta, {len(res.runs)} runs")
 
@@ -220,7 +221,6 @@ print(f"segments reproduce the grid's run bit for bit: {same}")
 # %%
 # What holds, and where we disagree with the paper (full run)
 # -----------------------------------------------------------
-#
 # * **Depth 2 beats GD and AdaGrad: holds.** Depth-2 GD ends at 0.191
 #   [0.191, 0.192] (mean [min, max], 3 seeds), GD at 0.247, AdaGrad at
 #   0.260 [0.258, 0.262], lower in every seed; it reaches 1.1x GD's best

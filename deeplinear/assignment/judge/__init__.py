@@ -20,6 +20,9 @@ deeplinear. Its modules:
 ``grade``
     Stage a submission, run the judge, collect the points; ``__main__`` is its
     command line.
+``autograder``
+    On Gradescope or PrairieLearn: find the package in the upload, grade it,
+    write the platform's results.
 ``public``
     The public grading tests (a release copies them to ``tests/grading``).
 """

@@ -328,6 +328,23 @@ def add_arguments(parser):
                         help="judge processes sharing the parts (default: %(default)s)")
 
 
+def grade_from_args(args) -> GradeResult:
+    """Grade as the options of :func:`add_arguments`, parsed, say (an autograder's entry).
+
+    Raises
+    ------
+    GradeError
+        A bad option (named), or what :func:`grade` raises.
+    """
+    if args.timeout <= 0 or args.part_timeout <= 0 or args.jobs < 1 or args.memory < 64:
+        raise GradeError("--timeout and --part-timeout must be > 0, --jobs >= 1, "
+                         "--memory >= 64 (MB)")
+    parts = None if args.parts is None else [p for p in args.parts.split(",") if p]
+    return grade(args.student_dir, private=args.private, hidden=args.hidden,
+                 isolation=args.isolation, timeout=args.timeout, part_timeout=args.part_timeout,
+                 jobs=args.jobs, memory_mb=args.memory, parts=parts, seed=args.seed)
+
+
 def run(args, prog) -> int:
     """Grade as the parsed ``args`` say; print the table; write ``--json``."""
     try:
