@@ -333,6 +333,7 @@ class CallGroup:
                 fh.write(str(os.getpid()))
 
     def kill(self):
+        """SIGKILL every live process of the call's groups (zombies are dead already)."""
         for _ in range(50):
             pids = set()
             for d in self.dirs:
@@ -340,6 +341,7 @@ class CallGroup:
                     pids |= {int(p) for p in (d / "cgroup.procs").read_text().split()}
                 except OSError:
                     pass
+            pids = {p for p in pids if _alive(p)}
             if not pids:
                 return
             for pid in pids:
@@ -347,19 +349,28 @@ class CallGroup:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
-            time.sleep(0.01)
+            time.sleep(0.005)
 
     def close(self):
         self.kill()
         for d in self.dirs:
-            for _ in range(50):
+            for _ in range(200):
                 try:
                     d.rmdir()
                     break
                 except FileNotFoundError:
                     break
-                except OSError:
-                    time.sleep(0.01)
+                except OSError:  # a process not yet reaped
+                    time.sleep(0.005)
+
+
+def _alive(pid):
+    """True unless ``pid`` is gone or a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def limits_in_force(mode, memory_mb) -> str:
@@ -602,13 +613,17 @@ class Runner:
         except subprocess.TimeoutExpired:
             failure = f"cut short: the call ran longer than {self.timeout:g} s"
         finally:
+            # Kill everything the call started, then reap: the worker, and the
+            # orphans re-parented to us; only then can the call's cgroup go.
             _kill_group(proc)
             if group is not None:
-                group.close()
+                group.kill()
             if uid is not None:
                 _kill_user(uid)
             proc.wait()
             _sweep_orphans()
+            if group is not None:
+                group.close()
             output.join()
         seconds = time.perf_counter() - start
         if failure is None and proc.returncode == 97 and self.mode == "namespaces":
@@ -698,7 +713,7 @@ def _fresh_uid():
 
 
 def _kill_user(uid):
-    """SIGKILL every process whose real or effective user is ``uid`` (the call's own)."""
+    """SIGKILL every live process whose real or effective user is ``uid`` (the call's own)."""
     for _ in range(20):
         found = False
         for entry in os.listdir("/proc"):
@@ -708,8 +723,9 @@ def _kill_user(uid):
                 status = Path(f"/proc/{entry}/status").read_text()
             except OSError:
                 continue
-            line = next((x for x in status.splitlines() if x.startswith("Uid:")), "")
-            if str(uid) in line.split()[1:3]:
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            if str(uid) in fields.get("Uid", "").split()[:2] and \
+                    not fields.get("State", "").strip().startswith("Z"):
                 found = True
                 try:
                     os.kill(int(entry), signal.SIGKILL)
@@ -717,7 +733,7 @@ def _kill_user(uid):
                     pass
         if not found:
             return
-        time.sleep(0.01)
+        time.sleep(0.005)
 
 
 def _kill_group(proc):
