@@ -33,7 +33,52 @@ def kinds():
     return (np.float64(2.5), np.zeros(2, dtype=np.float32), object(), [1, "a", None])
 def crash():
     raise ValueError("a message")
+def look():
+    import os, sys
+    found = []
+    for base, dirs, files in os.walk("/"):
+        dirs[:] = [d for d in dirs if not (base == "/" and d in ("proc", "sys"))]
+        found += [os.path.join(base, d) for d in dirs if d == "deeplinear"]
+        found += [os.path.join(base, f) for f in files
+                  if "deeplinear" in f or f.endswith((".pth", "direct_url.json"))]
+    leftover = sorted(os.listdir("/tmp") + os.listdir("/dev/shm"))
+    for folder in ("/tmp", "/dev/shm"):
+        with open(folder + "/left-by-a-call", "w") as fh:
+            fh.write("x")
+    return {"top": sorted(os.listdir("/")), "deeplinear": sorted(found),
+            "leftover": leftover, "uid": os.getuid(), "path": sys.path}
 '''
+
+
+@pytest.fixture(params=["namespaces", "user"])
+def confined(request, tmp_path):
+    """A runner in each confined mode (skipped where the machine lacks it, never in CI)."""
+    import os
+
+    why = probe(request.param)
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    (tmp_path / "deeplinear").mkdir()
+    (tmp_path / "deeplinear" / "probe.py").write_text(STUDENT)
+    r = Runner(tmp_path, timeout=20.0, mode=request.param)
+    yield r
+    r.close()
+
+
+def test_a_confined_worker_sees_only_the_allowlist(confined):
+    first, second = call(confined, "look"), call(confined, "look")
+    assert first.ok and second.ok, (first.failure, first.error, first.output)
+    seen = first.answer["value"]
+    # Nothing named deeplinear but the student's own package, no finder or metadata.
+    assert seen["deeplinear"] == ["/student/deeplinear"], seen["deeplinear"]
+    assert {"student", "site", "work", "tmp", "dev"} <= set(seen["top"])
+    assert not {"home", "opt", "srv", "mnt"} & set(seen["top"]), seen["top"]
+    assert "/site" in seen["path"] and not any("-packages" in p for p in seen["path"])
+    # A fresh /tmp and /dev/shm, and a fresh user id, for every call.
+    assert seen["leftover"] == [] and second.answer["value"]["leftover"] == []
+    assert seen["uid"] != second.answer["value"]["uid"] and seen["uid"] not in (0, 65534)
 
 
 @pytest.fixture

@@ -101,6 +101,9 @@ class GradeResult:
             if k == 0 or k == len(rows) - 2:
                 lines.append("-" * (sum(widths) + 6 + width))
         lines.append(f"isolation of student code: {self.isolation} (see README, For instructors)")
+        if self.isolation == "none":
+            lines.append("WARNING: student code ran with the grader's own rights and files "
+                         "(--isolation none)")
         lines.append(f"limits: {self.limits}")
         if self.seed is not None:
             lines.append(f"grading seed: {self.seed} (--seed {self.seed} draws the same inputs)")
