@@ -37,7 +37,7 @@ platforms) has the full table and the details.
 (``GradeResult.gradescope()``); PrairieLearn shows results at once, so each
 part lists its hidden tests as one entry, with their points and without their
 messages. On both, the summary shown to students (``output``) is the table of
-the public tests alone (:func:`public_view`), so that neither a hidden test's
+the public tests alone (``GradeResult.summary``), so that neither a hidden test's
 message nor its points show there.
 
 This module imports the standard library only, and the rest of the judge
@@ -47,7 +47,6 @@ This module imports the standard library only, and the rest of the judge
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import shutil
@@ -57,13 +56,13 @@ import tempfile
 import time
 import traceback
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Callable
 
-__all__ = ["ROOT_ENV", "MAX_ENTRIES", "MAX_BYTES", "SubmissionError", "Platform", "PLATFORMS",
-           "root", "find_student_dir", "public_view", "gradescope_results",
-           "prairielearn_results", "main"]
+__all__ = ["MAX_BYTES", "MAX_ENTRIES", "PLATFORMS", "ROOT_ENV", "Platform", "SubmissionError",
+           "find_student_dir", "gradescope_results", "main", "prairielearn_results",
+           "root"]
 
 ROOT_ENV = "DEEPLINEAR_AUTOGRADER_ROOT"
 PROG = f"python -m {__package__}.autograder"
@@ -142,7 +141,7 @@ def _unzip(archive: Path, target: Path) -> Path:
                     raise SubmissionError(f"{archive.name}: {member.filename} is not a regular "
                                           "file or folder")
                 dest = target.joinpath(*parts)
-                if member.is_dir():
+                if name.endswith("/"):
                     dest.mkdir(parents=True, exist_ok=True)
                     continue
                 dest.parent.mkdir(parents=True, exist_ok=True)
@@ -203,33 +202,9 @@ def find_student_dir(submission, scratch) -> Path:
 
 # --- the results -------------------------------------------------------------------------
 
-def public_view(result):
-    """``result`` (a GradeResult) with its public tests alone, points recounted."""
-    parts = []
-    for part in result.parts:
-        tests = [t for t in part.tests if not t["hidden"]]
-        possible = sum(t["points"] for t in tests)
-        earned = min(possible, sum(t["points"] for t in tests if t["passed"]))
-        parts.append(dataclasses.replace(part, tests=tests, earned=earned, possible=possible,
-                                         cut_short=any(t["cut_short"] for t in tests)))
-    return dataclasses.replace(result, parts=parts)
-
-
-def _summary(result, note) -> str:
-    """The table of the public tests, and a line on the hidden ones."""
-    hidden = [t for part in result.parts for t in part.tests if t["hidden"]]
-    text = "public tests:\n" + public_view(result).table()
-    if hidden:
-        text += (f"\n\nhidden tests: {len(hidden)}, worth {sum(t['points'] for t in hidden):g} "
-                 f"points; {note}")
-    return text
-
-
 def gradescope_results(result) -> dict:
-    """Gradescope's ``results.json``: ``GradeResult.gradescope()``, with the public summary."""
-    doc = result.gradescope()
-    doc["output"] = _summary(result, "they are shown when the grades are published.")
-    return doc
+    """Gradescope's ``results.json``: ``GradeResult.gradescope()``."""
+    return result.gradescope()
 
 
 def prairielearn_results(result) -> dict:
@@ -253,8 +228,8 @@ def prairielearn_results(result) -> dict:
     score = result.score / result.max_score if result.max_score else 0.0
     return {"gradable": True, "score": min(1.0, max(0.0, score)),
             "message": f"{result.score:g} / {result.max_score:g} points",
-            "output": _summary(result, "each part's hidden tests are listed below with their "
-                                       "points, without their messages."),
+            "output": result.summary("each part's hidden tests are listed below with their "
+                                     "points, without their messages."),
             "tests": tests}
 
 

@@ -14,6 +14,7 @@ from the judge's own collection of tests, and no part scores above its maximum.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -109,6 +110,28 @@ class GradeResult:
             lines.append(f"grading seed: {self.seed} (--seed {self.seed} draws the same inputs)")
         return "\n".join(line.rstrip() for line in lines)
 
+    def public(self) -> GradeResult:
+        """This result with its public tests alone, points recounted."""
+        parts = []
+        for part in self.parts:
+            tests = [t for t in part.tests if not t["hidden"]]
+            possible = sum(t["points"] for t in tests)
+            earned = min(possible, sum(t["points"] for t in tests if t["passed"]))
+            parts.append(dataclasses.replace(part, tests=tests, earned=earned,
+                                             possible=possible,
+                                             cut_short=any(t["cut_short"] for t in tests)))
+        return dataclasses.replace(self, parts=parts)
+
+    def summary(self, note) -> str:
+        """What a student may see at once: the table of the public tests, a line on the
+        hidden ones (their number and points) and ``note``."""
+        hidden = [t for part in self.parts for t in part.tests if t["hidden"]]
+        text = "public tests:\n" + self.public().table()
+        if hidden:
+            text += (f"\n\nhidden tests: {len(hidden)}, worth "
+                     f"{sum(t['points'] for t in hidden):g} points; {note}")
+        return text
+
     def gradescope(self) -> dict:
         """A Gradescope ``results.json``: score, max_score and one entry per test."""
         tests = []
@@ -122,7 +145,8 @@ class GradeResult:
                     "visibility": "after_published" if t["hidden"] else "visible",
                 })
         return {"score": float(self.score), "max_score": float(self.max_score),
-                "execution_time": round(self.seconds, 2), "output": self.table(),
+                "execution_time": round(self.seconds, 2),
+                "output": self.summary("they are shown when the grades are published."),
                 "visibility": "visible", "tests": tests}
 
 
@@ -351,14 +375,7 @@ def grade_from_args(args) -> GradeResult:
 def run(args, prog) -> int:
     """Grade as the parsed ``args`` say; print the table; write ``--json``."""
     try:
-        if args.timeout <= 0 or args.part_timeout <= 0 or args.jobs < 1 or args.memory < 64:
-            raise GradeError("--timeout and --part-timeout must be > 0, --jobs >= 1, "
-                             "--memory >= 64 (MB)")
-        parts = None if args.parts is None else [p for p in args.parts.split(",") if p]
-        result = grade(args.student_dir, private=args.private, hidden=args.hidden,
-                       isolation=args.isolation, timeout=args.timeout,
-                       part_timeout=args.part_timeout, jobs=args.jobs, memory_mb=args.memory,
-                       parts=parts, seed=args.seed)
+        result = grade_from_args(args)
     except GradeError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2

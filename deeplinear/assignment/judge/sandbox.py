@@ -125,7 +125,10 @@ def _ldd(files):
 def runtime_files() -> RuntimeFiles:
     """The interpreter running the judge, its standard library and NumPy, found once."""
     python = os.path.realpath(sys.executable)
-    paths = sysconfig.get_paths()
+    # The base interpreter's folders, also when the judge runs in a venv.
+    base = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix,
+            "installed_base": sys.base_prefix, "installed_platbase": sys.base_exec_prefix}
+    paths = sysconfig.get_paths(vars=base)
     stdlib = []
     for key in ("stdlib", "platstdlib"):
         p = os.path.realpath(paths[key])
