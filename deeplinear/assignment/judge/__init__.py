@@ -12,6 +12,9 @@ deeplinear. Its modules:
 ``sandbox``, ``worker``, ``wire``
     One call of student code in a confined worker, and the plain data it
     answers with.
+``jail``, ``limits``
+    The allowlisted file tree a confined worker sees, and the limits on a
+    whole call (its own user, a cgroup) with the cleanup after it.
 ``checks``
     One module per part: how an answer is compared and explained.
 ``cases``, ``private``

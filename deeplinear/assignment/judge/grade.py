@@ -30,7 +30,8 @@ from pathlib import Path
 
 from .parts import PARTS
 from .private import check_private
-from .sandbox import MODES, limits_in_force, probe
+from .limits import limits_in_force
+from .sandbox import MODES, probe
 
 __all__ = ["GradeError", "PartResult", "GradeResult", "grade", "resolve_isolation",
            "add_arguments", "run"]
