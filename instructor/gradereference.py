@@ -191,6 +191,48 @@ def e2e_case(seed, shape, depth, lr, weight_decay=0.0, rank=None, zero=False):
             "params": {"depth": depth, "lr": lr, "weight_decay": weight_decay}}
 
 
+# --- the wide cases: only a formula finishes at this size -----------------------------
+#
+# Every case of loss_gradient is wide, and every test of factor_gradients
+# also needs one wide network (run once per grading, its verdict shared: see
+# checks/factor_gradients.py). There the formula takes milliseconds, while any
+# method that differentiates entry by entry re-evaluates the loss (or the whole
+# product) once or twice per entry and runs for minutes, far past the 10 s a
+# call may take.
+#
+# Measured in one process with one BLAS thread, as in a worker (the estimates
+# time a few seconds of the loop over entries and scale to all entries; the
+# complex step is Im L(w + ih e_i) / h, the centred differences evaluate L
+# twice per entry):
+#
+#   case                                       formula   complex step   centred differences
+#   factor_gradients, dims WIDE_DIMS              2 ms        ~120 s           ~70 s
+#   lp(p).grad_pred, pred 500 x 200, p = 2/4/3    1 ms     ~140/140/420 s     ~40/90/80 s
+#   lp(p).value_and_grad_e, X 500 x 200,          3 ms     ~160/160/260 s     ~70/90/90 s
+#     W_e 200 x 200, p = 2/4/3
+#
+# (Finite differences also miss the 1e-11 tolerance of these parts.) What the
+# clock cannot catch: the complex step of the scalar |r|^p applied to all
+# entries at once (2 ms), or per entry of W_e moving only its column of pred
+# (0.2..0.7 s). Those are not the formula either (the policy of the student
+# guide), but only a reader can tell.
+#
+# The inputs of one call are 0.9..2 MB of float64.
+
+WIDE_LOSS = {"n": 500, "d": 200, "k": 200}
+WIDE_DIMS = [140, 160, 150, 170, 130]  # no square factor, so no transpose passes
+
+
+def wide_loss_case(seed, p):
+    """A loss case of the wide size, with predictions X W_e^T of size ~1."""
+    return loss_case(seed, p, scale=1.0 / np.sqrt(WIDE_LOSS["d"]), **WIDE_LOSS)
+
+
+def wide_factor_case(seed):
+    """A factor case of the wide depth-4 network WIDE_DIMS."""
+    return factor_case(seed, WIDE_DIMS)
+
+
 # --- the public cases, stored in the release ---------------------------------------
 
 
@@ -228,4 +270,7 @@ def public_cases(seed=None):
                        "depth2-square": [3, 3, 3], "depth3": [5, 4, 6, 2],
                        "depth3-square": [3, 3, 3, 3], "shapes": [3, 7, 2, 5, 4]}.items():
         cases[f"factors/{name}"] = factor_case(s(50 + len(cases)), dims)
+    cases["loss/l2-wide"] = wide_loss_case(s(15), 2.0)
+    cases["loss/l4-wide"] = wide_loss_case(s(16), 4.0)
+    cases["factors/wide"] = wide_factor_case(s(60))
     return cases

@@ -5,8 +5,12 @@
 * width-1 bottlenecks, given and sampled (a sample is truncated to its best
   rank-``min(dims)`` approximation);
 * a rank above the narrowest hidden width is a ``ValueError`` when
-  ``end_to_end`` is given;
-* ``end_to_end = 0`` gives all-zero factors.
+  ``end_to_end`` is given (a rank equal to it is not);
+* ``end_to_end = 0`` gives all-zero factors (and a rank-1 one, through the
+  same widths, its balanced factors).
+
+Every test also needs real factors somewhere, so that a function that always
+raises, or always returns zeros, earns nothing.
 """
 
 import numpy as np
@@ -70,12 +74,24 @@ def test_rank_above_narrowest_width_is_an_error(rng, student):
     W_e = rng.standard_normal((3, 4))  # rank 3 > narrowest hidden width 2
     with pytest.raises(StudentError, match="raised ValueError"):
         run_balanced(student, dims, rng=5, end_to_end=W_e)
+    # Rank 2 = the narrowest width is no error: the factors exist (so a
+    # function that always raises earns nothing here).
+    W_e = rng.standard_normal((3, 2)) @ rng.standard_normal((2, 4))
+    factors = run_balanced(student, dims, rng=5, end_to_end=W_e)
+    check_balanced_product(factors, W_e, dims)
+    check_balancedness(factors, dims)
 
 
 @pytest.mark.points(1)
-def test_zero_end_to_end_gives_zero_factors(student):
+def test_zero_end_to_end_gives_zero_factors(rng, student):
     dims = [3, 4, 2, 5]
     factors = run_balanced(student, dims, rng=6, end_to_end=np.zeros((5, 3)))
     assert all(not np.any(W) for W in factors), (
         "balanced with end_to_end = 0 (rank 0) must return all-zero factors; got "
         + ", ".join(f"max|W_{j}| = {np.max(np.abs(W)):.1e}" for j, W in enumerate(factors, 1)))
+    # ... and a rank-1 end_to_end through the same architecture gives its
+    # balanced factors (so a function that always returns zeros earns nothing here).
+    W_e = np.outer(rng.standard_normal(5), rng.standard_normal(3))
+    factors = run_balanced(student, dims, rng=6, end_to_end=W_e)
+    check_balanced_product(factors, W_e, dims)
+    check_balancedness(factors, dims)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from assignmentlib import ROOT, canary, inject
+from attacks_answers import ANSWER_ATTACKS
 
 from deeplinear.assignment import PARTS, release
 from deeplinear.assignment.__main__ import main
@@ -426,6 +427,12 @@ if not seen:
     raise RuntimeError("no state from an earlier call")
 """)),
 ]
+
+
+#: Answers without the work (tests/attacks_answers.py): stubs that do none of the
+#: part's work, forged numerical_gradient reports, the complex step in place of a
+#: formula, the stored public answers as a lookup table.
+ATTACKS += [Attack(**spec) for spec in ANSWER_ATTACKS]
 
 
 def batches():

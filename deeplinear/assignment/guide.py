@@ -42,15 +42,42 @@ runs your function in a fresh Python process, without running
 `from deeplinear.network import factor_gradients`), so a syntax error in one
 file costs only the parts that import it, and an endless loop is stopped
 after 10 seconds. The expected values are stored arrays
-(`tests/grading/cases.npz`); gradients are compared to 1e-11 relative, which
-an exact formula reaches and finite differences do not. Finite differences
+(`tests/grading/cases.npz`); when you hand in, the same tests run on fresh
+inputs of the same shapes and kinds, so only code that computes the answers
+earns points. Gradients are compared to 1e-11 relative, which an exact
+formula reaches and finite differences do not. Finite differences
 (`numerical_gradient`, which is itself part 1) are still the best way to
 debug a gradient.
+
+In the tests of `numerical_gradient`, `f` is a black box: each call sends
+the array `f` reads to the tests, which evaluate the function and send the
+value back. They see every point where `f` was evaluated (each must be `x`
+with one entry moved by `+h` or `-h`), check that every entry of your result
+is the centred difference of the values `f` returned there, that `x` is
+restored bit for bit, and that an exception raised by `f` propagates at once.
 
 Your functions are the library: once they pass, `train`, the main command
 (`python -m deeplinear.experiments --steps 20`) and the tutorials
 (`DEEPLINEAR_QUICK=1 python tutorials/01_deep_linear_networks.py`) run on
 them.
+
+## Formulas, not numerical differentiation
+
+`loss_gradient` and `factor_gradients` ask for the gradient *formula*: the
+chain rule worked out, as in each stub's hint. Differentiating numerically,
+entry by entry, is not the formula and earns no points for these parts, even
+where its numbers are right: centred or one-sided finite differences, the
+complex step (`Im L(w + ih e_i) / h`, which is exact to rounding), calling
+`numerical_gradient`, or an automatic-differentiation package. The tests
+enforce this where time can tell: every test of these two parts also runs on a
+wide case (the loss with `pred` and `X` of shape 500 x 200; the network with
+widths 130 to 170 and depth 4). There the formula takes
+milliseconds, while differentiating entry by entry re-evaluates the loss or
+the whole product once or twice per entry and takes minutes, past the 10
+seconds a call may take. A numerical method that happens to be fast enough
+is still not the formula, and submissions may be read. Use
+`numerical_gradient` (and `deeplinear.gradcheck.check_factor_gradients`) to
+*check* your formulas, never in their place.
 
 ## The parts
 """

@@ -28,9 +28,14 @@ Recipes (``request["recipe"]``):
     ``grads``; answers the parameters and the named state arrays after every
     step.
 ``numerical_gradient``
-    Calls ``numerical_gradient(f, x[, h])`` with one of the test functions
-    below; answers the result, ``x`` (and the array it views) afterwards,
-    and how ``f`` was called.
+    Calls ``numerical_gradient(f, x[, h])`` where ``f`` is a black box: it
+    sends the array it reads (its argument, ``x`` itself, or the base array
+    ``x`` is a view of) to the judge's oracle and returns the judge's value.
+    Then it sends that array once more, so that the judge sees what the call
+    left behind; when ``f`` raised and the LookupError reached the recipe, it
+    sends the array, calls ``numerical_gradient`` again on the same ``x`` and
+    sends the array after that call. Answers only the result: everything
+    else the judge learns from the queries it answered itself.
 """
 
 import json
@@ -122,40 +127,6 @@ def resolve(target):
     return obj
 
 
-# --- test functions for numerical_gradient (the judge knows their gradients) ---
-
-def test_function(spec, x, calls):
-    """``f(v)`` for the recipe ``numerical_gradient``; records each call in ``calls``."""
-    name = spec["name"]
-    arrays = {k: v for k, v in spec.items() if isinstance(v, np.ndarray)}
-    raise_on = spec.get("raise_on_call")
-
-    def value(v):
-        if name == "quadratic":          # x^T A x / 2 + b^T x
-            return 0.5 * v @ arrays["A"] @ v + arrays["b"] @ v
-        if name == "sin_quartic":        # sum(C sin v) + sum(v^4) / 4
-            return float(np.sum(arrays["C"] * np.sin(v)) + 0.25 * np.sum(v ** 4))
-        if name == "cubes_of_x":         # sum(x^3), read through the closure
-            return float(np.sum(x ** 3))
-        if name == "cubes":              # sum(v^3)
-            return float(np.sum(v ** 3))
-        if name == "squares":            # sum(v^2)
-            return float(np.sum(v ** 2))
-        if name == "weighted_squares":   # sum(D v^2)
-            return float(np.sum(arrays["D"] * v ** 2))
-        if name == "sin_of_base":        # sum(C sin B), B the array x is a view of
-            return float(np.sum(arrays["C"] * np.sin(spec["__base__"])))
-        raise ValueError(f"unknown test function {name!r}")
-
-    def f(v):
-        calls.append(v is x)
-        if raise_on is not None and len(calls) == raise_on:
-            raise LookupError("the test function raised on purpose")
-        return value(v)
-
-    return f
-
-
 # --- the judge's oracle --------------------------------------------------------------
 
 def oracle(req):
@@ -225,30 +196,50 @@ def recipe_optimizer(req):
 
 
 def recipe_numerical_gradient(req):
+    """``numerical_gradient(f, x[, h])`` with the judge's f; see the module's docstring.
+
+    ``req["reads"]`` says which array f sends: ``"argument"`` (its argument
+    v), ``"x"`` (x itself, through the closure: only an in-place
+    perturbation moves it) or ``"base"`` (the array x is a view of,
+    ``x = base[::2, 1::2].T``). The recipe reports nothing about the call:
+    the judge checks the queries it recorded.
+    """
     from deeplinear import gradcheck
 
-    spec = load(req["function"])
-    if "view" in req:  # x is a view of a base array that f reads
+    ask = oracle(req)
+    if "view" in req:
         base = load(req["view"]["base"])
-        x = base[::2, 1::2].T
-        spec["__base__"] = base
+        x = base[::2, 1::2].T  # the judge indexes the same view
     else:
         base, x = None, load(req["x"])
-    calls = []
-    f = test_function(spec, x, calls)
-    raised = None
-    result = None
+    reads = req["reads"]
+    if reads == "argument":
+        def f(v):
+            return ask(v)
+    elif reads == "x":
+        def f(v):
+            return ask(x)
+    else:
+        def f(v):
+            return ask(base)
+
+    def snapshot():  # the array f reads, as it is now
+        ask(x if base is None else base)
+
+    def run():
+        if req.get("h") is None:
+            return gradcheck.numerical_gradient(f, x)
+        return gradcheck.numerical_gradient(f, x, h=req["h"])
+
     try:
-        result = gradcheck.numerical_gradient(f, x) if req.get("h") is None else \
-            gradcheck.numerical_gradient(f, x, h=req["h"])
+        result = run()
     except LookupError:
-        if spec.get("raise_on_call") is None:
+        if not req.get("f_raises"):
             raise
-        raised = "LookupError"
-    shares = isinstance(result, np.ndarray) and bool(np.shares_memory(result, x))
-    return {"value": result, "x_after": np.array(x), "base_after": base,
-            "calls": len(calls), "calls_with_x": sum(calls), "raised": raised,
-            "result_is_x": result is x or shares}
+        snapshot()      # x as the exception left it
+        result = run()  # again, from the same x (f raises only once)
+    snapshot()          # x after the call
+    return {"value": result}
 
 
 def recipe_ping(req):

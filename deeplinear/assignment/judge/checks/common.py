@@ -89,14 +89,18 @@ def _encode(value, arrays):
     return value
 
 
-def request(student, what, recipe, **fields):
+def request(student, what, recipe, oracle=None, **fields):
     """Run one recipe of ``tests/gradeworker.py``; return its answer (a dict).
 
-    ``what`` names the call in messages ("factor_gradients", ...).
+    ``what`` names the call in messages ("factor_gradients", ...). ``oracle``:
+    a function the judge evaluates for the worker over a pipe (see
+    ``sandbox.Runner.run``); the judge's record of its queries is in the
+    Response, which ``numerical_gradient``'s checks read through ``student.run``.
     """
     arrays = {}
     req = {"recipe": recipe, **{k: _encode(v, arrays) for k, v in fields.items()}}
-    response = student.run(req, arrays)
+    response = student.run(req, arrays) if oracle is None else \
+        student.run(req, arrays, oracle=oracle)
     if response.failure:
         raise StudentError(f"{what}: {response.failure}")
     if not response.ok:

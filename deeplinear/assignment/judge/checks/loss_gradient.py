@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import as_array, as_float, assert_relative_error, call, describe
+from .common import (
+    StudentError,
+    as_array,
+    as_float,
+    assert_relative_error,
+    call,
+    describe,
+)
 
 # Yours and the judge's are both exact formulas in float64; a different order
 # of the sums and products moves the result by a few eps times the number of
@@ -14,10 +21,27 @@ from .common import as_array, as_float, assert_relative_error, call, describe
 # formula (a missing p, 1/n instead of 1/(nk), a transpose) is off by 10% or more.
 GRADIENT_TOL = 1e-11
 
+#: Added to the message of a call cut short. The cases are wide (pred and X
+#: of shape (500, 200)): the formula takes a few milliseconds, while
+#: differentiating entry by entry re-evaluates the loss for every entry of
+#: pred or W_e and runs for minutes (measured in gradereference.py).
+WIDE_NOTE = ("at this size the formula takes a few milliseconds, while differentiating "
+             "entry by entry (finite differences or the complex step) evaluates the loss once "
+             "or twice per entry and does not finish: the part asks for the formula")
+
+
+def _call(student, *args, **kwargs):
+    try:
+        return call(student, *args, **kwargs)
+    except StudentError as exc:
+        if "cut short" not in str(exc):
+            raise
+        raise StudentError(f"{exc} ({WIDE_NOTE})") from None
+
 
 def run_grad_pred(student, case, what):
     p = case["params"]["p"]
-    value, after = call(student, "deeplinear.losses:lp", case["pred"], case["Y"],
+    value, after = _call(student, "deeplinear.losses:lp", case["pred"], case["Y"],
                         construct=[p], method="grad_pred")
     yours = as_array(value, f"lp({p:g}).grad_pred", case["pred"].shape)
     assert_relative_error(yours, case["expect_grad_pred"], GRADIENT_TOL, f"dL/dpred ({what})")
@@ -27,7 +51,7 @@ def run_grad_pred(student, case, what):
 
 def run_value_and_grad_e(student, case, what):
     p = case["params"]["p"]
-    value, after = call(student, "deeplinear.losses:lp", case["W_e"], case["X"], case["Y"],
+    value, after = _call(student, "deeplinear.losses:lp", case["W_e"], case["X"], case["Y"],
                         construct=[p], method="value_and_grad_e")
     ok = isinstance(value, tuple) and len(value) == 2
     assert ok, f"lp({p:g}).value_and_grad_e must return a pair (value, grad_e), got " \

@@ -12,11 +12,18 @@ relative to the largest entry (finite differences are the way to debug, but
 they cannot reach that). Points are per depth: depths 1, 2 and 3 here, each on
 a rectangular and a square network (more depths and shapes are tested when
 you hand in), and one test of a depth-4 network.
+
+Each test also needs the wide depth-4 network (dims ``[140, 160, 150, 170,
+130]``, run once and shared by every test of the part): there the formula
+takes milliseconds, and anything that differentiates entry by entry (finite
+differences, the complex step) runs past the 10 s a call may take. The part
+asks for the formula.
 """
 
 import pytest
 
-from deeplinear.assignment.judge.checks.factor_gradients import run_factor_gradients
+from deeplinear.assignment.judge.checks.factor_gradients import (
+    run_factor_gradients, run_wide_factor_gradients)
 
 pytestmark = pytest.mark.part("factor_gradients")
 
@@ -30,8 +37,10 @@ NETWORKS = ["depth1", "depth1-square", "depth2", "depth2-square", "depth3", "dep
 ])
 def test_depth(cases, student, network):
     run_factor_gradients(student, cases(f"factors/{network}"))
+    run_wide_factor_gradients(student, cases("factors/wide"))
 
 
 @pytest.mark.points(3)
 def test_depth_4_shapes_and_inputs_unchanged(cases, student):
     run_factor_gradients(student, cases("factors/shapes"))
+    run_wide_factor_gradients(student, cases("factors/wide"))

@@ -10,6 +10,11 @@ What is tested (public part; more tests are run when you hand in):
 * ``lp(p).value_and_grad_e(W_e, X, Y)`` for l2 and l4: the value, and the
   gradient with respect to ``W_e`` (shape ``(k, d)``).
 
+The cases are wide: ``pred``, ``Y`` and ``X`` of shape ``(500, 200)``, ``W_e`` of
+``(200, 200)``. The formula takes a few milliseconds there, while differentiating entry by entry (finite differences,
+the complex step) evaluates the loss once or twice per entry and runs for
+minutes, past the 10 s a call may take: the part asks for the formula.
+
 Expected values are stored arrays (cases.npz beside the tests; when you hand in, fresh inputs of the same
 shapes and kinds), compared to
 1e-11 relative to the largest entry: an exact formula gets there, centred
@@ -25,19 +30,23 @@ pytestmark = pytest.mark.part("loss_gradient")
 
 @pytest.mark.points(1.5)
 def test_grad_pred_l2(cases, student):
-    run_grad_pred(student, cases("loss/l2"), "l2, pred of shape (7, 2)")
+    case = cases("loss/l2-wide")
+    run_grad_pred(student, case, f"l2, pred of shape {case['pred'].shape}")
 
 
 @pytest.mark.points(1.5)
 def test_grad_pred_l4_several_outputs(cases, student):
-    run_grad_pred(student, cases("loss/l4"), "l4, pred of shape (6, 3)")
+    case = cases("loss/l4-wide")
+    run_grad_pred(student, case, f"l4, pred of shape {case['pred'].shape}")
 
 
 @pytest.mark.points(1.5)
 def test_value_and_grad_e_l2(cases, student):
-    run_value_and_grad_e(student, cases("loss/l2"), "l2, W_e of shape (2, 4)")
+    case = cases("loss/l2-wide")
+    run_value_and_grad_e(student, case, f"l2, W_e of shape {case['W_e'].shape}")
 
 
 @pytest.mark.points(1.5)
 def test_value_and_grad_e_l4(cases, student):
-    run_value_and_grad_e(student, cases("loss/l4"), "l4, W_e of shape (3, 3)")
+    case = cases("loss/l4-wide")
+    run_value_and_grad_e(student, case, f"l4, W_e of shape {case['W_e'].shape}")

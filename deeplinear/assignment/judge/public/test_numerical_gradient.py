@@ -9,64 +9,52 @@ What is tested (public part; more tests are run when you hand in):
 * that ``x`` is restored *exactly* (bit for bit) afterwards, and that the
   result is a new array with the shape of ``x``.
 
-Your function runs in a separate process (tests/gradeworker.py holds the test
-functions f); the exact derivatives are written out in this file.
+The function ``f`` is a black box: your code runs in a separate process, and
+each call of ``f`` sends the array it reads to the tests, which evaluate the
+function and send the value back (``checks/numerical_gradient.py`` holds the
+functions and their exact gradients). The tests see every point where ``f``
+was evaluated: each must be ``x`` with one entry moved to ``x[i] + h`` or
+``x[i] - h``, both for every entry, and each entry of your result must be the
+centred difference of the values ``f`` returned there. The values carry a
+tiny noise (about 1e-14 of ``f``), so only a result computed from them
+passes; it is also compared with the exact gradient.
 """
 
-import numpy as np
 import pytest
 
-from deeplinear.assignment.judge.checks.common import changed
-from deeplinear.assignment.judge.checks.numerical_gradient import check_gradient, run_numerical_gradient
+from deeplinear.assignment.judge.checks.numerical_gradient import (
+    check_call, quadratic, run_numerical_gradient, sin_quartic, unrestorable, weighted_cubes)
 
 pytestmark = pytest.mark.part("numerical_gradient")
 
 
 @pytest.mark.points(2)
 def test_quadratic_vector(rng, student):
-    n = 6
-    M = rng.standard_normal((n, n))
-    A = M @ M.T + np.eye(n)
-    b = rng.standard_normal(n)
-    x = rng.standard_normal(n)
     # On a quadratic the centred difference is exact for any h (its error term
     # is h^2 f''' / 6 = 0), and h = 1e-4 keeps rounding at eps*|f|/h ~ 1e-11;
     # a one-sided difference would be off by h A_ii / 2 ~ 1e-4 relative.
-    got = run_numerical_gradient(student, {"name": "quadratic", "A": A, "b": b}, x, h=1e-4)
-    check_gradient(got["value"], A @ x + b,
-                   "f(x) = x^T A x / 2 + b^T x (gradient A x + b), h = 1e-4")
+    f = quadratic(rng, 6)
+    run = run_numerical_gradient(student, f, rng, x=rng.standard_normal(6), h=1e-4)
+    check_call(run, f"{f.what}, x of shape (6,), h = 1e-4")
 
 
 @pytest.mark.points(2)
 def test_smooth_function_of_a_matrix(rng, student):
-    X = rng.standard_normal((3, 4))
-    C = rng.standard_normal((3, 4))
-    got = run_numerical_gradient(student, {"name": "sin_quartic", "C": C}, X, h=1e-5)
-    check_gradient(got["value"], C * np.cos(X) + X ** 3,
-                   "f(X) = sum(C sin X) + sum(X^4)/4 for a 3x4 matrix X")
+    f = sin_quartic(rng, (3, 4))
+    run = run_numerical_gradient(student, f, rng, x=rng.standard_normal((3, 4)), h=1e-5)
+    check_call(run, f"{f.what}, a 3x4 matrix X, h = 1e-5")
 
 
 @pytest.mark.points(2)
-def test_perturbs_x_in_place_and_restores_it_exactly(student):
-    # Values where x + h - h or x + h - 2h + h differ from x in floating point
-    # (-7e-9, pi, 2.3): restoring by arithmetic would leave rounding errors,
-    # so the original value must be saved and put back.
-    x = np.array([[0.1, 1.0 / 3.0, -2.0 ** 0.5], [2.3, -7e-9, np.pi]])
+def test_perturbs_x_in_place_and_restores_it_exactly(rng, student):
+    # Entries where x + h - h (and every other arithmetic way back) differs
+    # from x in floating point: the original value must be saved and put back.
     h = 1e-4
+    x = unrestorable(rng, (2, 3), h)
     # f reads x through its closure, not its argument: this only works if
-    # numerical_gradient moves the entries of x itself.
-    got = run_numerical_gradient(student, {"name": "cubes_of_x"}, x, h=h)
-    calls, with_x = got["calls"], got["calls_with_x"]
-    assert calls == with_x and calls >= 2 * x.size, (
-        f"f should be called as f(x) with the array x itself, twice per entry "
-        f"(at least {2 * x.size} calls); got {calls} calls, {calls - with_x} of them with "
-        "another object")
-    after = got["x_after"]
-    assert np.array_equal(after, x), (
-        f"x must be restored exactly (bit for bit) after numerical_gradient: "
-        f"{changed(after, x)}. Save the old value and put it back.")
-    assert not got["result_is_x"], (
-        "numerical_gradient must return a new array, not x itself or a view of it")
-    # d/dx sum(x^3) = 3 x^2; the centred difference of x^3 is exactly 3x^2 + h^2.
-    check_gradient(got["value"], 3 * x ** 2 + h ** 2,
-                   "f(x) = sum(x^3) read through a closure, h = 1e-4")
+    # numerical_gradient moves the entries of x itself. The centred difference
+    # of x^3 is exactly 3x^2 + h^2, the value compared with.
+    f = weighted_cubes(rng, x.shape)
+    run = run_numerical_gradient(student, f, rng, x=x, h=h, reads="x")
+    check_call(run, f"{f.what} read through a closure, h = 1e-4 (centred difference "
+                    "D (3x^2 + h^2))")
