@@ -251,8 +251,6 @@ def public_cases(seed=None):
     """
     s = lambda base: fresh(base, seed)  # noqa: E731
     cases = {
-        "loss/l2": loss_case(s(11), 2.0, 7, 4, 2),
-        "loss/l4": loss_case(s(12), 4.0, 6, 3, 3),
         "sgd/plain": sgd_case(s(21), (1, 7), 3, lr=0.1),
         "sgd/momentum": sgd_case(s(22), (1, 6), 5, lr=0.05, momentum=0.9),
         "sgd/weight-decay": sgd_case(s(23), (1, 5), 4, lr=0.1, momentum=0.5, weight_decay=0.3),

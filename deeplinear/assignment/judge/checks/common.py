@@ -19,7 +19,7 @@ import re
 
 import numpy as np
 
-from ..wire import NumpyScalar, Unsupported
+from ..wire import NumpyScalar, Unsupported, encode
 
 # Entries that cancel to ~0 are compared with this absolute tolerance (a few
 # ulps of O(1) numbers), beside each check's relative one.
@@ -73,34 +73,14 @@ class StudentError(AssertionError):
     """The student's code raised, or its worker gave no answer: the test fails."""
 
 
-def _encode(value, arrays):
-    if isinstance(value, np.ndarray):
-        name = f"in_{len(arrays)}.npy"
-        arrays[name] = value
-        return {"__array__": name}
-    if isinstance(value, tuple):
-        return {"__tuple__": [_encode(v, arrays) for v in value]}
-    if isinstance(value, list):
-        return [_encode(v, arrays) for v in value]
-    if isinstance(value, dict):
-        return {k: _encode(v, arrays) for k, v in value.items()}
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    return value
+def request(student, what, recipe, **fields):
+    """Run one recipe of ``worker.py``; return its answer (a dict).
 
-
-def request(student, what, recipe, oracle=None, **fields):
-    """Run one recipe of ``tests/gradeworker.py``; return its answer (a dict).
-
-    ``what`` names the call in messages ("factor_gradients", ...). ``oracle``:
-    a function the judge evaluates for the worker over a pipe (see
-    ``sandbox.Runner.run``); the judge's record of its queries is in the
-    Response, which ``numerical_gradient``'s checks read through ``student.run``.
+    ``what`` names the call in messages ("factor_gradients", ...).
     """
     arrays = {}
-    req = {"recipe": recipe, **{k: _encode(v, arrays) for k, v in fields.items()}}
-    response = student.run(req, arrays) if oracle is None else \
-        student.run(req, arrays, oracle=oracle)
+    req = {"recipe": recipe, **{k: encode(v, arrays) for k, v in fields.items()}}
+    response = student.run(req, arrays)
     if response.failure:
         raise StudentError(f"{what}: {response.failure}")
     if not response.ok:
