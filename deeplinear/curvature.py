@@ -34,14 +34,14 @@ Every first derivative here comes from the library's own gradients, never
 from a second copy of their formulas: ``dL/dpred`` and ``G = dL/dW_e`` from
 the loss (:meth:`~deeplinear.losses.Loss.grad_pred`,
 :meth:`~deeplinear.losses.Loss.value_and_grad_e`), and every product
-``S_j^T (.) P_j^T`` from :func:`~deeplinear.network.factor_gradients`. In the
+``S_j^T (.) P_j^T`` from :func:`~deeplinear.factor_gradients`. In the
 course's student release those are the student's functions, and this module
 runs on them. What is computed here is second order: ``h`` from
 ``dL/dpred``, and the derivatives along V of the products, by dual numbers
 written as block matrices: ``[[A, A'], [0, A]] [[B, B'], [0, B]] =
 [[AB, AB' + A'B], [0, AB]]``, the product rule. So the blocks
 ``[[W_j, V_j], [0, W_j]]`` multiply to ``[[W_e, dW_e], [0, W_e]]``, and
-:func:`~deeplinear.network.factor_gradients` of them with ``[[G, 0], [dG, G]]``
+:func:`~deeplinear.factor_gradients` of them with ``[[G, 0], [dG, G]]``
 has ``dS_j^T G P_j^T + S_j^T dG P_j^T + S_j^T G dP_j^T`` as its lower-left
 block (d_j, d_{j-1}).
 
@@ -223,7 +223,7 @@ def factor_hvp(objective, factors, V, *, eps=None) -> list:
         The direction; a flat vector is the factors raveled and concatenated.
     eps : float, optional
         None (default): exact, by differentiating the factor gradient along V
-        (the ``H_F[V]`` equation): one :func:`~deeplinear.network.factor_gradients`
+        (the ``H_F[V]`` equation): one :func:`~deeplinear.factor_gradients`
         of the dual blocks ``[[W_j, V_j], [0, W_j]]`` (see the module notes),
         O(N) products of matrices twice the size of the factors.
         Given: the centred difference ``(grad(W + eps V) - grad(W - eps V)) / (2 eps)``
@@ -277,7 +277,7 @@ def end_to_end_preconditioner(factors) -> np.ndarray:
     ``||W_e||^(2-2/N) (I + (N-1) u u^T)``.
 
     Column by column: for each unit matrix ``E`` (k, d), ``J^T E`` is
-    :func:`~deeplinear.network.factor_gradients` ``(factors, E)`` and ``J`` maps
+    :func:`~deeplinear.factor_gradients` ``(factors, E)`` and ``J`` maps
     those steps ``D_j`` to the move ``sum_j S_j D_j P_j`` of ``W_e`` (the
     upper-right block of the product of the dual blocks). M is symmetric; the
     mean with its transpose removes the rounding-level asymmetry of the columns.
