@@ -33,6 +33,19 @@ from deeplinear.assignment.judge.private import check_private, reference
 
 # --- lazy stubs ----------------------------------------------------------------------
 
+#: The queries of numerical_gradient done right, and nothing else (x restored).
+MOVE_AND_RESTORE = '''
+for i in np.ndindex(x.shape):
+    old = x[i]
+    try:
+        x[i] = old + h
+        f(x)
+        x[i] = old - h
+        f(x)
+    finally:
+        x[i] = old
+'''
+
 LAZY = [
     {"name": "lazy: calls f twice per entry (x unmoved) and returns zeros",
      "part": "numerical_gradient", "body": '''
@@ -43,18 +56,7 @@ return np.zeros_like(x)
 '''},
     {"name": "lazy: returns x itself", "part": "numerical_gradient", "body": "return x"},
     {"name": "lazy: moves and restores x correctly, returns zeros", "part": "numerical_gradient",
-     "body": '''
-for i in np.ndindex(x.shape):
-    old = x[i]
-    try:
-        x[i] = old + h
-        f(x)
-        x[i] = old - h
-        f(x)
-    finally:
-        x[i] = old
-return np.zeros_like(x)
-'''},
+     "body": MOVE_AND_RESTORE + "return np.zeros_like(x)\n"},
     {"name": "lazy: zeros", "part": "loss_gradient",
      "body": ["return np.zeros_like(pred)", "return 0.0, np.zeros_like(W_e)"]},
     {"name": "lazy: zeros", "part": "factor_gradients",
@@ -85,17 +87,8 @@ return np.zeros_like(x)
 # that spec in f's closure and in the worker's frames, after moving x as the
 # tests want; without it, it falls back to the gradient of the old public
 # closure test, sum(x^3).
-OLD_CLOSED_FORM = '''
+OLD_CLOSED_FORM = MOVE_AND_RESTORE + '''
 import sys
-for i in np.ndindex(x.shape):
-    old = x[i]
-    try:
-        x[i] = old + h
-        f(x)
-        x[i] = old - h
-        f(x)
-    finally:
-        x[i] = old
 spec = None
 for cell in getattr(f, "__closure__", None) or ():
     try:

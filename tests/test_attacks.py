@@ -129,6 +129,15 @@ for W in fs:
 return dW
 '''
 
+#: A mark left in ``folder`` by one call, looked for by the next.
+STATE = """
+import os
+seen = os.path.exists("{folder}/dl-canary-state")
+open("{folder}/dl-canary-state", "a").close()
+if not seen:
+    raise RuntimeError("no state from an earlier call")
+"""
+
 ATTACKS = [
     # --- what a release leaves behind ------------------------------------------
     Attack("call the kernels and twins left in the release", "factor_gradients", '''
@@ -410,22 +419,10 @@ for pattern in ("/root/.pyenv/versions/*/lib/python3*/site-packages",
     sys.path += glob.glob(pattern)
 import _pytest, hypothesis  # noqa: F401  (reachable: then the solution runs)
 """)),
-    Attack("state kept in /tmp from one call to the next", "loss_gradient", canary(
-        "loss_gradient", """
-import os
-seen = os.path.exists("/tmp/dl-canary-state")
-open("/tmp/dl-canary-state", "a").close()
-if not seen:
-    raise RuntimeError("no state from an earlier call")
-""")),
-    Attack("state kept in /dev/shm from one call to the next", "e2e_update", canary(
-        "e2e_update", """
-import os
-seen = os.path.exists("/dev/shm/dl-canary-state")
-open("/dev/shm/dl-canary-state", "a").close()
-if not seen:
-    raise RuntimeError("no state from an earlier call")
-""")),
+    Attack("state kept in /tmp from one call to the next", "loss_gradient",
+           canary("loss_gradient", STATE.format(folder="/tmp"))),
+    Attack("state kept in /dev/shm from one call to the next", "e2e_update",
+           canary("e2e_update", STATE.format(folder="/dev/shm"))),
 ]
 
 
