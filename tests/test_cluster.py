@@ -255,6 +255,7 @@ def test_an_unreachable_scheduler_fails_fast_in_one_line(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "tcp://127.0.0.1:1" in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists(), "a failed command left a folder"
 
 
 @pytest.mark.slow

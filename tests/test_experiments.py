@@ -280,6 +280,7 @@ def test_cli_abalone_is_the_same_with_one_or_two_jobs(tmp_path, capsys, shared_d
     (["--init", "orthogonal"], "init: unknown 'orthogonal'"),
     (["--optimizer", "rmsprop"], "optimizer: unknown 'rmsprop'"),
     (["--loss", "huber"], "loss: expected 'l2', 'l4'"),
+    (["--loss", "l1"], "loss: expected 'l2', 'l4', 'l<p>' with p > 1"),
     (["csv"], "csv: expected a PATH"),
     (["nosuchdata"], "invalid choice: 'nosuchdata'"),
 ])
@@ -301,11 +302,52 @@ def test_cli_unwritable_out_fails_before_any_run(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cli, "run_preset", lambda *a, **k: ran.append(1))
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    for out in ("/proc/deeplinear-results", str(blocker / "results")):
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    monkeypatch.setattr(cli.os, "access", lambda path, mode: path != str(readonly))
+    for out in (str(blocker), str(blocker / "results"), str(readonly / "results")):
         assert main(["--steps", "5", "--out", out]) == 2
         err = capsys.readouterr().err
         assert f"--out: cannot write to {out}:" in err and len(err.strip().splitlines()) == 1
     assert not ran, "runs started although their results could not be written"
+    assert not (readonly / "results").exists()
+
+
+def test_cli_refuses_to_overwrite_results_without_force(tmp_path, capsys):
+    args = ["--steps", "3", "--hidden", "[]", "--lrs", "0.01", "--seeds", "0", "--jobs", "1",
+            "--quiet", "--out", str(tmp_path / "r")]
+    assert main(args) == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir()}
+    assert main([*args, "--steps", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "already holds results" in err and "--force" in err and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir()} == before
+    assert main([*args, "--steps", "4", "--force"]) == 0
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["config"]["steps"] == 4
+
+
+def test_cli_a_command_that_fails_leaves_no_folder(tmp_path, monkeypatch, capsys):
+    import deeplinear.experiments.__main__ as cli
+
+    def unreachable(args):
+        raise ConnectionError("--scheduler: no Dask scheduler answered")
+
+    monkeypatch.setattr(cli, "_executor", unreachable)
+    out = tmp_path / "deep" / "never"
+    assert main(["--steps", "3", "--out", str(out)]) == 2
+    assert "no Dask scheduler answered" in capsys.readouterr().err
+    assert not (tmp_path / "deep").exists()
+
+
+def test_cli_notes_dropped_repeats_of_seeds_and_lrs(tmp_path, capsys):
+    assert main(["--steps", "3", "--hidden", "[]", "--lrs", "0.01", "0.01", "--seeds", "1", "0",
+                 "1", "--jobs", "1", "--out", str(tmp_path / "r")]) == 0
+    err = capsys.readouterr().err
+    assert "--lrs: each value runs once; dropped the repeats of 0.01" in err
+    assert "--seeds: each value runs once; dropped the repeats of 1" in err
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["runs"] == 2
 
 
 def test_long_runs_record_every_kth_step_and_say_so(tmp_path, capsys):

@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import os
 import sys
-import tempfile
 import time
 import warnings
 
@@ -68,7 +67,10 @@ def build_parser():
     parser.add_argument("--weight-decay", type=float, default=None,
                         help="L2 penalty weight_decay/2 sum ||W_j||^2 (default: the preset's, 0 in all)")
     parser.add_argument("--out", default=None,
-                        help="output directory (default: results/<dataset>-<preset>-<time>)")
+                        help="output directory (default: results/<dataset>-<preset>-<time>); "
+                             "made when the results are written")
+    parser.add_argument("--force", action="store_true",
+                        help="write into an --out that already holds results (default: refuse)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="parallel worker processes, or the workers of --scheduler local "
                              "(default: all cores, here %(default)s)")
@@ -102,6 +104,11 @@ def _check_args(parser, args):
         parser.error(f"--weight-decay: expected a number >= 0, got {args.weight_decay}")
     if args.jobs < 1:
         parser.error(f"--jobs: expected an integer >= 1, got {args.jobs}")
+    for option, values in (("--lrs", args.lrs), ("--seeds", args.seeds)):
+        repeated = sorted({v for v in values or () if values.count(v) > 1})
+        if repeated and not args.quiet:
+            print(f"{PROG}: note: {option}: each value runs once; dropped the repeats of "
+                  + ", ".join(f"{v:g}" for v in repeated), file=sys.stderr)
 
 
 def load_data(args, quiet):
@@ -138,7 +145,7 @@ def main(argv=None) -> int:
 
     out = args.out or os.path.join(
         "results", f"{data.name}-{args.preset}-{time.strftime('%Y%m%d-%H%M%S')}")
-    problem = _unwritable(out)
+    problem = _unwritable(out) or (None if args.force else _holds_results(out))
     if problem:  # before any run: the results would be lost at the end
         print(f"{PROG}: error: --out: cannot write to {out}: {problem}", file=sys.stderr)
         return 2
@@ -182,14 +189,30 @@ def _executor(args):
 
 
 def _unwritable(out):
-    """Why ``out`` cannot hold the results (None if it can): made and probed now."""
-    try:
-        os.makedirs(out, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=out)
-        os.close(fd)
-        os.remove(probe)
-    except OSError as exc:
-        return exc.strerror or type(exc).__name__
+    """Why ``out`` cannot hold the results (None if it can), without making it: the
+    folder is made when the results are written, so a failed command leaves none."""
+    path = os.path.abspath(out)
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            return "it exists and is not a folder"
+        existing = path
+    else:
+        existing = os.path.dirname(path)
+        while not os.path.exists(existing):
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing):
+            return f"{existing} is not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable"
+    return None
+
+
+def _holds_results(out):
+    """Why writing into ``out`` would overwrite earlier results (None if it would not)."""
+    found = [n for n in ("curves.csv", "summary.json", "curves.png")
+             if os.path.exists(os.path.join(out, n))]
+    if found:
+        return f"it already holds results ({', '.join(found)}); give a new folder, or --force"
     return None
 
 

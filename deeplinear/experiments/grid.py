@@ -125,11 +125,11 @@ def _init_name(name):
 
 
 def _loss_name(name):
-    name = name.lower()
-    if not (name.startswith("l") and name[1:].replace(".", "", 1).isdigit()
-            and float(name[1:]) >= 1):
-        raise ValueError(f"loss: expected 'l2', 'l4' or 'l<p>' with p >= 1, got {name!r}")
-    return name
+    """``name`` lowercased, if the losses accept it (their own check: ``get_loss``)."""
+    from ..losses import get_loss
+
+    get_loss(name)
+    return name.lower()
 
 
 def _as_positive_floats(values, what):
