@@ -6,15 +6,16 @@ One *full step* of full-batch gradient descent on a deep linear network:
 the loss value, the gradients of all factors W_1..W_N, and one SGD update
 of every factor in place. Two implementations are timed on the same data:
 
-* ours: one evaluation of the compiled objective,
-  ``deeplinear._compiled.value_and_grads(Objective(X, Y, loss), factors)``
-  (the kernel a step of the compiled training loop runs), followed by
+* ours: one evaluation of the compiled objective by the kernels one step of
+  the compiled training loop runs (``compiled_value_and_grads`` below:
+  ``end_to_end_into``, ``losses_into``, ``gradients_from_grad_e`` of
+  ``deeplinear._kernels.train`` on the loop's ``Data``), followed by
   ``deeplinear.optim.SGD(factors, lr).step(grads)`` (or ``W -= lr * g`` if
   ``deeplinear.optim`` is not importable). For l2 the kernels work from the
   moments X^T X / n (computed on first use), so a step costs nothing
   proportional to n; for l4 they make one fused numba pass over the data,
   or, on narrow single-output data such as abalone-like, work from the
-  fourth moments of [x, y] (``deeplinear._compiled.uses_fourth_moments``).
+  fourth moments of [x, y] (``deeplinear._kernel_data.uses_fourth_moments``).
 * numpy: the same step on the library's NumPy path,
   ``Objective.value_and_grads`` (through the predictions) and ``SGD.step``;
   reported for information, without a target.
@@ -78,7 +79,9 @@ import time
 import numba
 import numpy as np
 
-from deeplinear import _compiled
+from deeplinear import _kernel_data
+from deeplinear._kernels import train as kernel_train
+from deeplinear._kernels.interface import Workspace
 from deeplinear.objective import Objective
 from deeplinear.train import train
 
@@ -176,6 +179,22 @@ def layer_by_layer(factors, X, Y, p):
     return float(value), grads
 
 
+def compiled_value_and_grads(objective, factors):
+    """The objective and its factor gradients by the kernels of one step of the
+    compiled loop, on the loop's ``Data`` and a workspace of one run."""
+    ch = _kernel_data.chain(objective, factors)
+    data = _kernel_data.kernel_data(objective, ch.transposed)
+    batch = ch.batch_workspace(1)
+    work = Workspace(*(a if name == "kd" else a[0] for name, a in zip(Workspace._fields, batch)))
+    params = ch.pack(factors)
+    kernel_train.end_to_end_into(params, work, data)
+    values = np.empty(1)
+    kernel_train.losses_into(batch.W_e, batch.grad_e, values, np.ones(1, dtype=np.bool_), data,
+                             data.X, data.C, data.M4)
+    value = kernel_train.gradients_from_grad_e(params, work, data, values[0])
+    return float(value), ch.unkernel(ch.views(work.dW))
+
+
 def make_ours(X, Y, loss, factors, compiled=True):
     """Return step() for the package path; it updates ``factors`` in place."""
     obj = Objective(X, Y, loss=loss)
@@ -183,7 +202,7 @@ def make_ours(X, Y, loss, factors, compiled=True):
 
     def step():
         if compiled:
-            value, grads = _compiled.value_and_grads(obj, factors)
+            value, grads = compiled_value_and_grads(obj, factors)
         else:
             value, grads = obj.value_and_grads(factors)
         if opt is not None:
@@ -239,7 +258,7 @@ def best_rate(step, factors, start, min_time, repeats=3):
 
 
 def check_agreement(obj, X, Y, p, start, label):
-    value, grads = _compiled.value_and_grads(obj, start)
+    value, grads = compiled_value_and_grads(obj, start)
     numpy_value, numpy_grads = obj.value_and_grads(start)
     ref_value, ref_grads = layer_by_layer(start, X, Y, p)
     np.testing.assert_allclose(numpy_value, ref_value, rtol=RTOL, err_msg=f"{label}: numpy loss")
@@ -301,7 +320,7 @@ def l4_lockstep_seconds(X, Y, start, min_time, repeats=3):
 
     def run(steps):
         t0 = time.perf_counter()
-        hs = train_lrs(objective, start, lrs=lrs, steps=steps, record_every=steps, compiled=True)
+        hs = train_lrs(start, objective, lrs=lrs, steps=steps, record_every=steps, compiled=True)
         elapsed = time.perf_counter() - t0
         if any(h.diverged for h in hs):
             raise RuntimeError("l4 lockstep timing run diverged; lower LR")

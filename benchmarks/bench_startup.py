@@ -42,7 +42,7 @@ LIBS = [sys.executable, "-c", "import numpy, numba, pandas, matplotlib.pyplot"]
 FLOOR = [sys.executable, "-c", "import numpy, numba, pandas, matplotlib.pyplot; "
          "from deeplinear._kernels.chain import squared_norm_sum; "
          "squared_norm_sum(numpy.zeros(3))"]
-MESSAGE = "deeplinear: compiling the numba kernels"
+MESSAGE = "deeplinear: compiling "
 
 
 def timed(cmd, env=None):

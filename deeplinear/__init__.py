@@ -13,8 +13,9 @@ from .dynamics import e2e_update, e2e_update_single_output
 from .gradcheck import check_factor_gradients, numerical_gradient, rel_error
 from .linalg import psd_power
 from .network import balancedness, end_to_end, factor_gradients
-from .objective import Objective, loss_and_gradients, value_and_grads
-from .train import History, train, train_lrs
+from .objective import Objective, value_and_grads
+from .run_settings import RunSettings
+from .train import History, train, train_lrs, train_objective, train_runs
 
 __version__ = "0.1.0"
 
@@ -22,7 +23,6 @@ __all__ = [
     "end_to_end",
     "factor_gradients",
     "value_and_grads",
-    "loss_and_gradients",
     "Objective",
     "balancedness",
     "psd_power",
@@ -32,7 +32,10 @@ __all__ = [
     "rel_error",
     "check_factor_gradients",
     "train",
+    "train_objective",
     "train_lrs",
+    "train_runs",
+    "RunSettings",
     "History",
     "curvature",
     "datasets",

@@ -37,8 +37,8 @@ the loss (:meth:`~deeplinear.losses.Loss.grad_pred`,
 ``S_j^T (.) P_j^T`` from :func:`~deeplinear.factor_gradients`. In the
 course's student release those are the student's functions, and this module
 runs on them. What is computed here is second order: ``h`` from
-``dL/dpred``, and the derivatives along V of the products, by dual numbers
-written as block matrices: ``[[A, A'], [0, A]] [[B, B'], [0, B]] =
+``dL/dpred`` (in ``deeplinear._loss_hessian``), and the derivatives along V
+of the products, by dual numbers written as block matrices: ``[[A, A'], [0, A]] [[B, B'], [0, B]] =
 [[AB, AB' + A'B], [0, AB]]``, the product rule. So the blocks
 ``[[W_j, V_j], [0, W_j]]`` multiply to ``[[W_e, dW_e], [0, W_e]]``, and
 :func:`~deeplinear.factor_gradients` of them with ``[[G, 0], [dG, G]]``
@@ -60,10 +60,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validation import (as_array_list, as_factors, as_matrix, as_rng, check_data, check_depth,
+from ._loss_hessian import hessian_blocks, second_derivative
+from ._validation import (as_array_list, as_factors, as_matrix, as_rng, check_depth,
                           check_positive)
 from .linalg import psd_power
-from .losses import get_loss
 from .network import end_to_end, factor_gradients
 from .objective import Objective
 
@@ -84,45 +84,6 @@ class Eigenpair(NamedTuple):
     vector: np.ndarray
 
 
-def _loss_data(W_e, X, Y, loss, *, need_W_e=False):
-    """Checked inputs and ``h = d^2L/dpred^2`` entrywise, shape (n, k), from the loss's gradient.
-
-    ``dL/dpred = p |r|^(p-1) sign(r) / (n k)`` is ``Loss.grad_pred``; its
-    derivative in ``pred`` is ``(p - 1) (dL/dpred) / r`` wherever ``r != 0``.
-    l2 has the constant ``h = dL/dpred`` at residual 1 (``2 / (n k)``), so
-    ``W_e`` may be None for it; for p > 2, ``h = 0`` where ``r = 0``; for
-    p < 2, ``h`` does not exist there.
-    """
-    loss = get_loss(loss)
-    X, Y = check_data(X, Y)
-    if W_e is None and (loss.p != 2 or need_W_e):
-        raise ValueError(f"W_e: required for {loss.name}, whose Hessian depends on the "
-                         "residuals; only the l2 Hessian is the same at every W_e")
-    if W_e is not None:
-        W_e = as_matrix(W_e, "W_e")
-        X, Y = check_data(X, Y, d_in=W_e.shape[1], d_out=W_e.shape[0])
-    if loss.p == 2:                                      # (p - 1) dL/dpred at r = 1
-        return W_e, X, Y, loss, (loss.p - 1) * loss.grad_pred(np.ones_like(Y), np.zeros_like(Y))
-    pred = X @ W_e.T
-    r = pred - Y
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = (loss.p - 1) * loss.grad_pred(pred, Y) / r
-    if loss.p > 2:
-        h[r == 0] = 0.0                                  # |r|^(p-2) = 0 there
-    if not np.all(np.isfinite(h)):                       # 0 / 0 at r = 0 for p < 2
-        raise ValueError(f"W_e: the Hessian of {loss.name} (p < 2) does not exist where a "
-                         "residual is exactly zero, as one is here")
-    return W_e, X, Y, loss, h
-
-
-def _blocks(W_e, X, Y, loss="l2"):
-    """The k diagonal blocks (d, d) of H_e; for l2 one block stands for all."""
-    W_e, X, Y, loss, h = _loss_data(W_e, X, Y, loss)
-    if loss.p == 2:                                      # h is the same in every column
-        return [(X * h[:, [0]]).T @ X], Y.shape[1]
-    return [(X * h[:, [a]]).T @ X for a in range(Y.shape[1])], 1
-
-
 def loss_hessian(W_e, X, Y, loss="l2") -> np.ndarray:
     """Hessian of the loss with respect to ``vec(W_e) = W_e.ravel()``.
 
@@ -139,7 +100,7 @@ def loss_hessian(W_e, X, Y, loss="l2") -> np.ndarray:
     ndarray, shape (k d, k d)
         Block diagonal; for l2 ``kron(I_k, 2 X^T X / (n k))``.
     """
-    blocks, repeat = _blocks(W_e, X, Y, loss)
+    blocks, repeat = hessian_blocks(W_e, X, Y, loss)
     blocks = blocks * repeat
     d = X.shape[1]
     H = np.zeros((d * len(blocks), d * len(blocks)))
@@ -154,7 +115,7 @@ def loss_hvp(W_e, V, X, Y, loss="l2") -> np.ndarray:
     Returns ``dG``, shape (k, d): the derivative of ``dL/dW_e`` along V,
     ``loss_hessian(W_e, X, Y, loss) @ V.ravel()`` reshaped.
     """
-    W_e, X, Y, loss, h = _loss_data(W_e, X, Y, loss, need_W_e=True)
+    W_e, X, Y, loss, h = second_derivative(W_e, X, Y, loss, need_W_e=True)
     V = as_matrix(V, "V")
     if V.shape != W_e.shape:
         raise ValueError(f"V: expected the shape of W_e {W_e.shape}, got {V.shape}")
@@ -167,15 +128,16 @@ def loss_sharpness(W_e, X, Y, loss="l2") -> float:
     Gradient descent on ``W_e`` (depth 1) is stable near ``W_e`` while
     ``lr < 2 / loss_sharpness``; for l2 that holds everywhere (W_e may be None).
     """
-    blocks, _ = _blocks(W_e, X, Y, loss)
+    blocks, _ = hessian_blocks(W_e, X, Y, loss)
     return float(max(np.linalg.eigvalsh(B).max() for B in blocks))
 
 
-def _check_objective(objective):
+def _checked(objective, factors) -> list:
+    """``factors`` checked for ``objective``, which must be an Objective."""
     if not isinstance(objective, Objective):
         raise ValueError(f"objective: expected a deeplinear.Objective, got "
                          f"{type(objective).__name__}")
-    return objective
+    return objective.check_factors(factors)
 
 
 def _as_direction(V, factors, name="V"):
@@ -204,11 +166,8 @@ def flatten(arrays) -> np.ndarray:
 
 def unflatten(theta, like) -> list:
     """Views of the vector ``theta`` shaped like the arrays of ``like`` (inverse of flatten)."""
-    out, i = [], 0
-    for W in like:
-        out.append(theta[i:i + W.size].reshape(W.shape))
-        i += W.size
-    return out
+    ends = np.cumsum([W.size for W in like])
+    return [theta[end - W.size:end].reshape(W.shape) for end, W in zip(ends, like)]
 
 
 def factor_hvp(objective, factors, V, *, eps=None) -> list:
@@ -234,8 +193,7 @@ def factor_hvp(objective, factors, V, *, eps=None) -> list:
     -------
     list of ndarray, shape (d_j, d_{j-1})
     """
-    objective = _check_objective(objective)
-    factors = objective._checked(factors)
+    factors = _checked(objective, factors)
     V = _as_direction(V, factors)
     if eps is not None:
         eps = check_positive(eps, "eps")
@@ -256,7 +214,7 @@ def factor_hvp(objective, factors, V, *, eps=None) -> list:
 def factor_hessian(objective, factors) -> np.ndarray:
     """The full Hessian over all factors raveled, shape (P, P): one exact
     :func:`factor_hvp` per unit vector, so only for small networks."""
-    factors = _check_objective(objective)._checked(factors)
+    factors = _checked(objective, factors)
     size = sum(W.size for W in factors)
     return np.column_stack([flatten(factor_hvp(objective, factors, e)) for e in np.eye(size)])
 
@@ -306,8 +264,7 @@ def gauss_newton_sharpness(objective, factors) -> float:
     Hessian, as ``lambda_max(H_e^(1/2) M H_e^(1/2)) + wd`` (exact). It equals the
     sharpness where ``dL/dW_e = 0``; ``2 /`` it is the largest stable lr of the
     linearised step ``W_e <- W_e - lr M grad`` at these factors."""
-    objective = _check_objective(objective)
-    factors = objective._checked(factors)
+    factors = _checked(objective, factors)
     root = psd_power(loss_hessian(end_to_end(factors), objective.X, objective.Y,
                                   objective.loss), 0.5)
     top = np.linalg.eigvalsh(root @ end_to_end_preconditioner(factors) @ root).max()
@@ -369,8 +326,7 @@ def sharpness(objective, factors, *, v0=None, iters=100, tol=None, eps=None,
     ``rng`` (an int seed, None or a Generator). ``iters`` and ``tol`` as in
     :func:`power_iteration`. Depth 1 (``[W_e]``) gives the end-to-end sharpness.
     """
-    objective = _check_objective(objective)
-    factors = objective._checked(factors)
+    factors = _checked(objective, factors)
     v = _start(v0, sum(W.size for W in factors), rng)
     return power_iteration(lambda u: flatten(factor_hvp(objective, factors, u, eps=eps)),
                            v, iters=iters, tol=tol)

@@ -62,7 +62,7 @@ class Loss:
         return self.p * np.abs(r) ** (self.p - 1) * np.sign(r) / r.size
         # END SOLUTION
 
-    def value_and_grad_e(self, W_e, X, Y):
+    def value_and_grad_e(self, W_e, X, Y, *, check=True):
         """Loss and its gradient with respect to ``W_e``, through the predictions.
 
         Equations::
@@ -76,14 +76,20 @@ class Loss:
         W_e : ndarray, shape (k, d)
         X : ndarray, shape (n, d)
         Y : ndarray, shape (n, k)
+        check : bool, default True
+            Check the inputs (types, shapes, finite ``W_e``, ``X`` and ``Y``).
+            ``False`` skips that O(n d) pass for a training loop, whose
+            ``Objective`` checked its data once; the inputs must then be
+            float64 arrays of matching shapes.
 
         Returns
         -------
         value : float
         grad_e : ndarray, shape (k, d)
         """
-        W_e = as_matrix(W_e, "W_e")
-        X, Y = check_data(X, Y, d_in=W_e.shape[1], d_out=W_e.shape[0])
+        if check:
+            W_e = as_matrix(W_e, "W_e")
+            X, Y = check_data(X, Y, d_in=W_e.shape[1], d_out=W_e.shape[0])
         # BEGIN SOLUTION loss_gradient: value and dL/dW_e = (dL/dpred)^T X, shape (k, d), with pred
         #   = X W_e^T
         pred = X @ W_e.T

@@ -12,7 +12,9 @@ predictions ``X W_e^T``), the factor gradients from
 :func:`~deeplinear.network.factor_gradients`. The compiled training loop
 (``deeplinear._compiled``) computes the same objective with numba kernels; for
 l2 it works from the moments ``X^T X / n``, ``Y^T X / n`` and ``||Y||^2 / n``,
-which it computes on first use.
+which it computes on first use and keeps with the objective. An
+``Objective`` holds read-only copies of ``X`` and ``Y``, so those moments can
+never go stale: a later edit of the caller's arrays is not seen, by either loop.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ._validation import as_factors, check_data, check_nonnegative
 from .network import end_to_end, factor_gradients
 from .losses import get_loss
 
-__all__ = ["Objective", "value_and_grads", "loss_and_gradients"]
+__all__ = ["Objective", "value_and_grads"]
 
 
 class Objective:
@@ -32,17 +34,29 @@ class Objective:
     Parameters
     ----------
     X : ndarray, shape (n, d_0)
-        Inputs, one sample per row.
+        Inputs, one sample per row. Copied: a later in-place edit of the
+        caller's array does not change the objective.
     Y : ndarray, shape (n, d_N)
-        Targets.
+        Targets; copied like ``X``.
     loss : str or Loss, default "l2"
         ``"l2"`` (mean squared error), ``"l4"``, ``"l<p>"``, or a Loss.
     weight_decay : float, default 0.0
-        lambda >= 0 of the penalty ``lambda/2 sum_j ||W_j||_F^2``.
+        lambda >= 0 of the penalty ``lambda/2 sum_j ||W_j||_F^2``, part of
+        the objective's value (and of every loss a training run records).
+
+    Attributes
+    ----------
+    X, Y : ndarray, read-only
+        The objective's own float64 copies of the data; writing into them
+        raises ``ValueError``. The data were checked (finite, shapes) here,
+        once, so the training loops evaluate without checking them again.
+    loss : Loss
+    weight_decay : float
     """
 
     def __init__(self, X, Y, loss="l2", weight_decay=0.0):
-        self.X, self.Y = check_data(X, Y)
+        X, Y = check_data(X, Y)
+        self.X, self.Y = _read_only_copy(X), _read_only_copy(Y)
         self.loss = get_loss(loss)
         self.weight_decay = check_nonnegative(weight_decay, "weight_decay")
 
@@ -54,21 +68,45 @@ class Objective:
     def d_out(self) -> int:
         return self.Y.shape[1]
 
-    def value_and_grad_e(self, W_e):
+    def value_and_grad_e(self, W_e, *, check=True):
         """Data loss ``L(W_e)`` and ``grad_e = dL/dW_e`` (d_N, d_0), without weight decay.
 
         Parameters
         ----------
         W_e : ndarray, shape (d_N, d_0)
+        check : bool, default True
+            Check ``W_e`` (and the data again). ``False`` is for training
+            loops, which pass a float64 ``W_e`` of the right shape on every
+            step: the data were checked when the objective was built.
 
         Returns
         -------
         value : float
         grad_e : ndarray, shape (d_N, d_0)
         """
-        return self.loss.value_and_grad_e(W_e, self.X, self.Y)
+        return self.loss.value_and_grad_e(W_e, self.X, self.Y, check=check)
 
-    def _checked(self, factors) -> list[np.ndarray]:
+    def check_factors(self, factors) -> list[np.ndarray]:
+        """``factors`` checked as a network for this objective's data.
+
+        Parameters
+        ----------
+        factors : list of ndarray, shape (d_j, d_{j-1})
+            Finite float matrices that chain (``W_j`` has as many columns as
+            ``W_{j-1}`` has rows), ``W_1`` with ``d_0`` columns (the features
+            of ``X``) and ``W_N`` with ``d_N`` rows (the columns of ``Y``).
+
+        Returns
+        -------
+        list of ndarray
+            The factors as C-contiguous float64 arrays (the same objects
+            where they already are).
+
+        Raises
+        ------
+        ValueError
+            Naming the factor and what was expected.
+        """
         factors = as_factors(factors)
         if factors[0].shape[1] != self.d_in:
             raise ValueError(
@@ -89,7 +127,7 @@ class Objective:
 
     def value(self, factors) -> float:
         """Objective value ``L(W_e) + weight_decay/2 sum_j ||W_j||^2``."""
-        factors = self._checked(factors)
+        factors = self.check_factors(factors)
         value, _ = self.value_and_grad_e(end_to_end(factors))
         return value + self._penalty(factors)
 
@@ -107,8 +145,8 @@ class Objective:
         value : float
         grads : list of ndarray, shape (d_j, d_{j-1})
         """
-        factors = self._checked(factors)
-        value, grads = self._value_and_grads(factors)
+        factors = self.check_factors(factors)
+        value, grads = self.value_and_grads_unchecked(factors)
         if grads is None:
             raise ValueError(
                 "factors: W_e = W_N ... W_1 or the loss gradient at it is not finite "
@@ -116,19 +154,30 @@ class Objective:
             )
         return value, grads
 
-    def _value_and_grads(self, factors):
+    def value_and_grads_unchecked(self, factors):
         """:meth:`value_and_grads` without the input checks, for training loops.
 
-        A point where the objective can no longer be evaluated (non-finite
-        factors, ``W_e`` or ``grad_e``: a diverging run) gives ``(inf, None)``;
-        the training loops stop there, as at any non-finite value.
+        Parameters
+        ----------
+        factors : list of ndarray, shape (d_j, d_{j-1})
+            Float64 factors already checked by :meth:`check_factors` (a
+            training loop checks its start once and then steps in place).
+
+        Returns
+        -------
+        value : float
+        grads : list of ndarray, shape (d_j, d_{j-1}), or None
+            A point where the objective can no longer be evaluated
+            (non-finite factors, ``W_e`` or ``grad_e``: a diverging run)
+            gives ``(inf, None)``; the training loops stop there, as at any
+            non-finite value.
         """
         if not all(np.all(np.isfinite(W)) for W in factors):
             return float("inf"), None
         W_e = end_to_end(factors)
         if not np.all(np.isfinite(W_e)):
             return float("inf"), None
-        value, grad_e = self.value_and_grad_e(W_e)
+        value, grad_e = self.value_and_grad_e(W_e, check=False)
         if not np.all(np.isfinite(grad_e)):
             return float("inf"), None
         grads = factor_gradients(factors, grad_e)
@@ -160,6 +209,8 @@ def value_and_grads(factors, X, Y, loss="l2", weight_decay=0.0):
     return Objective(X, Y, loss, weight_decay).value_and_grads(factors)
 
 
-#: The name of earlier versions of :func:`value_and_grads`, kept among the
-#: top-level names of ``deeplinear`` so that older code keeps working.
-loss_and_gradients = value_and_grads
+def _read_only_copy(A) -> np.ndarray:
+    """A read-only copy of ``A``: the objective's own data, which no one can edit."""
+    A = A.copy()
+    A.flags.writeable = False
+    return A

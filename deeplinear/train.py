@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import as_factors, check_depth, check_positive
+from ._validation import check_positive
 from .dynamics import e2e_update
 from .network import balancedness, end_to_end
 from .objective import Objective
 from .optim import make_optimizer
+from .run_settings import RunSettings
 
-__all__ = ["History", "train", "train_objective", "train_lrs"]
+__all__ = ["History", "train", "train_objective", "train_lrs", "train_runs"]
 
 
 @dataclass
@@ -61,9 +62,9 @@ class History:
         return float("inf") if self.diverged else float(self.loss[-1])
 
 
-def train(factors, X, Y, *, loss="l2", optimizer="sgd", lr, steps, weight_decay=0.0,
-          record_every=1, divergence_factor=1e6, track=False, compiled=None,
-          **optimizer_options) -> History:
+def train(factors, X, Y, *, lr, steps, loss="l2", weight_decay=0.0, optimizer="sgd",
+          optimizer_options=None, record_every=1, divergence_factor=1e6, track=False,
+          compiled=None) -> History:
     """Train a copy of ``factors`` by full-batch descent on ``(X, Y)``.
 
     Parameters
@@ -72,16 +73,27 @@ def train(factors, X, Y, *, loss="l2", optimizer="sgd", lr, steps, weight_decay=
         Starting point; not modified.
     X : ndarray, shape (n, d_0)
     Y : ndarray, shape (n, d_N)
+    lr : float
+        Learning rate, > 0.
+    steps : int
     loss : {"l2", "l4", ...}
+    weight_decay : float
+        L2 penalty ``weight_decay/2 sum ||W_j||^2``, part of the objective
+        (``Objective(X, Y, loss, weight_decay)``), so of its gradients and of
+        every recorded loss. The one weight decay of training, on every
+        entry point and on both loops.
     optimizer : {"sgd", "adam", "adagrad", "adadelta", "e2e"}
         ``"e2e"`` collapses ``factors`` to ``W_e = W_N ... W_1`` and trains that
         single matrix with the end-to-end update of Theorem 1 of Arora, Cohen
         & Hazan (2018) (see Notes), the closed form of gradient descent on
-        balanced factors. Its only option is ``depth``.
-    lr : float
-    steps : int
-    weight_decay : float
-        L2 penalty ``weight_decay/2 sum ||W_j||^2``, part of the recorded objective.
+        balanced factors.
+    optimizer_options : mapping, optional
+        The optimizer's options (momentum, betas, ...); None for none. Not
+        ``lr`` and not ``weight_decay``, which are refused (pass them here).
+        For ``"e2e"`` the only key is ``depth``, the N of the update, an int
+        >= 1 defaulting to ``len(factors)``, so that ``train(balanced_factors,
+        ..., optimizer="e2e")`` follows the closed form of the same deep
+        network. See :class:`~deeplinear.RunSettings`, which checks them.
     record_every : int
     divergence_factor : float
         Stop and mark diverged when the loss exceeds this times its initial value.
@@ -99,11 +111,6 @@ def train(factors, X, Y, *, loss="l2", optimizer="sgd", lr, steps, weight_decay=
         the kernels raises ``ValueError``. ``History.info["compiled"]`` says
         which loop ran. Otherwise ignored for ``optimizer="e2e"``, which
         always runs in Python (one SVD per step), and with ``track=True``.
-    **optimizer_options
-        Passed to the optimizer (momentum, betas, ...). For ``"e2e"``:
-        ``depth``, the N of the update, an int >= 1 defaulting to
-        ``len(factors)``, so that ``train(balanced_factors, ...,
-        optimizer="e2e")`` follows the closed form of the same deep network.
 
     Returns
     -------
@@ -133,31 +140,60 @@ def train(factors, X, Y, *, loss="l2", optimizer="sgd", lr, steps, weight_decay=
     cannot be stepped with, and counts as divergence there.
     """
     objective = Objective(X, Y, loss, weight_decay)
-    return train_objective(objective, factors, optimizer=optimizer, lr=lr, steps=steps,
-                           record_every=record_every, divergence_factor=divergence_factor,
-                           track=track, compiled=compiled, **optimizer_options)
+    return train_objective(factors, objective, lr=lr, steps=steps, optimizer=optimizer,
+                           optimizer_options=optimizer_options, record_every=record_every,
+                           divergence_factor=divergence_factor, track=track, compiled=compiled)
 
 
-def train_objective(objective, factors, *, optimizer="sgd", lr, steps, record_every=1,
-                    divergence_factor=1e6, track=False, compiled=None,
-                    **optimizer_options) -> History:
+def train_objective(factors, objective, *, lr, steps, optimizer="sgd", optimizer_options=None,
+                    record_every=1, divergence_factor=1e6, track=False,
+                    compiled=None) -> History:
     """``train`` on a prepared ``Objective`` (data, loss and weight decay).
 
     A grid search trains many networks on the same data: building the
     objective once shares, in the compiled loop, its moments (``X^T X / n``
     for l2) and its chain workspaces between runs. Same keywords and result
-    as ``train``.
+    as ``train``; the weight decay is the objective's.
     """
-    lr = check_positive(lr, "lr")
-    return train_lrs(objective, factors, optimizer=optimizer, lrs=[lr], steps=steps,
-                     record_every=record_every, divergence_factor=divergence_factor,
-                     track=track, compiled=compiled, **optimizer_options)[0]
+    settings = RunSettings(optimizer=optimizer, optimizer_options=optimizer_options,
+                           steps=steps, record_every=record_every,
+                           divergence_factor=divergence_factor)
+    return train_runs(factors, objective, [lr], settings, track=track, compiled=compiled)[0]
 
 
-def train_lrs(objective, factors, *, optimizer="sgd", lrs, steps, record_every=1,
-              divergence_factor=1e6, track=False, compiled=None,
-              **optimizer_options) -> list[History]:
+def train_lrs(factors, objective, *, lrs, steps, optimizer="sgd", optimizer_options=None,
+              record_every=1, divergence_factor=1e6, track=False,
+              compiled=None) -> list[History]:
     """``train_objective`` from one start at each of several learning rates.
+
+    Parameters
+    ----------
+    factors : list of ndarray, shape (d_j, d_{j-1})
+        The start of every run; not modified.
+    objective : Objective
+    lrs : sequence of float
+        One run per learning rate, each > 0.
+    steps, optimizer, optimizer_options, record_every, divergence_factor, track, compiled
+        As in ``train``.
+
+    Returns
+    -------
+    list of History
+        One per learning rate, in the order of ``lrs``; see :func:`train_runs`.
+    """
+    settings = RunSettings(optimizer=optimizer, optimizer_options=optimizer_options,
+                           steps=steps, record_every=record_every,
+                           divergence_factor=divergence_factor)
+    return train_runs(factors, objective, lrs, settings, track=track, compiled=compiled)
+
+
+def train_runs(factors, objective, lrs, settings, *, track=False,
+               compiled=None) -> list[History]:
+    """One run per learning rate from one start, with settings checked once.
+
+    What ``train``, ``train_objective`` and ``train_lrs`` run, and what a
+    grid search calls with the :class:`~deeplinear.RunSettings` it built
+    once for all its runs.
 
     The compiled loop runs the runs in lockstep: each step evaluates all of
     them, and for an lp loss with one output (l4 on Ethanol) in one pass over
@@ -171,12 +207,15 @@ def train_lrs(objective, factors, *, optimizer="sgd", lrs, steps, record_every=1
 
     Parameters
     ----------
-    objective : Objective
     factors : list of ndarray, shape (d_j, d_{j-1})
         The start of every run; not modified.
+    objective : Objective
+        Data, loss and weight decay.
     lrs : sequence of float
-        One run per learning rate, each > 0.
-    optimizer, steps, record_every, divergence_factor, track, compiled, **optimizer_options
+        One run per learning rate, each > 0 (checked here, once).
+    settings : RunSettings
+        Optimizer and its options, steps, recording, divergence.
+    track, compiled
         As in ``train``.
 
     Returns
@@ -184,36 +223,40 @@ def train_lrs(objective, factors, *, optimizer="sgd", lrs, steps, record_every=1
     list of History
         One per learning rate, in the order of ``lrs``.
     """
-    if np.isscalar(lrs) or len(lrs) == 0:
-        raise ValueError(f"lrs: expected a non-empty sequence of learning rates, got {lrs!r}")
-    lrs = [check_positive(lr, "lrs") for lr in lrs]
-    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"steps: expected an integer >= 1, got {steps!r}")
-    if not isinstance(record_every, (int, np.integer)) or record_every < 1:
-        raise ValueError(f"record_every: expected an integer >= 1, got {record_every!r}")
-    divergence_factor = check_positive(divergence_factor, "divergence_factor")
+    if not isinstance(objective, Objective):
+        raise ValueError(f"objective: expected a deeplinear.Objective, got "
+                         f"{type(objective).__name__}")
+    if not isinstance(settings, RunSettings):
+        raise ValueError(f"settings: expected a deeplinear.RunSettings, got "
+                         f"{type(settings).__name__}")
+    lrs = _check_lrs(lrs)
     use_compiled = _use_compiled(compiled, track)
-    factors = objective._checked([W.copy() for W in as_factors(factors)])
-    if isinstance(optimizer, str) and optimizer.lower() == "e2e":
-        depth = _e2e_depth(len(factors), optimizer_options)
+    factors = [W.copy() for W in objective.check_factors(factors)]
+    if settings.optimizer == "e2e":
+        depth = settings.optimizer_options.get("depth", len(factors))
         W_e = end_to_end(factors)
-        return [_train_e2e(objective, W_e.copy(), depth, lr, steps, record_every,
-                           divergence_factor, track) for lr in lrs]
+        return [_train_e2e(objective, W_e.copy(), depth, lr, settings, track) for lr in lrs]
     if use_compiled:
         from . import _compiled  # the numba kernels and their workspaces
 
-        runs = _compiled.train_loop(objective, factors, optimizer, lrs, steps, record_every,
-                                    divergence_factor, optimizer_options)
+        runs = _compiled.train_loop(objective, factors, lrs, settings)
         return [History(loss=losses, steps=recorded, diverged=diverged, final_factors=trained,
                         seconds=seconds, info={"compiled": True})
                 for losses, recorded, diverged, trained, seconds in runs]
     histories = []
     for lr in lrs:
         start = [W.copy() for W in factors]
-        opt = make_optimizer(optimizer, start, lr=lr, **optimizer_options)
-        histories.append(_train_python(objective, start, opt, steps, record_every,
-                                       divergence_factor, track))
+        opt = make_optimizer(settings.optimizer, start, lr=lr, **settings.optimizer_options)
+        histories.append(_train_python(objective, start, opt, settings, track))
     return histories
+
+
+def _check_lrs(lrs) -> list[float]:
+    """``lrs`` as a list of floats > 0: the one check of the learning rates."""
+    if np.isscalar(lrs) or not hasattr(lrs, "__len__") or len(lrs) == 0:
+        raise ValueError(f"lrs: expected a non-empty sequence of learning rates, got {lrs!r}")
+    return [check_positive(lr, "lr" if len(lrs) == 1 else f"lrs[{i}]")
+            for i, lr in enumerate(lrs)]
 
 
 def _use_compiled(compiled, track) -> bool:
@@ -230,15 +273,17 @@ def _use_compiled(compiled, track) -> bool:
     return _compiled.available()
 
 
-def _run_loop(evaluate, step, observe, steps, record_every, divergence_factor):
+def _run_loop(evaluate, step, observe, settings):
     """The step-by-step loop that both Python paths share.
 
     ``evaluate()`` returns the objective value and what ``step`` needs (the
     gradients) at the current point; ``step(grads)`` moves the point one step
-    (the factors in place, or ``W_e`` replaced); ``observe()`` returns ``(balancedness, ||W_e||_F)``, or is None when not
-    tracking. Records at step 0, every ``record_every`` steps, at the last
-    step and where the run diverged (non-finite, or above ``divergence_factor``
-    times the initial value), where it stops: the rule of the compiled loop.
+    (the factors in place, or ``W_e`` replaced); ``observe()`` returns
+    ``(balancedness, ||W_e||_F)``, or is None when not tracking. Runs
+    ``settings.steps`` steps (a ``RunSettings``). Records at step 0, every
+    ``record_every`` steps, at the last step and where the run diverged
+    (non-finite, or above ``divergence_factor`` times the initial value),
+    where it stops: the rule of the compiled loop.
 
     Returns
     -------
@@ -246,6 +291,7 @@ def _run_loop(evaluate, step, observe, steps, record_every, divergence_factor):
     diverged : bool
     tracked : list of (balancedness, norm_e) tuples
     """
+    steps, record_every = settings.steps, settings.record_every
     losses, recorded, tracked = [], [], []
     diverged = False
     limit = None
@@ -253,7 +299,7 @@ def _run_loop(evaluate, step, observe, steps, record_every, divergence_factor):
         with np.errstate(over="ignore", invalid="ignore"):
             value, grads = evaluate()
         if limit is None:
-            limit = divergence_factor * max(value, np.finfo(float).tiny)
+            limit = settings.divergence_factor * max(value, np.finfo(float).tiny)
         if not np.isfinite(value) or value > limit:
             diverged = True
         if t % record_every == 0 or t == steps or diverged:
@@ -281,8 +327,7 @@ def _history(losses, recorded, diverged, tracked, final_factors, seconds, track,
     )
 
 
-def _train_python(objective, factors, opt, steps, record_every, divergence_factor,
-                  track) -> History:
+def _train_python(objective, factors, opt, settings, track) -> History:
     """The step-by-step NumPy loop: one objective evaluation and one optimizer step per step."""
 
     def observe():
@@ -290,24 +335,12 @@ def _train_python(objective, factors, opt, steps, record_every, divergence_facto
                 float(np.linalg.norm(end_to_end(factors, check=False))))
 
     start = time.perf_counter()
-    run = _run_loop(lambda: objective._value_and_grads(factors), opt.step,
-                    observe if track else None, steps, record_every, divergence_factor)
+    run = _run_loop(lambda: objective.value_and_grads_unchecked(factors), opt.step,
+                    observe if track else None, settings)
     return _history(*run, factors, time.perf_counter() - start, track, {"compiled": False})
 
 
-def _e2e_depth(n_factors, options) -> int:
-    """The ``depth`` option of ``optimizer="e2e"`` (default ``n_factors``); no other option."""
-    options = dict(options)
-    depth = check_depth(options.pop("depth", n_factors), "depth")
-    if options:
-        names = ", ".join(repr(name) for name in options)
-        raise ValueError(f"options: {names} not accepted by optimizer 'e2e'; "
-                         "its only option is 'depth'")
-    return depth
-
-
-def _train_e2e(objective, W_e, depth, lr, steps, record_every, divergence_factor,
-               track) -> History:
+def _train_e2e(objective, W_e, depth, lr, settings, track) -> History:
     """The end-to-end dynamics (Theorem 1), one ``e2e_update`` per step.
 
     ``W_e`` (d_N, d_0) is a fresh array; it is replaced, not updated in place.
@@ -321,7 +354,7 @@ def _train_e2e(objective, W_e, depth, lr, steps, record_every, divergence_factor
         W = current[0]
         if not np.all(np.isfinite(W)):
             return float("inf"), None  # no step can be taken from here: diverged
-        value, grad_e = objective.value_and_grad_e(W)  # L(W_e), no penalty
+        value, grad_e = objective.value_and_grad_e(W, check=False)  # L(W_e), no penalty
         if not np.all(np.isfinite(grad_e)):
             return float("inf"), grad_e  # no step can be taken from here: diverged
         if wd != 0.0:
@@ -336,7 +369,6 @@ def _train_e2e(objective, W_e, depth, lr, steps, record_every, divergence_factor
         return 0.0, float(np.linalg.norm(current[0]))
 
     start = time.perf_counter()
-    run = _run_loop(evaluate, step, observe if track else None, steps, record_every,
-                    divergence_factor)
+    run = _run_loop(evaluate, step, observe if track else None, settings)
     return _history(*run, current, time.perf_counter() - start, track,
                     {"compiled": False, "optimizer": "e2e", "depth": depth})

@@ -103,7 +103,7 @@ def data_caption(data) -> str:
     text = f"{data.name} (n={data.n}, d={data.d})"
     missing = data.info.get("missing_batches")
     if missing:
-        from .datasets import GAS_ETHANOL_ROWS
+        from .datasets.gas_sensor import GAS_ETHANOL_ROWS
 
         total = sum(GAS_ETHANOL_ROWS.values()) if data.name == "ethanol" else None
         batches = ", ".join(str(b) for b in missing)

@@ -174,9 +174,10 @@ raise RuntimeError("nothing left to call")
 from deeplinear.losses import Loss
 return Loss.value_and_grad_e_reference(self, np.eye(pred.shape[0]), pred, Y)[1]
 ''', '''
-from deeplinear._kernels.loss import lp_value_and_grad_e
-grad_e = np.empty_like(W_e)
-return lp_value_and_grad_e(W_e, X, Y, self.p, grad_e), grad_e
+from deeplinear._kernels.loss import lp_batch_value_and_grad_e
+grad_e, value = np.empty((1, *W_e.shape)), np.empty(1)
+lp_batch_value_and_grad_e(W_e[None], X, Y, self.p, grad_e, value, np.ones(1, bool))
+return value[0], grad_e[0]
 ''']),
     Attack("call the kernels and twins left in the release", "e2e_update", '''
 from deeplinear import dynamics

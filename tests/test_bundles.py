@@ -31,7 +31,7 @@ from deeplinear.assignment.judge.autograder import (
     SubmissionError,
     find_student_dir,
 )
-from deeplinear.assignment.judge.grade import GradeResult, PartResult
+from deeplinear.assignment.judge.results import GradeResult, PartResult
 
 BROKEN, OTHER = "sgd", "adam"   # the broken part, and a solved one graded beside it
 TWO_PARTS = ["--parts", f"{BROKEN},{OTHER}"]

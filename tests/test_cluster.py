@@ -30,8 +30,7 @@ from pandas.testing import assert_frame_equal
 
 from helpers import REAL_DATA, at_offset
 from deeplinear.datasets import load_abalone
-from deeplinear.experiments import grid as grid_module
-from deeplinear.experiments import grid_search
+from deeplinear.experiments import execution, grid_search
 from deeplinear.objective import Objective
 
 # Before conftest's no_network fixture patches them (at collection time).
@@ -148,7 +147,7 @@ def test_the_data_go_to_every_worker_once_and_the_kernels_are_ready(cluster, aba
 
     executor = cluster.get_executor()
     assert dl_cluster.is_dask_executor(executor)
-    warm = functools.partial(grid_module._warm_up, losses=["l4"], optimizers=["sgd"])
+    warm = functools.partial(execution.warm_up, losses=["l4"], optimizers=["sgd"])
     X_ref, Y_ref = dl_cluster.prepare(executor, abalone.X, abalone.Y, warm)
     deadline = time.monotonic() + 10  # the scheduler learns of the replicas asynchronously
     holders = cluster.who_has([X_ref, Y_ref])
@@ -179,7 +178,7 @@ def test_a_killed_worker_has_its_tasks_rerun_with_the_same_numbers(cluster, abal
     busy = []
     while not busy and time.monotonic() < deadline:
         busy = [w for w, tasks in cluster.processing().items()
-                if any("_run_task" in key for key in map(str, tasks))]
+                if any("run_task" in key for key in map(str, tasks))]
         time.sleep(0.05)
     assert busy, "no worker ever had a task"
     time.sleep(0.3)  # mid-task
@@ -190,18 +189,19 @@ def test_a_killed_worker_has_its_tasks_rerun_with_the_same_numbers(cluster, abal
     _assert_same(out["results"], expected, tmp_path, "killed")
 
 
-def _raise_for_depth_2(objective, factors, **kwargs):
-    if len(factors) == 2:
+_REAL_RUN_TRAINING = execution.run_training
+
+
+def _raise_for_depth_2(objective, factors, lrs, settings):
+    if len(factors) == 2 and factors[0].shape[0] == 4:  # the grid's [4], not the warm-up's
         raise FloatingPointError("a run that raises on purpose")
-    return grid_module._real_train_lrs(objective, factors, **kwargs)
+    return _REAL_RUN_TRAINING(objective, factors, lrs, settings)
 
 
-def _patch_train_lrs():
-    from deeplinear.experiments import grid
+def _patch_run_training():
+    from deeplinear.experiments import execution
 
-    if not hasattr(grid, "_real_train_lrs"):
-        grid._real_train_lrs = grid.train_lrs
-    grid.train_lrs = _raise_for_depth_2
+    execution.run_training = _raise_for_depth_2
 
 
 def _grid_with_failures(rng, executor=None):
@@ -225,8 +225,7 @@ def _grid_with_failures(rng, executor=None):
 
 
 def test_a_run_that_raises_is_reported_failed_and_the_sweep_goes_on(monkeypatch, rng, tmp_path):
-    monkeypatch.setattr(grid_module, "_real_train_lrs", grid_module.train_lrs, raising=False)
-    monkeypatch.setattr(grid_module, "train_lrs", _raise_for_depth_2)
+    monkeypatch.setattr(execution, "run_training", _raise_for_depth_2)
     results = _grid_with_failures(rng)
     doc = json.load(open(results.write(str(tmp_path))["summary.json"]))
     assert doc["failed_runs"] == 4 and {f["arch"] for f in doc["failures"]} == {"[4]"}
@@ -235,7 +234,7 @@ def test_a_run_that_raises_is_reported_failed_and_the_sweep_goes_on(monkeypatch,
 
 @pytest.mark.slow
 def test_a_run_that_raises_on_a_worker_is_reported_failed(cluster, rng):
-    cluster.run(_patch_train_lrs)
+    cluster.run(_patch_run_training)
     _grid_with_failures(rng, executor=cluster.get_executor())
 
 
@@ -260,6 +259,7 @@ def test_an_unreachable_scheduler_fails_fast_in_one_line(tmp_path):
 
 @pytest.mark.slow
 def test_scheduler_local_writes_what_local_processes_write(tmp_path, shared_data):
+    _distributed()
     args = ["abalone", "--steps", "30", "--seeds", "0", "1", "--hidden", "[]", "[10]"]
     on_dask, _ = _cli(*args, "--scheduler", "local", "--jobs", "2", "--out", str(tmp_path / "d"))
     assert on_dask.returncode == 0, on_dask.stderr

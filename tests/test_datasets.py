@@ -122,7 +122,7 @@ def fake_gas_remote(monkeypatch, tmp_path):
     state = SimpleNamespace(calls=0, payloads=[], batches=batches, good=good)
 
     def downloader(url, output_file, pooch_instance):
-        assert url == ds.GAS_ARCHIVE_URL
+        assert url == gas_sensor.GAS_ARCHIVE_URL
         state.calls += 1
         data = state.payloads.pop(0) if state.payloads else good
         with open(output_file, "wb") as fh:
@@ -135,7 +135,7 @@ def fake_gas_remote(monkeypatch, tmp_path):
 def abalone_frame():
     import pandas as pd
     frame = pd.read_csv(REAL_DATA / "abalone" / "abalone.data", header=None,
-                        names=ds.ABALONE_COLUMNS)
+                        names=abalone.ABALONE_COLUMNS)
     return frame
 
 
@@ -152,7 +152,7 @@ def fake_ucimlrepo(monkeypatch):
         assert id == 1
         state.calls += 1
         f = state.frame
-        return SimpleNamespace(data=SimpleNamespace(features=f[ds.ABALONE_COLUMNS[:8]].copy(),
+        return SimpleNamespace(data=SimpleNamespace(features=f[abalone.ABALONE_COLUMNS[:8]].copy(),
                                                     targets=f[["Rings"]].copy()))
 
     monkeypatch.setattr(ucimlrepo, "fetch_ucirepo", fetch_ucirepo)
@@ -379,7 +379,7 @@ def test_offline_no_local_copy_abalone(monkeypatch, tmp_path):
     msg = str(err.value)
     assert "abalone.data" in msg
     assert "DEEPLINEAR_DATA_DIR/abalone/abalone.data" in msg and str(tmp_path / "empty") in msg
-    assert ds.ABALONE_URL in msg
+    assert abalone.ABALONE_URL in msg
     assert not (tmp_path / "cache" / "abalone" / "abalone.data").exists()
 
 
@@ -389,7 +389,7 @@ def test_offline_no_local_copy_ethanol(monkeypatch, tmp_path):
     msg = str(err.value)
     assert "batch1.dat" in msg and "batch10.dat" in msg
     assert "DEEPLINEAR_DATA_DIR/gas_sensor_drift/" in msg and "unset" in msg
-    assert ds.GAS_ARCHIVE_URL in msg
+    assert gas_sensor.GAS_ARCHIVE_URL in msg
     assert not list((tmp_path / "cache").rglob("*.dat"))
 
 
@@ -543,13 +543,13 @@ def test_gas_download_flat_archive(monkeypatch, tmp_path, fake_gas_remote):
 
 
 def test_truncated_download_retried_then_reported(tmp_path, fake_gas_remote):
-    fake_gas_remote.payloads = [fake_gas_remote.good[:1000]] * ds.DOWNLOAD_ATTEMPTS
+    fake_gas_remote.payloads = [fake_gas_remote.good[:1000]] * _remote.DOWNLOAD_ATTEMPTS
     with pytest.raises(ds.DataError, match="failed its SHA-256 check 3 times") as err:
         ds.load_ethanol()
     assert "nothing was cached" in str(err.value)
-    assert fake_gas_remote.calls == ds.DOWNLOAD_ATTEMPTS
+    assert fake_gas_remote.calls == _remote.DOWNLOAD_ATTEMPTS
     cache = tmp_path / "cache"
-    assert not (cache / ds.GAS_ARCHIVE_NAME).exists()
+    assert not (cache / gas_sensor.GAS_ARCHIVE_NAME).exists()
     assert not list(cache.rglob("*.dat"))
 
 
@@ -557,7 +557,7 @@ def test_truncated_download_retried_then_ok(tmp_path, fake_gas_remote):
     fake_gas_remote.payloads = [fake_gas_remote.good[:1000]]
     e = ds.load_ethanol()
     assert fake_gas_remote.calls == 2 and e.n == 55
-    assert sha((tmp_path / "cache" / ds.GAS_ARCHIVE_NAME).read_bytes()) == \
+    assert sha((tmp_path / "cache" / gas_sensor.GAS_ARCHIVE_NAME).read_bytes()) == \
         gas_sensor.GAS_ARCHIVE.sha256
 
 
@@ -566,7 +566,7 @@ def test_gas_corrupted_cache_refetched(tmp_path, fake_gas_remote):
     folder = tmp_path / "cache"
     bad = folder / "gas_sensor_drift" / "batch3.dat"
     bad.write_bytes(b"1;10.0 1:1.0\n")
-    (folder / ds.GAS_ARCHIVE_NAME).write_bytes(b"corrupted archive")
+    (folder / gas_sensor.GAS_ARCHIVE_NAME).write_bytes(b"corrupted archive")
     with pytest.warns(UserWarning, match=r"batch3\.dat is corrupted"):
         e = ds.load_ethanol(standardize=False)
     assert e.n == 55 and fake_gas_remote.calls == 2
@@ -619,6 +619,16 @@ def test_data_dir_wins_over_cache(real_data, tmp_path):
 # --------------------------------------------------------------------------
 
 
+def test_public_names_are_all():
+    # What the package offers is its __all__ and its modules; the facts of
+    # each data set (URLs, columns, row counts) are in that data set's module.
+    public = {n for n in vars(ds) if not n.startswith("_")}
+    modules = {"abalone", "gas_sensor", "synthetic", "tabular"}
+    assert public == set(ds.__all__) | modules
+    assert {"ABALONE_URL", "ABALONE_COLUMNS"} <= set(vars(abalone))
+    assert {"GAS_ARCHIVE_URL", "GAS_ETHANOL_ROWS"} <= set(vars(gas_sensor))
+
+
 def test_load_csv_numeric(tmp_path):
     p = tmp_path / "t.csv"
     p.write_text("x1,x2,target,x3\n1,2,10,0.5\n2,4,20,1.5\n3,7,35,2.5\n")
@@ -651,6 +661,59 @@ def test_load_csv_unknown_target(tmp_path):
     p.write_text("a,b,y\n1,1,2\n2,5,3\n")
     with pytest.raises(ds.DataError, match=r"target column 'z' not found"):
         ds.load_csv(p, target="z")
+
+
+@pytest.mark.parametrize("sep, decimal", [(",", "."), (";", ",")])
+def test_load_csv_without_header_reads_the_first_row_as_data(tmp_path, sep, decimal):
+    # The same table with and without its header row: the same arrays, bit
+    # for bit (no arithmetic happens before standardization). Without the
+    # header the first row is data and the columns are named by position.
+    rows = [["1", "2", "10", "0.5"], ["2", "4", "20", "1.5"], ["3", "7", "35", "-2.5"]]
+    body = "".join(sep.join(f.replace(".", decimal) for f in r) + "\n" for r in rows)
+    named, bare = tmp_path / "named.csv", tmp_path / "bare.csv"
+    named.write_text(sep.join(["x1", "x2", "y", "x3"]) + "\n" + body)
+    bare.write_text(body)
+    opts = dict(sep=sep, decimal=decimal)
+    for std in (False, True):
+        a = ds.load_csv(named, target="y", standardize=std, **opts)
+        with pytest.warns(ds.NoHeaderWarning, match=r"bare\.csv: no header row.*'0' to '3'; "
+                                                     r"the target is '2'"):
+            b = ds.load_csv(bare, target="2", standardize=std, **opts)
+        np.testing.assert_array_equal(b.X, a.X)
+        np.testing.assert_array_equal(b.Y, a.Y)
+        assert b.n == 3 and b.feature_names == ["0", "1", "3"] and b.target_name == "2"
+    # The default target is the last column, with a header or without.
+    with pytest.warns(ds.NoHeaderWarning, match="the target is '3'"):
+        b = ds.load_csv(bare, standardize=False, **opts)
+    np.testing.assert_array_equal(b.Y, ds.load_csv(named, standardize=False, **opts).Y)
+    np.testing.assert_array_equal(b.Y.ravel(), [0.5, 1.5, -2.5])
+
+
+def test_load_csv_header_is_guessed_only_when_not_given(tmp_path, recwarn):
+    p = tmp_path / "t.csv"
+    # One field that is not a number makes the first row a header.
+    p.write_text("1,2,y\n3,4,5\n6,7,8\n")
+    d = ds.load_csv(p, standardize=False)
+    assert d.feature_names == ["1", "2"] and d.target_name == "y" and d.n == 2
+    # header=None: no header row, said by the caller, so no warning.
+    q = tmp_path / "q.csv"
+    q.write_text("3,4,5\n6,7,8\n")
+    d = ds.load_csv(q, standardize=False, header=None)
+    assert d.feature_names == ["0", "1"] and d.n == 2
+    # header=0: a first row of numbers read as names, as asked.
+    d = ds.load_csv(q, standardize=False, header=0)
+    assert d.feature_names == ["3", "4"] and d.target_name == "5" and d.n == 1
+    assert not [w for w in recwarn if issubclass(w.category, ds.NoHeaderWarning)]
+
+
+def test_load_csv_without_header_unknown_target_says_why(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("1,2,3\n4,5,6\n")
+    with pytest.raises(ds.DataError, match=r"target column 'y' not found; columns are "
+                                           r"\['0', '1', '2'\] \(no header row"):
+        ds.load_csv(p, target="y")
+    with pytest.raises(TypeError, match=r"^target: expected a column name \(str\)"):
+        ds.load_csv(p, target=2)
 
 
 def test_load_csv_missing_file(tmp_path):

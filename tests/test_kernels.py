@@ -3,9 +3,11 @@
 The library's Python path is NumPy (``linalg``, ``losses``, ``optim``,
 ``objective``); ``deeplinear/_kernels`` holds twins that only the compiled
 training loop runs. Here: the chain kernels against ``network.end_to_end`` and
-``network.factor_gradients`` (in both orientations, through ``_compiled.Chain``
-and called directly), the loss kernels against ``Loss.value_and_grad_e``, and
-one compiled objective evaluation against ``Objective.value_and_grads``.
+``network.factor_gradients`` (in both orientations, through the layout of
+``_chain.Chain`` and called directly), the loss kernels against
+``Loss.value_and_grad_e``, and one objective evaluation by the kernels the
+loop runs (``end_to_end_into``, ``losses_into``, ``gradients_from_grad_e``)
+against ``Objective.value_and_grads``.
 The optimizer kernels are checked against ``Optimizer.update`` in
 ``test_optim.py``, the compiled loop against the Python loop in
 ``test_train_compiled.py``.
@@ -22,8 +24,10 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from deeplinear import _compiled, end_to_end, factor_gradients, losses
+from deeplinear import _chain, _compiled, _kernel_data, end_to_end, factor_gradients, losses
 from deeplinear._kernels import chain, loss
+from deeplinear._kernels import train as kernel_train
+from deeplinear._kernels.interface import Workspace
 from deeplinear.objective import Objective
 
 from helpers import random_factors
@@ -40,6 +44,36 @@ DIMS = [[4, 3, 1], [2, 5, 5, 3], [3, 1, 4, 2], [1, 4, 6], [2, 7, 4, 9], [5, 3], 
 def _close(actual, expected, what):
     assert_allclose(actual, expected, rtol=1e-12, atol=1e-12 * max(1.0, np.abs(expected).max()),
                     err_msg=what)
+
+
+def _one_run(ch):
+    """Run 0's ``Workspace`` (views) of a batch workspace of one run, as the loop takes it."""
+    work = ch.batch_workspace(1)
+    return Workspace(*(a if name == "kd" else a[0] for name, a in zip(Workspace._fields, work)))
+
+
+def _loop_loss(objective, W_e):
+    """The loss and grad_e at W_e (d_N, d_0) by ``losses_into``, on the loop's Data."""
+    data = _kernel_data.kernel_data(objective, transposed=False)
+    k, d = W_e.shape
+    grad_e, value = np.full((1, k, d), np.nan), np.full(1, np.nan)
+    kernel_train.losses_into(W_e.reshape((1, k, d)), grad_e, value, np.ones(1, dtype=np.bool_),
+                             data, data.X, data.C, data.M4)
+    return value[0], grad_e[0]
+
+
+def _loop_objective(objective, factors):
+    """The objective and its factor gradients by the kernels of one step of the loop."""
+    ch = _kernel_data.chain(objective, factors)
+    work, data = _one_run(ch), _kernel_data.kernel_data(objective, ch.transposed)
+    params = ch.pack(factors)
+    kernel_train.end_to_end_into(params, work, data)
+    k, d = work.W_e.shape
+    values = np.empty(1)
+    kernel_train.losses_into(work.W_e.reshape((1, k, d)), work.grad_e.reshape((1, k, d)), values,
+                             np.ones(1, dtype=np.bool_), data, data.X, data.C, data.M4)
+    value = kernel_train.gradients_from_grad_e(params, work, data, values[0])
+    return float(value), ch.unkernel(ch.views(work.dW))
 
 
 @pytest.mark.parametrize("m, p, q", SHAPES)
@@ -100,26 +134,35 @@ def test_chain_kernels_match_linalg(rng, dims):
 
 
 @pytest.mark.parametrize("dims", DIMS, ids=str)
-def test_chain_workspace_matches_linalg(rng, dims):
-    """_compiled.Chain (orientation chosen by the dims) against linalg, called twice."""
-    ch = _compiled.Chain(dims)
+def test_chain_layout_matches_linalg(rng, dims):
+    """_chain.Chain (orientation chosen by the dims): its packing, workspace
+    and unpacking around the chain kernels against linalg, called twice."""
+    ch = _chain.Chain(dims)
     assert ch.transposed == (dims[-1] > dims[0])
+    work = _one_run(ch)
     for trial in range(2):  # a second call must not see stale workspace
         factors = random_factors(rng, dims)
         grad_e = rng.standard_normal((dims[-1], dims[0]))
-        _close(ch.end_to_end(factors), end_to_end(factors), f"W_e, dims {dims}, call {trial}")
-        for j, (a, b) in enumerate(zip(ch.gradients(grad_e), factor_gradients(factors, grad_e)),
-                                   start=1):
+        params = ch.pack(factors)
+        chain.suffix_products(params, ch.kd, work.suffix)
+        W_e = chain.stack_block(work.suffix, ch.kd, 0)
+        _close(W_e.T if ch.transposed else W_e, end_to_end(factors), f"W_e, {dims}, {trial}")
+        G = np.ascontiguousarray(grad_e.T if ch.transposed else grad_e)
+        chain.factor_gradients(params, ch.kd, work.suffix, G, work.g_prefix_t, work.dW)
+        got = ch.unkernel(ch.views(work.dW))
+        for j, (a, b) in enumerate(zip(got, factor_gradients(factors, grad_e)), start=1):
             assert a.shape == b.shape
             _close(a, b, f"dL/dW_{j}, dims {dims}, call {trial}")
+            assert not np.shares_memory(a, work.dW), "unkernel must copy"
 
 
 def test_chain_orientation_follows_small_end():
-    assert not _compiled.Chain([128, 512, 512, 1]).transposed
-    assert _compiled.Chain([1, 512, 512, 128]).transposed
+    assert not _chain.Chain([128, 512, 512, 1]).transposed
+    assert _chain.Chain([1, 512, 512, 128]).transposed
     # Every intermediate carries min(d_0, d_N) rows.
-    assert {S.shape[0] for S in _compiled.Chain([128, 512, 512, 1]).suffix} == {1}
-    assert {S.shape[0] for S in _compiled.Chain([1, 512, 512, 128]).suffix} == {1}
+    for dims in ([128, 512, 512, 1], [1, 512, 512, 128]):
+        work = _chain.Chain(dims).batch_workspace(2)
+        assert work.grad_k.shape == (2, 1, 128) and work.suffix.shape == (2, 1153)
 
 
 @pytest.mark.parametrize("q", [0.0, 1.0, 3.0, 2.5, 17.0])
@@ -136,8 +179,10 @@ def test_lp_kernel_matches_value_and_grad_e(rng, k, p):
     X, Y = rng.standard_normal((n, d)), rng.standard_normal((n, k))
     W_e = rng.standard_normal((k, d)) / np.sqrt(d)
     value, grad_e = losses.lp(p).value_and_grad_e(W_e, X, Y)
-    grad = np.full((k, d), np.nan)  # stale contents must be overwritten
-    got = loss.lp_value_and_grad_e(W_e, X, Y, p, grad)
+    grad = np.full((1, k, d), np.nan)  # stale contents must be overwritten
+    got = np.full(1, np.nan)
+    loss.lp_batch_value_and_grad_e(W_e[None], X, Y, p, grad, got, np.ones(1, dtype=np.bool_))
+    got, grad = got[0], grad[0]
     assert got == pytest.approx(value, rel=1e-12), f"lp kernel value, p={p}, k={k}"
     _close(grad, grad_e, f"lp kernel grad_e, p={p}, k={k}")
 
@@ -154,10 +199,10 @@ def test_l2_gram_kernel_matches_value_and_grad_e(rng, k):
     assert got == pytest.approx(value, rel=1e-12), "l2 moment kernel value"
     _close(grad, grad_e, "l2 moment kernel grad_e")
     # The same through the objective's moments, computed on first use.
-    v, g = _compiled.value_and_grad_e(Objective(X, Y, "l2"), W_e)
+    v, g = _loop_loss(Objective(X, Y, "l2"), W_e)
     assert v == pytest.approx(value, rel=1e-12)
-    _close(g, grad_e, "compiled value_and_grad_e, l2")
-    assert _compiled.gram(Objective(X, Y, "l4")) is None  # l4 makes a pass over the data
+    _close(g, grad_e, "the loop's loss kernels, l2")
+    assert _kernel_data.gram(Objective(X, Y, "l4")) is None  # l4 makes a pass over the data
 
 
 @pytest.mark.parametrize("dims", [[5, 3, 1], [2, 4, 3], [3, 2], [1, 3, 3, 4]], ids=str)
@@ -168,82 +213,89 @@ def test_compiled_objective_matches_numpy_objective(rng, dims, loss_name, weight
     obj = Objective(X, Y, loss_name, weight_decay)
     factors = random_factors(rng, dims)
     value, grads = obj.value_and_grads(factors)
-    kv, kgrads = _compiled.value_and_grads(obj, factors)
+    kv, kgrads = _loop_objective(obj, factors)
     assert kv == pytest.approx(value, rel=1e-12), f"objective value, {loss_name}, dims {dims}"
     for j, (a, b) in enumerate(zip(kgrads, grads), start=1):
         _close(a, b, f"dF/dW_{j}, {loss_name}, wd {weight_decay}, dims {dims}")
 
 
 @pytest.mark.parametrize("dims", [[1, 1, 2], [1, 3], [2, 1, 4], [3, 2, 1]], ids=str)
-def test_compiled_gradients_do_not_alias_the_workspace(rng, dims):
+def test_unkernel_copies_even_where_a_view_would_do(rng, dims):
     # Regression: on the transposed chain a (d, 1) gradient's transpose is
     # already contiguous, and returning it without a copy let the next call
     # overwrite results the caller still held.
-    X, Y = rng.standard_normal((5, dims[0])), rng.standard_normal((5, dims[-1]))
-    obj = Objective(X, Y)
-    factors = random_factors(rng, dims)
-    _, first = _compiled.value_and_grads(obj, factors)
-    kept = [g.copy() for g in first]
-    _compiled.value_and_grads(obj, [2 * W for W in factors])
-    for a, b in zip(first, kept):
-        assert np.array_equal(a, b), "a later call changed gradients returned earlier"
+    ch = _chain.Chain(dims)
+    flat = ch.pack(random_factors(rng, dims))
+    out = ch.unkernel(ch.views(flat))
+    kept = [W.copy() for W in out]
+    flat[...] = 0.0
+    for a, b in zip(out, kept):
+        assert np.array_equal(a, b), "a later write changed arrays returned earlier"
 
 
 # --- the named tuples the compiled loop takes ----------------------------------
 
 def test_workspace_and_data_are_named_tuples(rng):
-    from deeplinear._kernels.interface import Data, Workspace
+    from deeplinear._kernels.interface import Data
 
-    ch = _compiled.Chain([2, 4, 3])  # d_0 < d_N: the transposed network, k = 2
-    assert isinstance(ch.work, Workspace) and ch.transposed
-    # One flat buffer each; ch.dW / ch.suffix are 2-D views of their blocks.
-    assert list(ch.work.kd) == [3, 4, 2] and ch.work.kd.dtype == np.int64
-    assert ch.work.dW.shape == (3 * 4 + 4 * 2,) and ch.work.suffix.shape == (2 * 9,)
-    assert all(np.shares_memory(v, ch.work.dW) for v in ch.dW)
-    assert [v.shape for v in ch.dW] == [(4, 3), (2, 4)]
-    assert all(np.shares_memory(v, ch.work.suffix) for v in ch.suffix)
-    assert ch.work.W_e.shape == ch.work.grad_e.shape == (3, 2)
-    assert ch.work.grad_k.shape == (2, 3)
+    ch = _chain.Chain([2, 4, 3])  # d_0 < d_N: the transposed network, k = 2
+    work = ch.batch_workspace(5)
+    assert isinstance(work, Workspace) and ch.transposed
+    # One flat buffer per run each; ch.views gives the factor blocks.
+    assert list(work.kd) == [3, 4, 2] and work.kd.dtype == np.int64
+    assert work.dW.shape == (5, 3 * 4 + 4 * 2) and work.suffix.shape == (5, 2 * 9)
+    assert [v.shape for v in ch.views(work.dW[0])] == [(4, 3), (2, 4)]
+    assert work.W_e.shape == work.grad_e.shape == (5, 3, 2)
+    assert work.grad_k.shape == (5, 2, 3) and work.g_prefix_t.shape == (5, 2 * 7)
     X, Y = rng.standard_normal((6, 2)), rng.standard_normal((6, 3))
-    l2 = _compiled.kernel_data(Objective(X, Y, "l2", 0.5), ch.transposed)
+    l2 = _kernel_data.kernel_data(Objective(X, Y, "l2", 0.5), ch.transposed)
     assert isinstance(l2, Data) and l2.transposed is True and l2.weight_decay == 0.5
     assert l2.C.shape == (2, 2) and l2.Bt.shape == (3, 2) and l2.p == 2.0
     assert l2.X is None and l2.Y is None
     objective = Objective(X, Y, "l4")
-    l4 = _compiled.kernel_data(objective, False)
+    l4 = _kernel_data.kernel_data(objective, False)
     assert l4.C is None and l4.Bt is None and l4.yy == 0.0 and l4.p == 4.0
-    assert l4.X is objective.X and l4.Y is objective.Y
+    assert l4.X is objective.X and l4.Y is objective.Y and not l4.X.flags.writeable
+    assert _kernel_data.data_kind(objective) == "lp pass"
+    assert _kernel_data.data_kind(Objective(X, Y, "l2")) == "l2 moments"
 
 
 @pytest.mark.parametrize("name,options", [
     ("sgd", {}), ("sgd", dict(momentum=0.9, nesterov=True)), ("adam", {}),
     ("adam", dict(amsgrad=True, weight_decay=0.1)), ("adagrad", dict(lr_decay=0.1)),
+    ("adagrad", dict(initial_accumulator_value=0.5, weight_decay=0.1)),
     ("adadelta", dict(rho=0.5))], ids=str)
 def test_optimizer_args_drive_the_kernel_like_step(rng, name, options):
-    from deeplinear._kernels import train as kernel_train
-    from deeplinear._kernels.interface import OptimizerArgs, States
+    """Two runs packed by name (``optimizer_args``: the rule and options of
+    one optimizer, an lr per run) and stepped by the loop's
+    ``optimizer_step`` against ``Optimizer.step``: each run keeps its own lr
+    and state."""
+    from deeplinear._kernels.interface import Hyper, OptimizerArgs, States
     from deeplinear.optim import make_optimizer
 
-    shapes = [(3, 2), (1, 3)]
-    params = [rng.standard_normal(s) for s in shapes]
-    twins = [W.copy() for W in params]
-    opt = make_optimizer(name, params, lr=0.05, **options)
-    twin = make_optimizer(name, twins, lr=0.05, **options)
-    args, states = _compiled.optimizer_args(twin)
+    ch = _chain.Chain([2, 3, 1])
+    lrs = (0.05, 0.02)
+    params = [random_factors(rng, [2, 3, 1]) for _ in lrs]
+    flat = np.stack([ch.pack(p) for p in params])  # the factors as rows of flat arrays
+    template = make_optimizer(name, ch.views(flat[0].copy()), lr=lrs[0], **options)
+    opts = [make_optimizer(name, p, lr=lr, **options) for p, lr in zip(params, lrs)]
+    args, states = _compiled.optimizer_args(template, list(lrs))
     assert isinstance(args, OptimizerArgs) and isinstance(states, States)
-    assert args.code == kernel_train.CODES[name]
-    size = sum(int(np.prod(shape)) for shape in shapes)
-    for slot in states:  # one flat array for all the factors, or an empty array
-        assert slot.ndim == 1 and slot.size in (0, size)
-    flat = np.concatenate([W.ravel() for W in twins])
-    twins = _compiled.Chain([2, 3, 1]).views(flat)  # the factors as views of the flat array
+    assert isinstance(args.hyper, Hyper) and args.code == kernel_train.CODES[name]
+    assert list(args.hyper.lr) == list(lrs)
+    for field in Hyper._fields:  # 0 where the rule does not take the field
+        if field not in template.kernel_fields:
+            assert not np.any(getattr(args.hyper, field)), field
+    for key, arr in zip(States._fields, states):  # used: (B, P); unused: (B, 0)
+        assert arr.shape == ((2, ch.size) if key in template.state[0] else (2, 0)), key
     for t in range(1, 4):
-        grads = [rng.standard_normal(s) for s in shapes]
-        opt.step(grads)
-        kernel_train.optimizer_step(flat, np.concatenate([g.ravel() for g in grads]), states,
-                                    t, args)
-        for j, (a, b) in enumerate(zip(twins, params)):
-            _close(a, b, f"{name} {options}: factor {j} at step {t}")
-        for key in opt.state[0]:  # the kernel wrote into the twin optimizer's state
-            for j in range(len(shapes)):
-                _close(twin.state[j][key], opt.state[j][key], f"{name}: state {key!r}")
+        for b, opt in enumerate(opts):
+            grads = [rng.standard_normal(W.shape) for W in params[b]]
+            opt.step(grads)
+            kernel_train.optimizer_step(flat[b], ch.pack(grads), states, args, b, t)
+            for j, (a, W) in enumerate(zip(ch.unkernel(ch.views(flat[b])), params[b])):
+                _close(a, W, f"{name} {options}: run {b}, factor {j} at step {t}")
+            for key in opt.state[0]:  # the kernel updated run b's row of the state
+                _close(getattr(states, key)[b],
+                       np.concatenate([s[key].ravel() for s in opt.state]),
+                       f"{name}: run {b}, state {key!r} at step {t}")

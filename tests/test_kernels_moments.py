@@ -1,6 +1,6 @@
 """l4 from the fourth moments (``_kernels.loss.fourth_moments`` and
 ``l4_moments_value_and_grad_e``), the form the compiled loop uses for l4 on
-narrow single-output data (``_compiled.uses_fourth_moments``).
+narrow single-output data (``_kernel_data.uses_fourth_moments``).
 
 Against the NumPy loss (``losses.lp(4).value_and_grad_e``, the rule students
 write) the expansion differs in rounding only. Its error is a few ulps of the
@@ -24,8 +24,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from deeplinear import _compiled, losses
+from deeplinear import _kernel_data, losses
 from deeplinear._kernels import loss
+from deeplinear._kernels import train as kernel_train
 from deeplinear.objective import Objective
 from helpers import at_offset
 
@@ -43,7 +44,7 @@ def _problem(rng, n, d, scale=1.0):
 
 
 def _moments(X, Y):
-    rows, T = _compiled.sorted_triple_rows(X.shape[1] + 1)
+    rows, T = _kernel_data.sorted_triple_rows(X.shape[1] + 1)
     M = np.full((T, X.shape[1] + 1), np.nan)  # every entry must be written
     loss.fourth_moments(X, Y, rows, M)
     return M, rows
@@ -64,7 +65,7 @@ def _bounds(W_e, X, Y):
 
 @pytest.mark.parametrize("m", [1, 2, 3, 5])
 def test_sorted_triple_rows_index_every_triple_once(m):
-    rows, T = _compiled.sorted_triple_rows(m)
+    rows, T = _kernel_data.sorted_triple_rows(m)
     assert T == m * (m + 1) * (m + 2) // 6 and rows.dtype == np.int64
     triples = [t for t in itertools.product(range(m), repeat=3) if t == tuple(sorted(t))]
     assert [rows[t] for t in triples] == list(range(T))  # lexicographic order
@@ -145,18 +146,22 @@ def test_l4_from_moments_overflows_to_a_non_finite_loss(rng):
     (400, 3, 1, 4.0, True),
 ])
 def test_the_form_is_chosen_by_cost(n, d, k, p, expected):
-    assert _compiled.uses_fourth_moments(n, d, k, p) is expected
+    assert _kernel_data.uses_fourth_moments(n, d, k, p) is expected
 
 
 def test_the_loop_data_holds_one_form(rng):
     W_e, X, Y = _problem(rng, 400, 3)
     objective = Objective(X, Y, "l4")
-    data = _compiled.kernel_data(objective, False)
+    data = _kernel_data.kernel_data(objective, False)
     assert data.X is None and data.C is None and data.M4.shape == (20, 4)
     assert data.M4_rows.shape == (4, 4, 4)
-    value, grad = _compiled.value_and_grad_e(objective, W_e)
+    grad, value = np.empty((1, *W_e.shape)), np.empty(1)  # the loop's loss, on this Data
+    kernel_train.losses_into(W_e[None], grad, value, np.ones(1, dtype=np.bool_), data, data.X,
+                             data.C, data.M4)
+    value, grad = value[0], grad[0]
     kernel_value, kernel_grad = _kernel(W_e, data.M4, data.M4_rows)
     assert value == kernel_value
     assert_array_equal(grad, kernel_grad)
-    wide = _compiled.kernel_data(Objective(X[:40], Y[:40], "l4"), False)
+    wide = _kernel_data.kernel_data(Objective(X[:40], Y[:40], "l4"), False)
     assert wide.M4 is None and wide.X is not None
+    assert _kernel_data.data_kind(objective) == "l4 moments"

@@ -81,6 +81,21 @@ def test_value_and_grad_e_checks_its_input(rng):
         losses.l2.value_and_grad_e(bad, X, Y)
 
 
+def test_check_false_skips_the_checks_and_changes_no_number(rng, monkeypatch):
+    W_e, X, Y = _data(rng, n=30, d=4, k=2)
+    for p in (2, 4):
+        loss = losses.lp(p)
+        v, g = loss.value_and_grad_e(W_e, X, Y)
+        v_fast, g_fast = loss.value_and_grad_e(W_e, X, Y, check=False)
+        assert v_fast == v and np.array_equal(g_fast, g)
+    checked = []
+    monkeypatch.setattr(losses, "check_data", lambda *a, **k: checked.append(1) or a[:2])
+    losses.l2.value_and_grad_e(W_e, X, Y, check=False)
+    assert checked == []
+    losses.l2.value_and_grad_e(W_e, X, Y)
+    assert checked == [1]
+
+
 def test_objective_data_loss_is_the_loss_of_w_e(rng):
     W_e, X, Y = _data(rng, n=30, d=4, k=2)
     for name in ("l2", "l4"):

@@ -22,7 +22,7 @@ import math
 import numpy as np
 import pytest
 from helpers import judge_reference
-from numpy.testing import assert_allclose, assert_array_equal
+from numpy.testing import assert_allclose
 
 from deeplinear import optim
 from deeplinear._kernels import optim as kernels
@@ -248,29 +248,50 @@ def _kernel_step(opt, p, g, state, t):
                                 opt.eps, opt.weight_decay)
 
 
-# What the compiled loop reads from each class: its kernel_args, in the order
-# of the kernel's hyperparameters (documented in _kernels/interface.py).
+# What the compiled loop reads from each class, by the kernel's parameter names.
 KERNEL_HYPER = {
-    SGD: lambda o: [o.lr, o.momentum, o.dampening, float(o.nesterov), o.weight_decay],
-    Adam: lambda o: [o.lr, o.betas[0], o.betas[1], o.eps, o.weight_decay, float(o.amsgrad)],
-    AdaGrad: lambda o: [o.lr, o.lr_decay, o.eps, o.weight_decay],
-    AdaDelta: lambda o: [o.lr, o.rho, o.eps, o.weight_decay],
+    SGD: lambda o: dict(lr=o.lr, momentum=o.momentum, dampening=o.dampening,
+                        nesterov=o.nesterov, weight_decay=o.weight_decay),
+    Adam: lambda o: dict(lr=o.lr, beta1=o.betas[0], beta2=o.betas[1], eps=o.eps,
+                         weight_decay=o.weight_decay, amsgrad=o.amsgrad),
+    AdaGrad: lambda o: dict(lr=o.lr, lr_decay=o.lr_decay, eps=o.eps,
+                            weight_decay=o.weight_decay),
+    AdaDelta: lambda o: dict(lr=o.lr, rho=o.rho, eps=o.eps, weight_decay=o.weight_decay),
 }
 
 
+@pytest.mark.parametrize("cls", [SGD, Adam, AdaGrad, AdaDelta], ids=lambda c: c.name)
+def test_kernel_tables_are_the_kernels_parameter_names(cls):
+    """``kernel_state`` and ``kernel_fields`` are the names of the parameters of
+    the rule's kernel, in its order: ``(p, g, *state, [t], *fields)``. The
+    compiled loop passes them by these names, so a table that named a
+    parameter wrongly would fail to compile there; this says which."""
+    kernel = getattr(kernels, f"{cls.name}_update")
+    names = list(inspect.signature(getattr(kernel, "py_func", kernel)).parameters)
+    t = ["t"] if "t" in names else []
+    assert names == ["p", "g", *cls.kernel_state, *t, *cls.kernel_fields]
+    assert list(cls.kernel_state) == STATE_ORDER[cls]
+    # every field is a hyperparameter of the class, or derived from one
+    assert set(cls.kernel_fields) - set(cls.hyperparameters) <= {"beta1", "beta2"}
+
+
+def test_the_kernel_tuples_hold_the_union_of_the_tables():
+    from deeplinear._kernels.interface import Hyper, States
+
+    classes = list(optim.OPTIMIZERS.values())
+    assert set(Hyper._fields) == {f for cls in classes for f in cls.kernel_fields}
+    assert set(States._fields) == {key for cls in classes for key in cls.kernel_state}
+
+
 @pytest.mark.parametrize("case", list(KERNEL_CASES))
-def test_kernel_args_pack_the_hyperparameters_and_state(case):
+def test_kernel_hyperparameters_are_read_by_name(case):
     cls, options = KERNEL_CASES[case]
     opt = cls([np.ones((2, 3))], lr=0.3, **options)
-    rule, hyper, names = opt.kernel_args()
-    assert optim.OPTIMIZERS[rule] is cls and rule == cls.name
-    assert hyper.dtype == np.float64 and hyper.shape == (len(KERNEL_HYPER[cls](opt)),)
-    assert_array_equal(hyper, KERNEL_HYPER[cls](opt))
-    # The named states, in the kernel's order, are exactly the ones the options create.
-    assert [n for n in names if n is not None] == \
-        [key for key in STATE_ORDER[cls] if key in opt.state[0]]
-    assert set(opt.state[0]) == {n for n in names if n is not None}
-    assert len(names) <= 3
+    assert optim.OPTIMIZERS[opt.name] is cls
+    assert opt.kernel_hyperparameters() == KERNEL_HYPER[cls](opt)
+    assert list(opt.kernel_hyperparameters()) == list(cls.kernel_fields)
+    # The state keys the options create are among the kernel's, in its order.
+    assert [key for key in cls.kernel_state if key in opt.state[0]] == list(opt.state[0])
 
 
 def test_kernel_codes_cover_every_optimizer():

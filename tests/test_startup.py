@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from deeplinear import _compiled, train
+from deeplinear import _compile_notice, train
 from deeplinear.losses import lp
 from deeplinear._kernels import train as kernel_train
 
@@ -59,13 +59,13 @@ def test_one_specialisation_per_kind_of_loss_serves_every_depth(rng):
 
 def test_needs_compiling_reads_the_cache_index(tmp_path):
     # An empty cache folder: nothing compiled for this numba version and source.
-    code = ("from deeplinear import _compiled; from deeplinear._kernels import train; "
-            "print(_compiled.needs_compiling(train.train_loop))")
+    code = ("from deeplinear import _compile_notice; from deeplinear._kernels import train; "
+            "print(_compile_notice.needs_compiling(train.train_loop))")
     assert _python(code, NUMBA_CACHE_DIR=str(tmp_path)).stdout.strip() == "True"
     # After an l2 run, that cache holds the l2 loop, and not the lp one.
-    probe = ("import numpy as np, deeplinear as dl, sys; from deeplinear import _compiled; "
-             "from deeplinear._kernels import train; sys.stderr = sys.stdout; "
-             "seen = []; _compiled.needs_compiling = lambda d, a=None, f=_compiled."
+    probe = ("import numpy as np, deeplinear as dl, sys; from deeplinear import _compile_notice "
+             "as cn; from deeplinear._kernels import train; sys.stderr = sys.stdout; "
+             "seen = []; cn.needs_compiling = lambda d, a=None, f=cn."
              "needs_compiling: seen.append(f(d, a)) or seen[-1]; "
              "dl.train([np.zeros((1, 2))], np.ones((3, 2)), np.ones((3, 1)), lr=0.1, steps=1, "
              "loss={!r}); print('needs', seen)")
@@ -76,31 +76,53 @@ def test_needs_compiling_reads_the_cache_index(tmp_path):
     assert "needs [False]" in _python(probe.format("l4"), **env).stdout
     # In this process the loop has run (or been loaded): no compiling ahead.
     train([np.zeros((1, 2))], np.ones((3, 2)), np.ones((3, 1)), lr=0.1, steps=1)
-    assert not _compiled.needs_compiling(kernel_train.train_loop)
+    assert not _compile_notice.needs_compiling(kernel_train.train_loop)
 
 
-def test_the_message_is_printed_once_and_only_when_compiling(monkeypatch, capsys):
-    monkeypatch.setattr(_compiled, "_CHECKED", set())
-    monkeypatch.setattr(_compiled, "_ANNOUNCED", [False])
-    monkeypatch.setattr(_compiled, "needs_compiling", lambda d, a=None: False)
-    _compiled.announce_compiling(kernel_train.train_loop)
+def test_the_notice_is_printed_once_per_compile_and_only_then(monkeypatch, capsys):
+    monkeypatch.setattr(_compile_notice, "_CHECKED", set())
+    monkeypatch.delenv("DEEPLINEAR_QUIET_COMPILE", raising=False)
+    l2, lp_pass = (np.ones(2),), (np.ones((2, 2)),)  # arguments of two numba types
+    monkeypatch.setattr(_compile_notice, "needs_compiling", lambda d, a=None: False)
+    _compile_notice.announce_compiling(kernel_train.train_loop, l2, "the l2 loop")
     assert capsys.readouterr().err == ""
-    monkeypatch.setattr(_compiled, "_CHECKED", set())
-    monkeypatch.setattr(_compiled, "needs_compiling", lambda d, a=None: True)
+    monkeypatch.setattr(_compile_notice, "_CHECKED", set())
+    monkeypatch.setattr(_compile_notice, "needs_compiling", lambda d, a=None: True)
     for _ in range(3):
-        _compiled.announce_compiling(kernel_train.train_loop)
-        _compiled.announce_compiling(kernel_train.objective_value_and_grads)
+        _compile_notice.announce_compiling(kernel_train.train_loop, l2, "the l2 loop")
+    # Another compile (other argument types) is announced too, once.
+    for _ in range(2):
+        _compile_notice.announce_compiling(kernel_train.train_loop, lp_pass, "the lp loop")
     err = capsys.readouterr().err
-    assert err == _compiled.COMPILE_MESSAGE + "\n"
-    assert "compiling" in err and "once" in err and "about" in err
+    assert err == (_compile_notice.compile_message("the l2 loop") + "\n"
+                   + _compile_notice.compile_message("the lp loop") + "\n")
+    assert err.startswith("deeplinear: compiling the l2 loop with numba: about 10-25 s, once "
+                          "per kind of data")
+
+
+def test_the_notice_names_the_kind_of_data_and_is_silenced(monkeypatch, capsys):
+    X, Y = np.ones((3, 2)), np.ones((3, 1))
+    monkeypatch.setattr(_compile_notice, "_CHECKED", set())
+    monkeypatch.setattr(_compile_notice, "needs_compiling", lambda d, a=None: True)
+    monkeypatch.delenv("DEEPLINEAR_QUIET_COMPILE", raising=False)
+    train([np.zeros((1, 2))], X, Y, lr=0.1, steps=1, loss="l4", compiled=True)
+    assert capsys.readouterr().err == _compile_notice.compile_message(
+        "the training loop (every update rule and depth) for the lp pass") + "\n"
+    monkeypatch.setattr(_compile_notice, "_CHECKED", set())
+    monkeypatch.setenv("DEEPLINEAR_QUIET_COMPILE", "1")
+    train([np.zeros((1, 2))], X, Y, lr=0.1, steps=1, compiled=True)
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.slow
 def test_first_run_says_it_compiles_and_the_second_does_not(tmp_path):
     env = dict(NUMBA_CACHE_DIR=str(tmp_path / "cache"))
     code = ("from deeplinear.experiments.__main__ import main; "
-            f"main(['--steps', '3', '--seeds', '0', '--quiet', '--out', {str(tmp_path / 'o')!r}])")
-    first = _python(code, **env)
-    assert first.stderr.count("deeplinear: compiling the numba kernels") == 1, first.stderr
-    second = _python(code, **env)
+            "main(['--steps', '3', '--seeds', '0', '--out', {!r}])")
+    first = _python(code.format(str(tmp_path / "o1")), **env)
+    notices = [line for line in first.stderr.splitlines() if "deeplinear: compiling" in line]
+    # One line of its own per kind of data the grid compiles, none twice.
+    assert notices and len(set(notices)) == len(notices), first.stderr
+    assert all(line.startswith("deeplinear: compiling the training loop") for line in notices)
+    second = _python(code.format(str(tmp_path / "o2")), **env)
     assert "compiling" not in second.stderr, second.stderr

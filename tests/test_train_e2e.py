@@ -57,7 +57,8 @@ def test_depth1_is_sgd_bit_for_bit(loss, k, d0):
 def test_depth_option_overrides_len_factors():
     # depth=1 on depth-3 factors is plain gradient descent on their product.
     factors, X, Y = problem(k=2, depth=3)
-    e2e = train(factors, X, Y, loss="l4", lr=0.05, steps=20, optimizer="e2e", depth=1)
+    e2e = train(factors, X, Y, loss="l4", lr=0.05, steps=20, optimizer="e2e",
+                optimizer_options={"depth": 1})
     sgd = train([end_to_end(factors)], X, Y, loss="l4", lr=0.05, steps=20, compiled=False)
     assert e2e.info["depth"] == 1
     assert_array_equal(e2e.loss, sgd.loss)
@@ -184,7 +185,7 @@ def test_bad_options_name_the_culprit(options, name):
     factors, X, Y = problem(k=1, depth=2, n=10)
     start = [W.copy() for W in factors]
     with pytest.raises(ValueError, match=name):
-        train(factors, X, Y, lr=0.1, steps=3, optimizer="e2e", **options)
+        train(factors, X, Y, lr=0.1, steps=3, optimizer="e2e", optimizer_options=options)
     for a, b in zip(factors, start):
         assert_array_equal(a, b)
 
@@ -194,7 +195,8 @@ def test_name_is_case_insensitive_and_factors_untouched():
     factors, X, Y = problem(k=2, depth=2, n=10)
     start = [W.copy() for W in factors]
     a = train(factors, X, Y, lr=0.1, steps=5, optimizer="E2E")
-    b = train(factors, X, Y, lr=0.1, steps=5, optimizer="e2e", depth=2, compiled=False)
+    b = train(factors, X, Y, lr=0.1, steps=5, optimizer="e2e",
+              optimizer_options={"depth": 2}, compiled=False)
     assert_array_equal(a.loss, b.loss)
     assert a.final_factors[0] is not factors[-1]
     for W, W0 in zip(factors, start):

@@ -16,6 +16,8 @@ chain), an odd and an even number of runs, and runs that diverge part way;
 one narrow shape with many rows takes l4 from the fourth moments.
 """
 
+import importlib
+
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
@@ -34,7 +36,7 @@ SHAPES = {
     "d3-depth3": (3, [4, 2], 1, 23),
     "d6-width1": (6, [1], 1, 40),
     "multi-out-depth2": (3, [5], 4, 30),
-    # l4 from the fourth moments instead of a pass (_compiled.uses_fourth_moments)
+    # l4 from the fourth moments instead of a pass (_kernel_data.uses_fourth_moments)
     "d3-moments": (3, [4], 1, 400),
 }
 OPTIMIZERS = {
@@ -74,24 +76,24 @@ def test_lockstep_runs_are_the_runs_alone_bit_for_bit(opt, loss, shape, count):
     name, options = OPTIMIZERS[opt]
     objective, factors = problem(SHAPES[shape], loss)
     lrs = LRS[name][-count:]
-    batched = train_lrs(objective, factors, optimizer=name, lrs=lrs, steps=60, record_every=7,
-                        divergence_factor=50.0, compiled=True, **options)
+    batched = train_lrs(factors, objective, optimizer=name, optimizer_options=options, lrs=lrs,
+                        steps=60, record_every=7, divergence_factor=50.0, compiled=True)
     assert len(batched) == len(lrs)
     assert batched[-1].diverged and batched[-1].steps[-1] < 60, "the largest lr must diverge"
     for lr, h in zip(lrs, batched):
-        alone = train_objective(objective, factors, optimizer=name, lr=lr, steps=60,
-                                record_every=7, divergence_factor=50.0, compiled=True,
-                                **options)
+        alone = train_objective(factors, objective, optimizer=name, optimizer_options=options,
+                                lr=lr, steps=60, record_every=7, divergence_factor=50.0,
+                                compiled=True)
         assert_same_run(h, alone, f"{opt}, {loss}, {shape}, lr {lr}")
 
 
 def test_python_loop_runs_the_lrs_one_after_the_other():
     objective, factors = problem(SHAPES["d6-depth2"], "l4")
     lrs = (0.01, 0.03)
-    batched = train_lrs(objective, factors, optimizer="adam", lrs=lrs, steps=25,
+    batched = train_lrs(factors, objective, optimizer="adam", lrs=lrs, steps=25,
                         compiled=False)
     for lr, h in zip(lrs, batched):
-        alone = train_objective(objective, factors, optimizer="adam", lr=lr, steps=25,
+        alone = train_objective(factors, objective, optimizer="adam", lr=lr, steps=25,
                                 compiled=False)
         assert not h.info["compiled"]
         assert_same_run(h, alone, f"python loop, lr {lr}")
@@ -100,7 +102,7 @@ def test_python_loop_runs_the_lrs_one_after_the_other():
 def test_the_start_is_not_modified_and_runs_do_not_share_arrays():
     objective, factors = problem(SHAPES["d8-depth1"], "l4")
     before = [W.copy() for W in factors]
-    a, b = train_lrs(objective, factors, lrs=(0.01, 0.02), steps=5)
+    a, b = train_lrs(factors, objective, lrs=(0.01, 0.02), steps=5)
     for W, W0 in zip(factors, before):
         assert_array_equal(W, W0)
     assert not np.shares_memory(a.final_factors[0], b.final_factors[0])
@@ -110,13 +112,20 @@ def test_the_start_is_not_modified_and_runs_do_not_share_arrays():
 @pytest.mark.parametrize("bad, message", [
     ((), "lrs: expected a non-empty sequence"),
     (0.01, "lrs: expected a non-empty sequence"),
-    ((0.01, -1.0), "lrs"),
-    ((0.01, float("nan")), "lrs"),
+    ((0.01, -1.0), r"lrs\[1\]: expected"),
+    ((0.01, float("nan")), r"lrs\[1\]: expected"),
+    ((-1.0,), "lr: expected"),
 ])
-def test_bad_lrs_are_refused_before_any_run(bad, message):
+def test_bad_lrs_are_refused_before_any_run(bad, message, monkeypatch):
     objective, factors = problem(SHAPES["d8-depth1"], "l4")
+    train_module = importlib.import_module("deeplinear.train")
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("a run started")
+
+    monkeypatch.setattr(train_module, "make_optimizer", no_run)
     with pytest.raises(ValueError, match=message):
-        train_lrs(objective, factors, lrs=bad, steps=5)
+        train_lrs(factors, objective, lrs=bad, steps=5, compiled=False)
 
 
 def _misaligned(A, offset):
@@ -125,6 +134,13 @@ def _misaligned(A, offset):
     out = buf[offset:].reshape(A.shape)
     out[...] = A
     return out
+
+
+def _alone(W_e, X, Y, p):
+    """One run through the batched pass: (value, grad_e (k, d))."""
+    grad, value = np.empty((1, *W_e.shape)), np.empty(1)
+    kloss.lp_batch_value_and_grad_e(W_e[None], X, Y, p, grad, value, np.ones(1, dtype=bool))
+    return value[0], grad[0]
 
 
 @pytest.mark.parametrize("d", [3, 6, 8, 13])
@@ -143,9 +159,7 @@ def test_batched_lp_pass_is_each_run_alone_at_any_alignment(d, p):
     assert values[1] == 7.0, "an inactive run's value was written"
     for b in np.flatnonzero(active):
         for offset in (0, 1, 2, 3):  # data pointers at every 8-byte offset mod 32
-            g = np.empty((1, d))
-            value = kloss.lp_value_and_grad_e(_misaligned(W_es[b], offset),
-                                              _misaligned(X, (offset + 1) % 4),
-                                              _misaligned(Y, offset), p, g)
+            value, g = _alone(_misaligned(W_es[b], offset), _misaligned(X, (offset + 1) % 4),
+                              _misaligned(Y, offset), p)
             assert value == values[b], f"run {b}, offset {offset}: value"
             assert_array_equal(g, grads[b], err_msg=f"run {b}, offset {offset}: gradient")

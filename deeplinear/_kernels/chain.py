@@ -18,9 +18,9 @@ The kernels work "from the output side": every intermediate has ``d_N`` rows.
     dW[j]         = suffix[j]^T g_prefix_t[j]   shape (d_j, d_{j-1})
 
 so one gradient evaluation costs about ``3 d_N sum_j d_j d_{j-1}``
-multiply-adds. ``deeplinear._compiled.Chain`` runs the same kernels on the
-transposed network when ``d_0 < d_N``, which is the "from the input side"
-order. The NumPy twins are ``deeplinear.network.end_to_end`` and
+multiply-adds. When ``d_0 < d_N`` the compiled loop runs the same kernels on
+the transposed network (``deeplinear._chain.Chain`` chooses), which is the
+"from the input side" order. The NumPy twins are ``deeplinear.network.end_to_end`` and
 ``factor_gradients``.
 
 The three small matmul kernels are written so that the innermost loop runs

@@ -1,19 +1,20 @@
 """The named tuples that the compiled training loop takes.
 
-``deeplinear._compiled`` builds these, once per run (``Workspace`` once per
-architecture), and the kernels of ``train`` read them by field name. numba
-types a ``typing.NamedTuple`` argument field by field (a heterogeneous named
-tuple) and caches the functions that take one (``cache=True``); with
-``NUMBA_DISABLE_JIT=1`` they are plain Python tuples. This module imports
+``deeplinear._compiled`` and its helper modules build these, once per call of
+the loop (``Workspace`` once per architecture), and the kernels of ``train``
+read them by field name. numba types a ``typing.NamedTuple`` argument field
+by field (a heterogeneous named tuple) and caches the functions that take
+one (``cache=True``); with ``NUMBA_DISABLE_JIT=1`` they are plain Python
+tuples. This module imports
 neither numba nor the rest of deeplinear.
 
 Every per-factor quantity (the factors, their gradients, the optimizer state,
 the chain products) is one flat float64 array, the blocks one after the
 other, and ``Workspace.kd`` describes the layout (see ``chain``): the kernels
 take 2-D views of the blocks, so every field has the same numba type at
-every depth. That makes one compiled specialisation for all depths (per kind
-of ``Data``: l2 moments or an lp pass), cached
-on disk and loaded in a fraction of a second; typed Lists of arrays cost
+every depth. That makes one compiled specialisation for all depths and all
+optimizers per kind of ``Data`` (l2 moments, l4 moments or the lp pass),
+cached on disk and loaded in a fraction of a second; typed Lists of arrays cost
 about 1 ms each to build from Python and their dispatch could not be cached.
 
 Conventions (see ``chain``): the factors the kernels work on are
@@ -30,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Workspace", "Data", "States", "OptimizerArgs", "RunArgs"]
+__all__ = ["Workspace", "Data", "States", "Hyper", "OptimizerArgs", "RunArgs"]
 
 
 class Workspace(NamedTuple):
@@ -38,8 +39,8 @@ class Workspace(NamedTuple):
 
     The shapes below are one run's. ``train.train_loop`` takes a batch
     workspace for its B runs: every field but ``kd`` with a leading axis of
-    length B (``_compiled.Chain.batch_workspace``), and ``train.run_workspace``
-    gives run b's ``Workspace`` of views.
+    length B (``Chain.batch_workspace`` in ``deeplinear._chain``), and
+    ``train.run_workspace`` gives run b's ``Workspace`` of views.
 
     Attributes
     ----------
@@ -93,17 +94,22 @@ class Data(NamedTuple):
     M4_rows : ndarray of int64, shape (d_0 + 1,) * 3, or None
         The row of ``M4`` of each triple of indices; with ``M4``.
 
-    Exactly one of ``X``, ``C`` and ``M4`` is an array. The three kinds of
-    ``Data`` have different numba types, so each compiles only its own loss
-    form (``train.losses_into``): one cached specialisation of the loop per
-    kind, each serving every depth. ``deeplinear._compiled.kernel_data``
-    chooses the kind.
     p : float
         Exponent of the loss (2 for l2, 4 for l4).
     weight_decay : float
         lambda of the penalty ``lambda/2 sum_j ||W_j||_F^2``.
     transposed : bool
         Whether the factors are the transposed network's.
+
+    Notes
+    -----
+    Exactly one of ``X``, ``C`` and ``M4`` is an array: three kinds of
+    ``Data``, the l2 moments (``C``), the l4 moments (``M4``) and the lp
+    pass (``X``, read-only: the ``Objective``'s own copy). They have
+    different numba types, so each compiles only its own loss form
+    (``train.losses_into``): one cached specialisation of the loop per kind,
+    each serving every depth and optimizer. ``kernel_data`` in
+    ``deeplinear._kernel_data`` chooses the kind.
     """
 
     X: np.ndarray
@@ -119,48 +125,91 @@ class Data(NamedTuple):
 
 
 class States(NamedTuple):
-    """The optimizer's state: three flat arrays in the layout of the factors.
+    """The optimizers' state arrays, by their keys in ``Optimizer.state[j]``.
 
-    The slots are in the order the rule's kernel takes its state arrays; a
-    slot the rule (with its options) never touches holds an empty array:
-
-    - SGD:      ``momentum_buffer`` (empty when momentum == 0), -, -
-    - ADAM:     ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq`` (empty without AMSGrad)
-    - ADAGRAD:  ``sum``, -, -
-    - ADADELTA: ``square_avg``, ``acc_delta``, -
+    The fields are the union of the optimizers' ``kernel_state``, which are
+    the names of the state parameters of the kernels in ``optim``; each
+    kernel is passed its own by name. Every field is an array of shape
+    (B, P): row b holds run b's state arrays of all the factors, one after
+    the other (the layout of the flat factors), updated in place. A field
+    the rule (with its options) never touches is an empty (B, 0) array:
+    the others' states, SGD's momentum buffer without momentum, AMSGrad's
+    ``max_exp_avg_sq`` without AMSGrad.
 
     Attributes
     ----------
-    s0, s1, s2 : ndarray, shape (P,) or (0,)
-        The state arrays of all the factors, one after the other; updated in
-        place. ``train.train_loop`` takes them with a leading axis of B runs.
+    momentum_buffer : ndarray
+        SGD.
+    exp_avg, exp_avg_sq, max_exp_avg_sq : ndarray
+        Adam.
+    sum : ndarray
+        AdaGrad.
+    square_avg, acc_delta : ndarray
+        AdaDelta.
     """
 
-    s0: np.ndarray
-    s1: np.ndarray
-    s2: np.ndarray
+    momentum_buffer: np.ndarray
+    exp_avg: np.ndarray
+    exp_avg_sq: np.ndarray
+    max_exp_avg_sq: np.ndarray
+    sum: np.ndarray
+    square_avg: np.ndarray
+    acc_delta: np.ndarray
+
+
+class Hyper(NamedTuple):
+    """The optimizers' hyperparameters, by the names the kernels take them under.
+
+    The fields are the union of the optimizers' ``kernel_fields``, which are
+    the names of the hyperparameters of the kernels in ``optim``; each
+    kernel is passed its own by name. Every field is a float64 array of
+    shape (B,): entry b is run b's value, flags as 0.0 / 1.0, and 0.0 in a
+    field the rule does not take.
+
+    Attributes
+    ----------
+    lr : ndarray
+        Every rule's.
+    weight_decay : ndarray
+        Every rule's own torch-style L2 term (0 from ``deeplinear.train``,
+        whose weight decay is the objective's).
+    eps : ndarray
+        Adam, AdaGrad, AdaDelta.
+    momentum, dampening, nesterov : ndarray
+        SGD.
+    beta1, beta2, amsgrad : ndarray
+        Adam.
+    lr_decay : ndarray
+        AdaGrad.
+    rho : ndarray
+        AdaDelta.
+    """
+
+    lr: np.ndarray
+    weight_decay: np.ndarray
+    eps: np.ndarray
+    momentum: np.ndarray
+    dampening: np.ndarray
+    nesterov: np.ndarray
+    beta1: np.ndarray
+    beta2: np.ndarray
+    amsgrad: np.ndarray
+    lr_decay: np.ndarray
+    rho: np.ndarray
 
 
 class OptimizerArgs(NamedTuple):
-    """The update rule and its hyperparameters.
+    """The update rule and the hyperparameters of B runs.
 
     Attributes
     ----------
     code : int
         One of ``train.SGD, ADAM, ADAGRAD, ADADELTA`` (``train.CODES`` by name).
-    hyper : ndarray of float64, shape (h,), or (B, h) for ``train.train_loop``
-        The rule's hyperparameters, flags as 0.0 / 1.0, in this order:
-
-        - SGD:      ``[lr, momentum, dampening, nesterov, weight_decay]``
-        - ADAM:     ``[lr, beta1, beta2, eps, weight_decay, amsgrad]``
-        - ADAGRAD:  ``[lr, lr_decay, eps, weight_decay]``
-        - ADADELTA: ``[lr, rho, eps, weight_decay]``
-
-        Each optimizer class packs its own, with ``kernel_args``.
+    hyper : Hyper
     """
 
     code: int
-    hyper: np.ndarray
+    hyper: Hyper
 
 
 class RunArgs(NamedTuple):

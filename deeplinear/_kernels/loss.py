@@ -5,26 +5,22 @@ and predictions ``X @ W_e.T``. Both losses are means over all n*k entries.
 
 The lp pass and its summation order
 -----------------------------------
-``lp_value_and_grad_e`` reads ``X`` once: for each row the dot products
-``W_e x_i``, the residuals, the loss terms and the rank-1 update of the
-gradient, with no n-long temporary. Every sum is taken in one fixed order,
-so that a result is the same bit for bit whatever the alignment of the
-arrays (and with or without ``NUMBA_DISABLE_JIT``); no ``fastmath``
-reassociation is used, and no multiply-add is fused:
+``lp_batch_value_and_grad_e`` reads ``X`` once for all the runs it is
+given: for each row the dot products ``W_e x_i``, the residuals, the loss
+terms and the rank-1 update of the gradient, with no n-long temporary.
+Every sum is taken in one fixed order, so that a result is the same bit
+for bit whatever the alignment of the arrays (and with or without
+``NUMBA_DISABLE_JIT``); no ``fastmath`` reassociation is used, and no
+multiply-add is fused:
 
-- a dot product ``sum_c w_c x_c`` over d terms has 4 lanes: over the
-  blocks of 4 (c < 4 floor(d/4)), lane j sums the terms with ``c % 4 == j``
-  in increasing c, starting from 0.0; if d is not a multiple of 4, the
-  last 4 elements (c = d - 4 + j, into lane j) make one more block, where
-  the lanes already summed (and, for d < 4, those before the row) add +0.0.
-  The lanes are combined as ``(s0 + s2) + (s1 + s3)``
-  (``_row_dot_reference``). numba does not vectorize a reduction without
-  reassociation, so the lanes are an explicit ``<4 x double>`` accumulator
-  (``_rows_dot``, a numba intrinsic);
-- the loss value sums the terms ``|r_ia|^p`` in the order of (i, a);
+- a dot product ``sum_c w_c x_c`` is summed in 4 lanes, combined as
+  ``(s0 + s2) + (s1 + s3)`` (``lanes.row_dot``, whose docstring gives the
+  order; numba compiles it to a ``<4 x double>`` intrinsic);
+- the loss value sums the terms ``|r_ia|^p`` in the order of (i, a),
+  starting from 0.0, then is multiplied by ``1 / (n k)``;
 - the gradient entry (a, c) sums ``coef_ia * x_ic`` over i in increasing
   order, starting from 0.0, then is multiplied by ``1 / (n k)``
-  (``_rows_axpy``: blocks of 4 entries, then the last d % 4 one by one).
+  (``lanes.rows_axpy``).
 
 For k = 1 (the experiments) rows go four at a time (the four dot products
 share the loads of ``w``, and the gradient is loaded and stored once per four
@@ -34,11 +30,10 @@ same products ``abs_pow`` forms; another p goes through ``abs_pow``.
 """
 
 import numpy as np
-from numba import config, njit
+from numba import njit
 
 from .chain import matmul
-
-LANES = 4  # partial sums of a dot product: one <4 x double> accumulator (the intrinsics assume 4)
+from .lanes import row_dot, rows_axpy, rows_axpy2, rows_dot4, rows_dot4x2
 
 
 @njit(cache=True)
@@ -67,251 +62,15 @@ def _term_and_coef(r, p):
     return abs_pow(m, p), coef
 
 
-# --- the fixed-order dot product and row update, as Python (the reference) ---
-
-def _row_dot_reference(W, a, X, i):
-    """``W[a] . X[i]`` in the kernels' order (4 lanes, see the module docstring)."""
-    d = X.shape[1]
-    s = [0.0] * LANES
-    full = (d // LANES) * LANES
-    for c in range(full):
-        s[c % LANES] += W[a, c] * X[i, c]
-    if full < d:  # the last LANES elements; those already summed add +0.0
-        for j in range(LANES):
-            c = d - LANES + j
-            s[j] += W[a, c] * X[i, c] if c >= full else 0.0
-    return (s[0] + s[2]) + (s[1] + s[3])
-
-
-def _rows_axpy_reference(G, a, X, i, coefs):
-    """``G[a] = (...(G[a] + coefs[0] X[i]) + coefs[1] X[i+1]) ...``, entry by entry."""
-    for c in range(X.shape[1]):
-        acc = G[a, c]
-        for r in range(len(coefs)):
-            acc = acc + coefs[r] * X[i + r, c]
-        G[a, c] = acc
-
-
-if config.DISABLE_JIT:
-    def _row_dot(W, a, X, i):
-        return _row_dot_reference(W, a, X, i)
-
-    def _rows_dot4(W, a, X, i):
-        return tuple(_row_dot_reference(W, a, X, i + r) for r in range(4))
-
-    def _rows_dot4x2(W, a0, a1, X, i):
-        return _rows_dot4(W, a0, X, i) + _rows_dot4(W, a1, X, i)
-
-    _rows_axpy = _rows_axpy_reference
-
-    def _rows_axpy2(G, a0, a1, X, i, coefs):
-        half = len(coefs) // 2
-        _rows_axpy_reference(G, a0, X, i, coefs[:half])
-        _rows_axpy_reference(G, a1, X, i, coefs[half:])
-else:
-    from llvmlite import ir
-    from numba import types
-    from numba.core import cgutils
-    from numba.extending import intrinsic
-
-    def _is_c_matrix(a):
-        return (isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C"
-                and a.dtype == types.float64)
-
-    def _row_pointers(context, builder, sig, args, matrix_at, row_ats, offsets):
-        """Pointers to rows ``args[row_at] + r`` (each row_at, each r in offsets)
-        of the C matrix ``args[matrix_at]``, and its row length."""
-        arr = context.make_array(sig.args[matrix_at])(context, builder, args[matrix_at])
-        intp = context.get_value_type(types.intp)
-        width = cgutils.unpack_tuple(builder, arr.shape)[1]
-        pointers = []
-        for row_at in row_ats:
-            row = context.cast(builder, args[row_at], sig.args[row_at], types.intp)
-            pointers += [builder.gep(arr.data, [builder.mul(builder.add(row, ir.Constant(intp, r)),
-                                                            width)]) for r in offsets]
-        return pointers, width
-
-    def _make_rows_dot(m, runs=1):
-        """Intrinsic ``(W, a_1, ..., a_runs, X, i) ->`` the dot products
-        ``W[a_q] . X[i + r]`` for each run q and r < m, run by run.
-
-        In the order of ``_row_dot_reference``: one ``<4 x double>``
-        accumulator per (run, row) over the blocks of 4; a last partial block
-        is the vector of the row's last 4 elements (d >= 4), with the lanes
-        already summed zeroed by a select, or, for d < 4, a vector filled
-        lane by lane (never reading past the row). Several runs share the
-        loads of ``X``; each run's sums are the same as alone. A float for
-        one result, else a tuple.
-        """
-        count = m * runs
-
-        def typer(W, a, X, i):
-            if not (len(a) == runs and _is_c_matrix(W) and _is_c_matrix(X)
-                    and all(isinstance(t, types.Integer) for t in a)
-                    and isinstance(i, types.Integer)):
-                return None
-            out_type = types.float64 if count == 1 else types.UniTuple(types.float64, count)
-            sig = out_type(W, *a, X, i)
-
-            def codegen(context, builder, sig, args):
-                intp = context.get_value_type(types.intp)
-                i32 = ir.IntType(32)
-                v4 = ir.VectorType(ir.DoubleType(), 4)
-                zero = ir.Constant(v4, [0.0] * 4)
-                ws, _ = _row_pointers(context, builder, sig, args, 0, range(1, runs + 1), [0])
-                xs, d = _row_pointers(context, builder, sig, args, runs + 1, [runs + 2],
-                                      range(m))
-                acc = [[cgutils.alloca_once_value(builder, zero) for _ in range(m)]
-                       for _ in range(runs)]
-
-                def load4(ptr, offset):
-                    return builder.load(builder.bitcast(builder.gep(ptr, [offset]),
-                                                        v4.as_pointer()), align=8)
-
-                def accumulate(wvs, xvs, keep=None):  # acc[q][r] += wvs[q] * xvs[r]
-                    for q in range(runs):
-                        for r in range(m):
-                            prod = builder.fmul(wvs[q], xvs[r])
-                            if keep is not None:
-                                prod = builder.select(keep, prod, zero)
-                            builder.store(builder.fadd(builder.load(acc[q][r]), prod),
-                                          acc[q][r])
-
-                four = ir.Constant(intp, LANES)
-                blocks = builder.sdiv(d, four)
-                with cgutils.for_range(builder, blocks) as loop:
-                    off = builder.mul(loop.index, four)
-                    accumulate([load4(w, off) for w in ws], [load4(x, off) for x in xs])
-                full = builder.mul(blocks, four)
-                last = builder.sub(d, four)  # element last + j goes to lane j
-                with builder.if_then(builder.icmp_signed("<", full, d)):
-                    long_row = builder.icmp_signed(">=", last, ir.Constant(intp, 0))
-                    with builder.if_else(long_row) as (then, otherwise):
-                        with then:
-                            keep = ir.Constant(ir.VectorType(ir.IntType(1), 4), [0] * 4)
-                            for j in range(4):
-                                new = builder.icmp_signed(
-                                    ">=", builder.add(last, ir.Constant(intp, j)), full)
-                                keep = builder.insert_element(keep, new, ir.Constant(i32, j))
-                            accumulate([load4(w, last) for w in ws],
-                                       [load4(x, last) for x in xs], keep)
-                        with otherwise:
-                            rows = ws + xs
-                            vecs = [cgutils.alloca_once_value(builder, zero) for _ in rows]
-                            for j in range(4):
-                                c = builder.add(last, ir.Constant(intp, j))
-                                with builder.if_then(builder.icmp_signed(
-                                        ">=", c, ir.Constant(intp, 0))):
-                                    for ptr, slot in zip(rows, vecs):
-                                        value = builder.load(builder.gep(ptr, [c]))
-                                        builder.store(builder.insert_element(
-                                            builder.load(slot), value, ir.Constant(i32, j)), slot)
-                            loaded = [builder.load(v) for v in vecs]
-                            accumulate(loaded[:runs], loaded[runs:])
-                out = []
-                for q in range(runs):
-                    for r in range(m):
-                        # [s0, s1, s2, s3] -> [s0 + s2, s1 + s3] -> (s0 + s2) + (s1 + s3)
-                        v = builder.load(acc[q][r])
-                        lo = builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, 2), [0, 1]))
-                        hi = builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, 2), [2, 3]))
-                        pair = builder.fadd(lo, hi)
-                        out.append(builder.fadd(builder.extract_element(pair, ir.Constant(i32, 0)),
-                                                builder.extract_element(pair, ir.Constant(i32, 1))))
-                if count == 1:
-                    return out[0]
-                return context.make_tuple(builder, sig.return_type, out)
-
-            return sig, codegen
-
-        if runs == 1:
-            @intrinsic
-            def rows_dot(typingctx, W, a, X, i):
-                return typer(W, (a,), X, i)
-        else:
-            @intrinsic
-            def rows_dot(typingctx, W, a0, a1, X, i):
-                return typer(W, (a0, a1), X, i)
-        return rows_dot
-
-    def _make_rows_axpy(runs=1):
-        """Intrinsic ``(G, a_1, ..., a_runs, X, i, coefs)``: ``_rows_axpy_reference``
-        on each row ``G[a_q]`` with its share of ``coefs`` (run-major, m rows of
-        X each), with ``<4 x double>`` blocks and a scalar tail; the runs share
-        the loads of ``X``."""
-        def typer(G, a, X, i, coefs):
-            if not (len(a) == runs and _is_c_matrix(G) and _is_c_matrix(X)
-                    and all(isinstance(t, types.Integer) for t in a)
-                    and isinstance(i, types.Integer) and isinstance(coefs, types.UniTuple)
-                    and coefs.dtype == types.float64 and coefs.count % runs == 0):
-                return None
-            m = coefs.count // runs
-            sig = types.void(G, *a, X, i, coefs)
-
-            def codegen(context, builder, sig, args):
-                intp = context.get_value_type(types.intp)
-                i32 = ir.IntType(32)
-                v4 = ir.VectorType(ir.DoubleType(), 4)
-                gs, _ = _row_pointers(context, builder, sig, args, 0, range(1, runs + 1), [0])
-                xs, d = _row_pointers(context, builder, sig, args, runs + 1, [runs + 2],
-                                      range(m))
-                cs = cgutils.unpack_tuple(builder, args[runs + 3])
-                splats = []
-                for c in cs:
-                    v = ir.Constant(v4, ir.Undefined)
-                    for j in range(4):
-                        v = builder.insert_element(v, c, ir.Constant(i32, j))
-                    splats.append(v)
-                blocks = builder.sdiv(d, ir.Constant(intp, 4))
-                with cgutils.for_range(builder, blocks) as loop:
-                    off = builder.mul(loop.index, ir.Constant(intp, 4))
-                    xvs = [builder.load(builder.bitcast(builder.gep(x, [off]), v4.as_pointer()),
-                                        align=8) for x in xs]
-                    for q, g in enumerate(gs):
-                        gp = builder.bitcast(builder.gep(g, [off]), v4.as_pointer())
-                        acc = builder.load(gp, align=8)
-                        for r in range(m):
-                            acc = builder.fadd(acc, builder.fmul(splats[q * m + r], xvs[r]))
-                        builder.store(acc, gp, align=8)
-                start = builder.mul(blocks, ir.Constant(intp, 4))
-                with cgutils.for_range_slice(builder, start, d, ir.Constant(intp, 1)) as (c, _):
-                    xvals = [builder.load(builder.gep(x, [c])) for x in xs]
-                    for q, g in enumerate(gs):
-                        gp = builder.gep(g, [c])
-                        acc = builder.load(gp)
-                        for r in range(m):
-                            acc = builder.fadd(acc, builder.fmul(cs[q * m + r], xvals[r]))
-                        builder.store(acc, gp)
-                return context.get_dummy_value()
-
-            return sig, codegen
-
-        if runs == 1:
-            @intrinsic
-            def rows_axpy(typingctx, G, a, X, i, coefs):
-                return typer(G, (a,), X, i, coefs)
-        else:
-            @intrinsic
-            def rows_axpy(typingctx, G, a0, a1, X, i, coefs):
-                return typer(G, (a0, a1), X, i, coefs)
-        return rows_axpy
-
-    _row_dot = _make_rows_dot(1)
-    _rows_dot4 = _make_rows_dot(4)
-    _rows_dot4x2 = _make_rows_dot(4, runs=2)
-    _rows_axpy = _make_rows_axpy(1)
-    _rows_axpy2 = _make_rows_axpy(2)
-
-
 @njit(cache=True, inline="always")
 def _group_of_one(Ws, Gs, b, X, Y, i, p, total):
     """Rows i..i+3 for run b: its loss sum (returned, from ``total``) and gradient."""
-    s0, s1, s2, s3 = _rows_dot4(Ws, b, X, i)
+    s0, s1, s2, s3 = rows_dot4(Ws, b, X, i)
     t0, c0 = _term_and_coef(s0 - Y[i, 0], p)
     t1, c1 = _term_and_coef(s1 - Y[i + 1, 0], p)
     t2, c2 = _term_and_coef(s2 - Y[i + 2, 0], p)
     t3, c3 = _term_and_coef(s3 - Y[i + 3, 0], p)
-    _rows_axpy(Gs, b, X, i, (c0, c1, c2, c3))
+    rows_axpy(Gs, b, X, i, (c0, c1, c2, c3))
     return (((total + t0) + t1) + t2) + t3
 
 
@@ -319,7 +78,7 @@ def _group_of_one(Ws, Gs, b, X, Y, i, p, total):
 def _group_of_two(Ws, Gs, b0, b1, X, Y, i, p, values):
     """Rows i..i+3 for runs b0 and b1 at once (sharing the loads of X): each
     run's sums exactly as in :func:`_group_of_one`, its loss sum in ``values``."""
-    s0, s1, s2, s3, u0, u1, u2, u3 = _rows_dot4x2(Ws, b0, b1, X, i)
+    s0, s1, s2, s3, u0, u1, u2, u3 = rows_dot4x2(Ws, b0, b1, X, i)
     y0, y1, y2, y3 = Y[i, 0], Y[i + 1, 0], Y[i + 2, 0], Y[i + 3, 0]
     t0, c0 = _term_and_coef(s0 - y0, p)
     t1, c1 = _term_and_coef(s1 - y1, p)
@@ -331,22 +90,29 @@ def _group_of_two(Ws, Gs, b0, b1, X, Y, i, p, values):
     t2, e2 = _term_and_coef(u2 - y2, p)
     t3, e3 = _term_and_coef(u3 - y3, p)
     values[b1] = (((values[b1] + t0) + t1) + t2) + t3
-    _rows_axpy2(Gs, b0, b1, X, i, (c0, c1, c2, c3, e0, e1, e2, e3))
+    rows_axpy2(Gs, b0, b1, X, i, (c0, c1, c2, c3, e0, e1, e2, e3))
 
 
 @njit(cache=True)
 def lp_batch_value_and_grad_e(W_es, X, Y, p, grad_es, values, active):
-    """``lp_value_and_grad_e`` for B runs on the same data, in one pass over ``X``.
+    """One pass over ``X`` for L = mean(|X W_e^T - Y|^p) of B runs on the same data.
 
     Run b (``active[b]`` true) gets ``values[b] = L(W_es[b])`` and
-    ``grad_es[b] = dL/dW_e`` at ``W_es[b]``; the entries of an inactive run
-    are left as they are. For k = 1, each group of four rows of ``X`` is
-    read once for all the runs (the rows stay in the L1 cache while every
-    run's dot products and gradient update go through them), so that B runs
-    cost less than B passes. Every run's sums are the ones of the module
-    docstring, in the same order: run b's results are the same bit for bit
-    as ``lp_value_and_grad_e(W_es[b], ...)`` alone (which is this function
-    with B = 1).
+    ``grad_es[b] = dL/dW_e`` at ``W_es[b]``: row by row, the residual
+    r_i = W_e x_i - y_i (k numbers), the loss terms |r_ia|^p, and
+    grad_e[a, :] += p |r_ia|^(p-1) sign(r_ia) x_i, in the fixed summation
+    order of the module docstring, with no (n, d) or (n, k) temporary. The
+    entries of an inactive run are left as they are. For k = 1, each group
+    of four rows of ``X`` is read once for all the runs (the rows stay in the
+    L1 cache while every run's dot products and gradient update go through
+    them), so that B runs cost less than B passes. Every run's sums are the
+    same, in the same order, whatever the other runs: run b's results are the
+    same bit for bit as with ``W_es[b:b+1]`` alone (B = 1, what the loop of a
+    single run calls).
+
+    A non-finite residual gives a non-finite L (inf when |r|^p overflows or
+    an entry is inf, nan from a nan entry or inf - inf), which is how a
+    diverging run is detected.
 
     Parameters
     ----------
@@ -403,12 +169,12 @@ def lp_batch_value_and_grad_e(W_es, X, Y, p, grad_es, values, active):
         while i < n:
             for b in range(B):
                 if active[b]:
-                    t0, c0 = _term_and_coef(_row_dot(Ws, b, X, i) - Y[i, 0], p)
+                    t0, c0 = _term_and_coef(row_dot(Ws, b, X, i) - Y[i, 0], p)
                     if b == single:
                         single_total += t0
                     else:
                         values[b] += t0
-                    _rows_axpy(Gs, b, X, i, (c0,))
+                    rows_axpy(Gs, b, X, i, (c0,))
             i += 1
         if single >= 0:
             values[single] = single_total
@@ -420,9 +186,9 @@ def lp_batch_value_and_grad_e(W_es, X, Y, p, grad_es, values, active):
             total = 0.0
             for i in range(n):
                 for a in range(k):
-                    t0, c0 = _term_and_coef(_row_dot(W_e, a, X, i) - Y[i, a], p)
+                    t0, c0 = _term_and_coef(row_dot(W_e, a, X, i) - Y[i, a], p)
                     total += t0
-                    _rows_axpy(grad_e, a, X, i, (c0,))
+                    rows_axpy(grad_e, a, X, i, (c0,))
             values[b] = total
     scale = 1.0 / (n * k)
     for b in range(B):
@@ -431,30 +197,6 @@ def lp_batch_value_and_grad_e(W_es, X, Y, p, grad_es, values, active):
                 for c in range(d):
                     grad_es[b, a, c] *= scale
             values[b] *= scale
-
-
-@njit(cache=True)
-def lp_value_and_grad_e(W_e, X, Y, p, grad_e):
-    """One pass over the data for L = mean(|X W_e^T - Y|^p).
-
-    Row by row: the residual r_i = W_e x_i - y_i (k numbers), the loss term
-    sum_a |r_ia|^p, and grad_e[a, :] += p |r_ia|^(p-1) sign(r_ia) x_i, in the
-    fixed summation order of the module docstring. No (n, d) or (n, k)
-    temporary is formed. Fills ``grad_e`` (k, d) with dL/dW_e and returns L.
-    A non-finite residual gives a non-finite L, as before this pass was
-    fused (inf when |r|^p overflows or an entry is inf, nan from a nan
-    entry or inf - inf), which is how a diverging run is detected.
-    Arrays that are not C-contiguous are copied first. This is
-    :func:`lp_batch_value_and_grad_e` with one run.
-    """
-    k, d = W_e.shape
-    G = np.empty((1, k, d))
-    values = np.empty(1)
-    lp_batch_value_and_grad_e(np.ascontiguousarray(W_e).reshape((1, k, d)),
-                              np.ascontiguousarray(X), np.ascontiguousarray(Y), p, G,
-                              values, np.ones(1, dtype=np.bool_))
-    grad_e[:, :] = G[0]
-    return values[0]
 
 
 @njit(cache=True)

@@ -1,12 +1,18 @@
-"""Fused optimizer updates: one pass over one flattened parameter array.
+"""Fused optimizer updates: one pass over one flat parameter array.
 
-Each kernel applies one step of one update rule to a single parameter, in
-place: the twin of that rule's NumPy ``update`` method in ``deeplinear.optim``,
-run by the compiled training loop. All arrays are 1-D float64 of the same
-length; the caller passes ``W.reshape(-1)`` of a C-contiguous factor, which
-is a *view*, so writing into
-``p`` writes into the factor itself. State arrays (momentum buffer, moment
-estimates, accumulators) are updated in place the same way.
+Each kernel applies one step of one update rule, in place: the twin of that
+rule's NumPy ``update`` method in ``deeplinear.optim``, run by the compiled
+training loop. All arrays are 1-D float64 of the same length. The loop
+passes the flat array of *all* the factors of a run, the blocks one after
+the other (the layout of ``interface.Workspace.kd``), and its flat gradient
+and state arrays in the same layout: every rule is elementwise, so one pass
+over them is one step of every factor. Writing into ``p`` and into the state
+arrays (momentum buffer, moment estimates, accumulators) updates them in place.
+
+The parameters are named as the optimizer classes name them: the state
+arrays by their keys in ``Optimizer.state[j]`` (the class's
+``kernel_state``), the hyperparameters by the class's ``kernel_fields``;
+``deeplinear._kernels.train`` passes both by these names.
 
 ``t`` is the 1-based number of the step being taken (``t = 1`` on the first
 call). Scalars are plain floats, flags plain bools, so the kernels can also be
@@ -17,7 +23,9 @@ The update rules follow the algorithms documented for ``torch.optim``
 (see ``deeplinear.optim`` for the equations and references). Weight decay is
 an L2 term added to the gradient, ``g <- g + weight_decay * p``, and is
 skipped entirely when ``weight_decay == 0`` (so an infinite ``p`` does not
-turn into ``0 * inf = nan`` through a term that should not be there).
+turn into ``0 * inf = nan`` through a term that should not be there). The
+training entry points always pass 0 here: their weight decay is the
+objective's, in the gradients already.
 """
 
 from __future__ import annotations
@@ -30,12 +38,12 @@ __all__ = ["sgd_update", "adam_update", "adagrad_update", "adadelta_update"]
 
 
 @njit(cache=True)
-def sgd_update(p, g, buf, t, lr, momentum, dampening, nesterov, weight_decay):
+def sgd_update(p, g, momentum_buffer, t, lr, momentum, dampening, nesterov, weight_decay):
     """One SGD step, optionally with (Nesterov) momentum.
 
-    ``buf`` is the momentum buffer; it is neither read nor written when
-    ``momentum == 0`` (it may then be an empty array). On the first step
-    (``t == 1``) the buffer is set to the gradient, afterwards
+    ``momentum_buffer`` is neither read nor written when ``momentum == 0``
+    (it may then be an empty array). On the first step (``t == 1``) the
+    buffer is set to the gradient, afterwards
     ``buf <- momentum * buf + (1 - dampening) * g``.
     """
     for i in range(p.size):
@@ -46,8 +54,8 @@ def sgd_update(p, g, buf, t, lr, momentum, dampening, nesterov, weight_decay):
             if t == 1:
                 b = gi
             else:
-                b = momentum * buf[i] + (1.0 - dampening) * gi
-            buf[i] = b
+                b = momentum * momentum_buffer[i] + (1.0 - dampening) * gi
+            momentum_buffer[i] = b
             if nesterov:
                 gi = gi + momentum * b
             else:
@@ -56,12 +64,14 @@ def sgd_update(p, g, buf, t, lr, momentum, dampening, nesterov, weight_decay):
 
 
 @njit(cache=True)
-def adam_update(p, g, m, v, vmax, t, lr, beta1, beta2, eps, weight_decay, amsgrad):
+def adam_update(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, t, lr, beta1, beta2, eps,
+                weight_decay, amsgrad):
     """One Adam (or AMSGrad) step.
 
-    ``m`` and ``v`` are the first and second moment estimates. ``vmax`` is the
-    running maximum of ``v`` used by AMSGrad; it is neither read nor written
-    when ``amsgrad`` is false (it may then be an empty array).
+    ``exp_avg`` (m) and ``exp_avg_sq`` (v) are the first and second moment
+    estimates. ``max_exp_avg_sq`` (vmax) is the running maximum of v used by
+    AMSGrad; it is neither read nor written when ``amsgrad`` is false (it may
+    then be an empty array).
     """
     bias_correction1 = 1.0 - beta1 ** t
     bias_correction2 = 1.0 - beta2 ** t
@@ -71,16 +81,16 @@ def adam_update(p, g, m, v, vmax, t, lr, beta1, beta2, eps, weight_decay, amsgra
         gi = g[i]
         if weight_decay != 0.0:
             gi = gi + weight_decay * p[i]
-        mi = beta1 * m[i] + (1.0 - beta1) * gi
-        vi = beta2 * v[i] + (1.0 - beta2) * gi * gi
-        m[i] = mi
-        v[i] = vi
+        mi = beta1 * exp_avg[i] + (1.0 - beta1) * gi
+        vi = beta2 * exp_avg_sq[i] + (1.0 - beta2) * gi * gi
+        exp_avg[i] = mi
+        exp_avg_sq[i] = vi
         if amsgrad:
             # written as "not <=" so that a NaN in v propagates into vmax,
             # as np.maximum (and torch.maximum) would do
-            if not vi <= vmax[i]:
-                vmax[i] = vi
-            v_used = vmax[i]
+            if not vi <= max_exp_avg_sq[i]:
+                max_exp_avg_sq[i] = vi
+            v_used = max_exp_avg_sq[i]
         else:
             v_used = vi
         denom = math.sqrt(v_used) / bias_correction2_sqrt + eps
@@ -88,15 +98,15 @@ def adam_update(p, g, m, v, vmax, t, lr, beta1, beta2, eps, weight_decay, amsgra
 
 
 @njit(cache=True)
-def adagrad_update(p, g, state_sum, t, lr, lr_decay, eps, weight_decay):
-    """One AdaGrad step; ``state_sum`` accumulates the squared gradients."""
+def adagrad_update(p, g, sum, t, lr, lr_decay, eps, weight_decay):  # noqa: A002 (the state key)
+    """One AdaGrad step; ``sum`` accumulates the squared gradients."""
     clr = lr / (1.0 + (t - 1) * lr_decay)
     for i in range(p.size):
         gi = g[i]
         if weight_decay != 0.0:
             gi = gi + weight_decay * p[i]
-        s = state_sum[i] + gi * gi
-        state_sum[i] = s
+        s = sum[i] + gi * gi
+        sum[i] = s
         p[i] = p[i] - clr * (gi / (math.sqrt(s) + eps))
 
 

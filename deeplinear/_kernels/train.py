@@ -7,7 +7,7 @@ for B runs in lockstep (a grid's learning rates, from the same start),
 calling the twins of the NumPy functions that the step-by-step Python loop
 runs:
 
-- :func:`objective_value_and_grads`, in three parts: :func:`end_to_end_into`
+- the objective and its factor gradients, in three parts: :func:`end_to_end_into`
   (``chain.suffix_products``), :func:`losses_into` (``loss.l2_gram_value_and_grad_e``
   or ``loss.l4_moments_value_and_grad_e`` from the moments, or
   ``loss.lp_batch_value_and_grad_e``, one pass over the data for all the
@@ -26,22 +26,22 @@ the transposed factors with transposed gradients gives the same numbers, and
 so does updating all the factors in one pass over the flat array.
 
 Arguments are grouped in the named tuples of ``interface`` (``Workspace``,
-``Data``, ``States``, ``OptimizerArgs``, ``RunArgs``), read here by field
-name, so that no kernel takes twenty arguments.
+``Data``, ``States``, ``OptimizerArgs`` with its ``Hyper``, ``RunArgs``),
+read here by field name, so that no kernel takes twenty arguments; the
+optimizer kernels get their state arrays and hyperparameters by keyword.
 """
 
 import numpy as np
 from numba import njit
 
 from .chain import copy, factor_gradients, squared_norm_sum, stack_block, suffix_products
-from .interface import OptimizerArgs, States, Workspace
+from .interface import Workspace
 from .loss import (l2_gram_value_and_grad_e, l4_moments_value_and_grad_e,
                    lp_batch_value_and_grad_e)
 from .optim import adadelta_update, adagrad_update, adam_update, sgd_update
 
-__all__ = ["SGD", "ADAM", "ADAGRAD", "ADADELTA", "CODES", "objective_value_and_grads",
-           "end_to_end_into", "losses_into", "loss_value_and_grad_e", "gradients_from_grad_e",
-           "run_workspace", "optimizer_step", "train_loop"]
+__all__ = ["SGD", "ADAM", "ADAGRAD", "ADADELTA", "CODES", "end_to_end_into", "losses_into",
+           "gradients_from_grad_e", "run_workspace", "optimizer_step", "train_loop"]
 
 #: ``OptimizerArgs.code`` of each update rule.
 SGD = 0
@@ -49,7 +49,7 @@ ADAM = 1
 ADAGRAD = 2
 ADADELTA = 3
 
-#: The codes by the rule names that ``Optimizer.kernel_args`` returns.
+#: The codes by the rule names, ``Optimizer.name``.
 CODES = {"sgd": SGD, "adam": ADAM, "adagrad": ADAGRAD, "adadelta": ADADELTA}
 
 _TINY = float(np.finfo(np.float64).tiny)
@@ -65,7 +65,13 @@ def end_to_end_into(params, work, data):
 @njit(cache=True, inline="always")
 def gradients_from_grad_e(params, work, data, value):
     """From ``work.grad_e``, fill ``work.dW`` with the objective's factor
-    gradients; return the objective, ``value`` (the loss) plus the penalty."""
+    gradients; return the objective, ``value`` (the loss) plus the penalty.
+
+    Equations::
+
+        F    = L(W_e) + weight_decay/2 sum_j ||W_j||^2
+        dW_j = (chain gradient of L) + weight_decay * W_j
+    """
     copy(work.grad_k, work.grad_e, data.transposed)
     factor_gradients(params, work.kd, work.suffix, work.grad_k, work.g_prefix_t, work.dW)
     weight_decay = data.weight_decay
@@ -105,42 +111,6 @@ def losses_into(W_es, grad_es, values, active, data, X, C, M4):
 
 
 @njit(cache=True, inline="always")
-def loss_value_and_grad_e(work, data):
-    """The loss at ``work.W_e``; fills ``work.grad_e`` (:func:`losses_into` with one run)."""
-    k, d = work.W_e.shape
-    values = np.empty(1)
-    losses_into(work.W_e.reshape((1, k, d)), work.grad_e.reshape((1, k, d)), values,
-                np.ones(1, dtype=np.bool_), data, data.X, data.C, data.M4)
-    return values[0]
-
-
-@njit(cache=True, inline="always")
-def objective_value_and_grads(params, work, data):
-    """Objective value; fills ``work.dW`` with its factor gradients.
-
-    Equations::
-
-        F    = L(W_e) + weight_decay/2 sum_j ||W_j||^2
-        dW_j = (chain gradient of L) + weight_decay * W_j
-
-    Parameters
-    ----------
-    params : ndarray, shape (sum_j kd_j kd_{j-1},)
-        The factors in the kernels' orientation, flat (layout ``work.kd``).
-    work : Workspace
-        One run's (1-D buffers). Written: every buffer.
-    data : Data
-
-    Returns
-    -------
-    float
-    """
-    end_to_end_into(params, work, data)
-    value = loss_value_and_grad_e(work, data)
-    return gradients_from_grad_e(params, work, data, value)
-
-
-@njit(cache=True, inline="always")
 def run_workspace(work, b):
     """Run ``b``'s ``Workspace`` (views) of a batch workspace."""
     return Workspace(work.kd, work.suffix[b], work.g_prefix_t[b], work.dW[b], work.W_e[b],
@@ -148,34 +118,42 @@ def run_workspace(work, b):
 
 
 @njit(cache=True, inline="always")
-def optimizer_step(params, grads, states, t, optimizer):
-    """Step ``t`` (1-based) of the chosen rule on all the factors at once, in place.
+def optimizer_step(params, grads, states, optimizer, b, t):
+    """Step ``t`` (1-based) of run ``b``'s rule on all its factors at once, in place.
 
     Every rule is elementwise, so one pass over the flat arrays is the same
-    computation as one pass per factor.
+    computation as one pass per factor. The kernel of ``optimizer.code``
+    gets its state arrays and hyperparameters by name: row ``b`` of the
+    fields of ``states`` and ``optimizer.hyper`` named by its parameters.
 
     Parameters
     ----------
     params : ndarray, shape (P,)
-        The flat factors; updated in place.
+        Run b's flat factors; updated in place.
     grads : ndarray, shape (P,)
     states : States
-        Updated in place.
-    t : int
+        Fields of shape (B, P) or (B, 0); row b updated in place.
     optimizer : OptimizerArgs
+        ``hyper`` fields of shape (B,).
+    b : int
+    t : int
     """
-    code, hyper = optimizer.code, optimizer.hyper
-    s0, s1, s2 = states.s0, states.s1, states.s2
+    code, h, s = optimizer.code, optimizer.hyper, states
     if code == SGD:
-        sgd_update(params, grads, s0, t, hyper[0], hyper[1], hyper[2], hyper[3] != 0.0,
-                   hyper[4])
+        sgd_update(params, grads, momentum_buffer=s.momentum_buffer[b], t=t, lr=h.lr[b],
+                   momentum=h.momentum[b], dampening=h.dampening[b],
+                   nesterov=h.nesterov[b] != 0.0, weight_decay=h.weight_decay[b])
     elif code == ADAM:
-        adam_update(params, grads, s0, s1, s2, t, hyper[0], hyper[1], hyper[2], hyper[3],
-                    hyper[4], hyper[5] != 0.0)
+        adam_update(params, grads, exp_avg=s.exp_avg[b], exp_avg_sq=s.exp_avg_sq[b],
+                    max_exp_avg_sq=s.max_exp_avg_sq[b], t=t, lr=h.lr[b], beta1=h.beta1[b],
+                    beta2=h.beta2[b], eps=h.eps[b], weight_decay=h.weight_decay[b],
+                    amsgrad=h.amsgrad[b] != 0.0)
     elif code == ADAGRAD:
-        adagrad_update(params, grads, s0, t, hyper[0], hyper[1], hyper[2], hyper[3])
+        adagrad_update(params, grads, sum=s.sum[b], t=t, lr=h.lr[b], lr_decay=h.lr_decay[b],
+                       eps=h.eps[b], weight_decay=h.weight_decay[b])
     else:
-        adadelta_update(params, grads, s0, s1, hyper[0], hyper[1], hyper[2], hyper[3])
+        adadelta_update(params, grads, square_avg=s.square_avg[b], acc_delta=s.acc_delta[b],
+                        lr=h.lr[b], rho=h.rho[b], eps=h.eps[b], weight_decay=h.weight_decay[b])
 
 
 @njit(cache=True)
@@ -201,12 +179,12 @@ def train_loop(params, states, work, data, optimizer, run, losses, recorded, cou
     params : ndarray, shape (B, P)
         Row b: run b's flat factors (layout ``work.kd``); trained in place.
     states : States
-        Arrays of shape (B, P), or (B, 0) for an unused slot.
+        Arrays of shape (B, P), or (B, 0) for a state the rule does not use.
     work : Workspace
         Every buffer but ``kd`` with a leading axis of B runs.
     data : Data
     optimizer : OptimizerArgs
-        ``hyper`` of shape (B, h): row b is run b's.
+        ``hyper`` fields of shape (B,): entry b is run b's.
     run : RunArgs
     losses : ndarray, shape (B, steps // record_every + 2)
     recorded : ndarray of int64, shape (B, steps // record_every + 2)
@@ -247,7 +225,6 @@ def train_loop(params, states, work, data, optimizer, run, losses, recorded, cou
                 active[b] = False
                 continue
             left += 1
-            optimizer_step(params[b], w.dW, States(states.s0[b], states.s1[b], states.s2[b]),
-                           t + 1, OptimizerArgs(optimizer.code, optimizer.hyper[b]))
+            optimizer_step(params[b], w.dW, states, optimizer, b, t + 1)
         if left == 0:
             break

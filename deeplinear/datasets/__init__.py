@@ -12,7 +12,8 @@ float64 (k = 1 for the real data sets), ``feature_names``, ``target_name`` and
                             128 features, target concentration (ppmv)
 ``load_gas_sensor_drift``   the whole id 270 table, all six gases, as a
                             ``pandas.DataFrame`` (not a ``Dataset``)
-``load_csv``                your own table, numeric columns only
+``load_csv``                your own table, numeric columns only, with or
+                            without a header row
 ``load``                    dispatch by name: "synthetic", "abalone",
                             "ethanol", "csv"
 ==========================  ====================================================
@@ -39,24 +40,19 @@ Every file is checked against the SHA-256 of the original UCI file
 The modules: ``_base`` (the record, standardization, the errors),
 ``_remote`` (:class:`RemoteFile`, the folders, the hash check, the
 downloads), ``abalone``, ``gas_sensor``, ``tabular`` (CSV) and ``synthetic``.
+The facts of each UCI data set (file names, URLs, columns, row counts) are
+in its module, e.g. ``datasets.abalone.ABALONE_COLUMNS`` or
+``datasets.gas_sensor.GAS_ETHANOL_ROWS``.
 """
 
 from ._base import (ChecksumError, DataError, DataFormatError, Dataset,
-                    DataUnavailableError, PartialDataWarning, standardize)
+                    DataUnavailableError, NoHeaderWarning, PartialDataWarning, standardize)
 from ._remote import RemoteFile, cache_dir, data_dir
 from .abalone import ABALONE, ABALONE_SHA256, load_abalone
 from .gas_sensor import (GAS_ARCHIVE, GAS_ARCHIVE_SHA256, GAS_SHA256, load_ethanol,
                             load_gas_sensor_drift)
 from .synthetic import load_synthetic
 from .tabular import load_csv
-
-# Public as before, outside ``__all__``: the download retries and the facts of
-# the two UCI data sets (file names, URLs, columns, row counts).
-from ._remote import DOWNLOAD_ATTEMPTS  # noqa: F401
-from .abalone import (ABALONE_COLUMNS, ABALONE_PAGE, ABALONE_SEXES,  # noqa: F401
-                      ABALONE_URL)
-from .gas_sensor import (GAS_ARCHIVE_NAME, GAS_ARCHIVE_URL, GAS_ETHANOL_ROWS,  # noqa: F401
-                            GAS_FEATURE_NAMES, GAS_NAMES, GAS_PAGE, GAS_ROWS, N_GAS_FEATURES)
 
 __all__ = [
     "Dataset",
@@ -65,6 +61,7 @@ __all__ = [
     "DataFormatError",
     "DataUnavailableError",
     "PartialDataWarning",
+    "NoHeaderWarning",
     "standardize",
     "load",
     "load_synthetic",

@@ -1,7 +1,7 @@
 """The :class:`Dataset` record, its standardization, and the data errors.
 
 Every loader of :mod:`deeplinear.datasets` returns a :class:`Dataset`; the
-errors and the warning below are what the loaders raise or emit.
+errors and the warnings below are what the loaders raise or emit.
 """
 
 from __future__ import annotations
@@ -48,6 +48,10 @@ class DataUnavailableError(DataError):
 
 class PartialDataWarning(UserWarning):
     """Some of the files of a data set are missing; the rest was loaded."""
+
+
+class NoHeaderWarning(UserWarning):
+    """A CSV file's first row is all numbers: it was read as data, the columns named by position."""
 
 
 @dataclass

@@ -4,15 +4,22 @@
 :class:`DataError` that names the column, anything a linear network cannot
 take as it is: a non-numeric column, a missing or non-finite value, a target
 column that is not there. Nothing is downloaded and nothing is cached.
+
+A header row is optional. A first row whose every field is a number is data,
+not names: the file is read without a header, its columns are named by their
+position (``"0"``, ``"1"``, ...) and a :class:`NoHeaderWarning` says so.
+Column names that are all numbers are therefore read as data; pass
+``header=0`` to read them as names.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from ._base import DataError, Dataset, finish
+from ._base import DataError, Dataset, NoHeaderWarning, finish
 
 __all__ = ["load_csv"]
 
@@ -36,19 +43,38 @@ def _check_columns(frame, path: Path, columns) -> None:
                             f"non-finite values")
 
 
+def _first_row_is_data(path: Path, read_csv_kwargs) -> bool:
+    """Whether every field of the file's first row reads as a number (then it is no header).
+
+    The first row is read alone, with the caller's ``pandas.read_csv``
+    options (``sep``, ``decimal`` ...), so that a number is what pandas would
+    parse as one in the whole file.
+    """
+    import pandas as pd
+
+    first = pd.read_csv(path, **{**read_csv_kwargs, "header": None, "nrows": 1})
+    return all(first[col].dtype.kind in "iuf" for col in first.columns)
+
+
 def load_csv(path, target=None, standardize=True, **read_csv_kwargs) -> Dataset:
     """A table of your own: every column numeric, one of them the target.
 
     Parameters
     ----------
     path : str or Path
-        CSV file with a header row. Extra keywords go to ``pandas.read_csv``.
+        CSV file, with or without a header row. A first row whose every field
+        is a number is read as data: the columns are then named by their
+        position, ``"0"`` to ``"m-1"``, with a :class:`NoHeaderWarning`.
     target : str, optional
-        Name of the target column (default: the last column).
+        Name of the target column (default: the last column). In a file
+        without a header row, its position as a string (``"3"``).
     standardize : bool
         Z-score features and target (default True, as the UCI loaders).
     **read_csv_kwargs
         Passed to ``pandas.read_csv`` (``sep=";"``, ``decimal=","`` ...).
+        With ``header`` or ``names`` among them, the first row is read as
+        they say and never guessed at (``header=None``: no header row, no
+        warning).
 
     Returns
     -------
@@ -59,10 +85,18 @@ def load_csv(path, target=None, standardize=True, **read_csv_kwargs) -> Dataset:
 
     Raises
     ------
+    TypeError
+        ``target`` is not a string.
     DataError
         The file does not exist or is empty, has fewer than 2 columns or no
         row, the target column is not found, or a column is not numeric or
         has a missing or non-finite value; the message names the column.
+
+    Warns
+    -----
+    NoHeaderWarning
+        The first row is all numbers, so it was read as data (not when
+        ``header`` or ``names`` is given).
 
     Notes
     -----
@@ -79,11 +113,16 @@ def load_csv(path, target=None, standardize=True, **read_csv_kwargs) -> Dataset:
     """
     import pandas as pd
 
+    if target is not None and not isinstance(target, str):
+        raise TypeError(f"target: expected a column name (str) or None, got "
+                        f"{type(target).__name__} {target!r}")
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    guessed = not {"header", "names"} & set(read_csv_kwargs)
     try:
-        frame = pd.read_csv(path, **read_csv_kwargs)
+        no_header = guessed and _first_row_is_data(path, read_csv_kwargs)
+        frame = pd.read_csv(path, **({"header": None} if no_header else {}), **read_csv_kwargs)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path}: the file is empty") from exc
     if frame.shape[1] < 2:
@@ -96,7 +135,15 @@ def load_csv(path, target=None, standardize=True, **read_csv_kwargs) -> Dataset:
     if target is None:
         target = columns[-1]
     if target not in columns:
-        raise DataError(f"{path}: target column {target!r} not found; columns are {columns}")
+        where = " (no header row: the columns are named by position)" if no_header else ""
+        raise DataError(f"{path}: target column {target!r} not found; columns are "
+                        f"{columns}{where}")
+    if no_header:
+        warnings.warn(f"{path}: no header row (every field of the first row is a number): the "
+                      f"first row is read as data and the columns are named by position, "
+                      f"{columns[0]!r} to {columns[-1]!r}; the target is {target!r}. Pass "
+                      "header=None to say so (no warning), or header=0 to read the first row "
+                      "as names.", NoHeaderWarning, stacklevel=2)
     _check_columns(frame, path, columns)
     features = [c for c in columns if c != target]
     X = frame[features].to_numpy(dtype=np.float64)

@@ -17,49 +17,65 @@ from __future__ import annotations
 import math
 import textwrap
 
+from .configuration import label, varying
+
 __all__ = ["plot_best_curves", "plot_seed_bands", "plot_lr_heatmap", "lr_heatmap_legend",
            "plot_edge_of_stability", "best_run_curves", "lr_cells", "best_lrs"]
 
 
-def plot_best_curves(results, path, title=None, summary=None):
+def plot_best_curves(results, path=None, title=None):
     """One panel per (loss, init, optimizer); one line per architecture.
 
     Each line is the mean over seeds of the runs at the configuration's best
-    learning rate, with a band from the lowest to the highest seed. The y axis
-    is logarithmic. Configurations where every lr diverged are listed in the
-    panel instead of drawn.
+    learning rate (``Results.best``), with a band from the lowest to the
+    highest seed. The y axis is logarithmic. Configurations where every lr
+    diverged are listed in the panel instead of drawn; configurations that
+    differ in the optimizer's options or the weight decay share a panel, their
+    lines labelled with them (``configuration.label``).
+
+    Parameters
+    ----------
+    results : Results
+    path : str or path, optional
+        Where to save the figure (PNG, 150 dpi).
+    title : str, optional
+        Default: the data set, its shape and the number of seeds.
+
+    Returns
+    -------
+    matplotlib.figure.Figure or str
+        The figure if ``path`` is None (not registered with ``pyplot``:
+        a notebook shows it once, as the cell's value); else ``path``.
     """
-    import matplotlib
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    summary = results.summary() if summary is None else summary
     best = results.best()
-    # A panel per (loss, init, optimizer); grids of one optimizer with other
-    # options share it, their lines labelled with the options.
+    # A panel per (loss, init, optimizer); configurations of one optimizer with
+    # other options or weight decay share it, their lines labelled with them.
     panels = list(dict.fromkeys(zip(best["loss"], best["init"], best["optimizer"])))
-    several = best["options"].nunique() > 1
-    ncols = min(3, len(panels))
-    nrows = math.ceil(len(panels) / ncols)
+    qualifiers = [c for c in varying(best) if c in ("options", "weight_decay")] if len(best) \
+        else []
+    ncols = max(1, min(3, len(panels)))
+    nrows = max(1, math.ceil(len(panels) / ncols))
     width = max(7.0, 5.2 * ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width, 4.0 * nrows + 0.4),
-                             squeeze=False, constrained_layout=True)
-    cmap = plt.get_cmap("viridis")
+    fig = Figure(figsize=(width, 4.0 * nrows + 0.4), constrained_layout=True)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    cmap = colormaps["viridis"]
     archs = list(dict.fromkeys(best["arch"]))
     for ax, (loss, init, opt) in zip(axes.flat, panels):
         rows = best[(best["loss"] == loss) & (best["init"] == init) & (best["optimizer"] == opt)]
         failed = []
-        for row in rows.itertuples():
-            if not row.run_ids:
-                failed.append(row.arch)
+        for row in rows.to_dict("records"):
+            if not row["run_ids"]:
+                failed.append(row["arch"])
                 continue
-            steps, mean, low, high = results.mean_curve(row.run_ids)
-            color = cmap(archs.index(row.arch) / max(1, len(archs) - 1))
-            options = f", {row.options}" if several and row.options else ""
+            steps, mean, low, high = results.mean_curve(row["run_ids"])
+            color = cmap(archs.index(row["arch"]) / max(1, len(archs) - 1))
+            words = label(row, qualifiers)
             ax.plot(steps, mean, color=color, lw=1.6,
-                    label=f"{row.arch} (lr {row.best_lr:g}{options})")
-            if len(row.run_ids) > 1:
+                    label=f"{row['arch']} (lr {row['best_lr']:g}{', ' + words if words else ''})")
+            if len(row["run_ids"]) > 1:
                 ax.fill_between(steps, low, high, color=color, alpha=0.2, lw=0)
         ax.set_yscale("log")
         _plain_log_labels(ax.yaxis)
@@ -78,9 +94,12 @@ def plot_best_curves(results, path, title=None, summary=None):
     seeds = c["seeds"] if not isinstance(c["seeds"][0], list) else c["seeds"][0]
     title = title or (f"{c['dataset']} (n={c['n']}, d={c['d_in']}): best-lr learning curves, "
                       f"mean and range over {len(seeds)} seed(s)")
+    if results.incomplete:
+        title += " (incomplete: interrupted)"
     fig.suptitle(textwrap.fill(title, int(width * 11)), fontsize=11)
+    if path is None:
+        return fig
     fig.savefig(path, dpi=150)
-    plt.close(fig)
     return path
 
 
@@ -178,21 +197,39 @@ def lr_cells(runs):
             .reset_index())
 
 
-def best_lrs(runs, lrs=None):
-    """Per architecture, the lr (among ``lrs``, default all) with the lowest mean
-    final loss where no seed diverged: the rule of ``Results.best``.
+def best_lrs(results, lrs=None):
+    """Per architecture, its best lr among ``lrs`` (default all): ``Results.best(lrs)``.
 
-    Returns a DataFrame indexed by arch (in order of appearance) with columns
-    lr and final_loss; an architecture whose every lr diverged is left out.
+    Parameters
+    ----------
+    results : Results
+        A grid with one configuration per architecture (e.g. one init,
+        optimizer and loss).
+    lrs : sequence of float, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by arch (in order of appearance), with columns lr and
+        final_loss (the mean over seeds at it); an architecture whose every
+        lr diverged is left out.
+
+    Raises
+    ------
+    ValueError
+        If an architecture has several configurations.
     """
-    cells = lr_cells(runs)
-    ok = cells[~cells["diverged"] & (True if lrs is None else cells["lr"].isin(list(lrs)))]
-    best = ok.loc[ok.groupby("arch", sort=False)["final_loss"].idxmin()].set_index("arch")
-    return best.loc[[a for a in dict.fromkeys(cells["arch"]) if a in best.index],
-                    ["lr", "final_loss"]]
+    best = results.best(lrs)
+    repeated = sorted(set(best["arch"][best["arch"].duplicated()]))
+    if repeated:
+        raise ValueError(f"results: expected one configuration per architecture, "
+                         f"got several for {repeated}")
+    best = best[best["run_ids"].map(len) > 0]
+    return (best.set_index("arch")[["best_lr", "final_mean"]]
+            .rename(columns={"best_lr": "lr", "final_mean": "final_loss"}))
 
 
-def plot_lr_heatmap(runs, ax, *, archs=None, lrs=None, mark_best=True, marks=None, lr_box=None,
+def plot_lr_heatmap(results, ax, *, archs=None, lrs=None, mark_best=True, marks=None, lr_box=None,
                     lr_box_label=None, edge=None, edge_label=None, cmap="viridis_r"):
     """The lr x architecture heatmap of a grid: colour = mean final loss over seeds
     (log scale), written in each cell; hatched grey with a red x where any seed
@@ -203,8 +240,8 @@ def plot_lr_heatmap(runs, ax, *, archs=None, lrs=None, mark_best=True, marks=Non
 
     Parameters
     ----------
-    runs : Results or pandas.DataFrame
-        One row per run (or per cell): arch, lr, final_loss, diverged.
+    results : Results
+        A grid with one configuration per architecture (see :func:`best_lrs`).
     ax : matplotlib.axes.Axes
     archs, lrs : list, optional
         Rows and columns, in order (default: all, as they appear / sorted).
@@ -230,7 +267,7 @@ def plot_lr_heatmap(runs, ax, *, archs=None, lrs=None, mark_best=True, marks=Non
     from matplotlib.colors import LogNorm
     from matplotlib.patches import Rectangle
 
-    cells = lr_cells(runs)
+    cells = lr_cells(results)
     archs = list(dict.fromkeys(cells["arch"])) if archs is None else list(archs)
     lrs = sorted(set(cells["lr"])) if lrs is None else list(lrs)
     values = cells.pivot(index="arch", columns="lr", values="final_loss").loc[archs, lrs]
@@ -251,7 +288,7 @@ def plot_lr_heatmap(runs, ax, *, archs=None, lrs=None, mark_best=True, marks=Non
                 ax.text(j, i, f"{v:.3f}" if v < 1 else f"{v:.2f}", ha="center", va="center",
                         fontsize=6.5, color="white" if norm(v) > 0.55 else "black")
     if mark_best:
-        for arch, row in best_lrs(cells, lrs).iterrows():
+        for arch, row in best_lrs(results, lrs).iterrows():
             if arch in archs:
                 ax.add_patch(Rectangle((lrs.index(row["lr"]) - 0.5, archs.index(arch) - 0.5),
                                        1, 1, fill=False, edgecolor="black", lw=2.2))

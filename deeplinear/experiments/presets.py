@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .grid import REPORT_HIDDEN, REPORT_LRS
+from .execution import Interrupted
+from .grid import run_grids
+from .plan import SERIAL_BELOW_SECONDS
 from .results import Results
+from .spec import REPORT_HIDDEN, REPORT_LRS
 
 __all__ = ["Preset", "PRESETS", "get_preset", "run_preset"]
 
@@ -126,14 +129,18 @@ def run_preset(name, data, executor=None, progress=False, serial_below=None,
     """Run every grid of a preset on ``data``; keywords override the preset's values.
 
     ``executor``, ``progress`` and ``serial_below`` (default
-    ``grid.SERIAL_BELOW_SECONDS``) are those of ``grid.run_grids``.
+    ``plan.SERIAL_BELOW_SECONDS``) are those of ``grid.run_grids``. The
+    results' ``config["preset"]`` names the preset, also those of an
+    ``Interrupted``.
     """
-    from .grid import SERIAL_BELOW_SECONDS, run_grids
-
     preset = get_preset(name)
-    results = run_grids(data, preset.with_overrides(**overrides), executor=executor,
-                        progress=progress,
-                        serial_below=SERIAL_BELOW_SECONDS if serial_below is None
-                        else serial_below)
+    try:
+        results = run_grids(data, preset.with_overrides(**overrides), executor=executor,
+                            progress=progress,
+                            serial_below=SERIAL_BELOW_SECONDS if serial_below is None
+                            else serial_below)
+    except Interrupted as exc:
+        exc.results.config["preset"] = preset.name
+        raise
     results.config["preset"] = preset.name
     return results

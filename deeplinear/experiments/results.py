@@ -1,11 +1,14 @@
 """What a grid search returns: every run, every curve, and the summaries built on them.
 
-The best learning rate of a configuration (arch, init, optimizer, loss) is
-the one with the lowest final training loss averaged over seeds, among the
+The best learning rate of a configuration (``configuration.KEY``: arch, init,
+optimizer and its options, weight decay, loss) is the one with the lowest
+final training loss averaged over seeds, among the
 learning rates for which *no* seed diverged; a diverged run counts as an
 infinite loss and is never picked. "Steps to target" is the first recorded
 step at which that best curve (averaged over seeds) reaches 1.1 times the
 best final loss of depth 1 on the same loss function.
+
+``Results.write`` writes a folder (``FILES``) that ``Results.read`` loads back.
 """
 
 from __future__ import annotations
@@ -17,14 +20,25 @@ import os
 import numpy as np
 import pandas as pd
 
-__all__ = ["Results", "TARGET_FACTOR"]
+from .configuration import KEY
+from .spec import parse_hidden
+
+__all__ = ["Results", "TARGET_FACTOR", "RUN_COLUMNS", "FILES"]
 
 #: A net "reaches the target" at 1.1x the best final loss of depth 1.
 TARGET_FACTOR = 1.1
-#: A configuration: runs that differ only in lr and seed. "options" (the
-#: optimizer's options, e.g. "eps=1e-08, rho=0.95") keeps two grids of one
-#: optimizer with different settings apart.
-_GROUP = ["arch", "init", "optimizer", "options", "loss"]
+#: The columns of ``Results.runs``: the run's number, its configuration
+#: (``configuration.Configuration.columns``), lr, seed and outcome.
+RUN_COLUMNS = ("run", "arch", "hidden", "depth", "init", "optimizer", "options", "weight_decay",
+               "loss", "lr", "seed", "final_loss", "diverged", "failed", "error", "steps_run",
+               "seconds")
+#: The files ``Results.write`` writes and ``Results.read`` reads.
+FILES = ("runs.csv", "curves.csv", "summary.json", "curves.png")
+# The dtypes of runs.csv (all its columns: RUN_COLUMNS but hidden, rebuilt from arch).
+_RUNS_CSV = {"run": "int64", "arch": str, "depth": "int64", "init": str, "optimizer": str,
+             "options": str, "weight_decay": "float64", "loss": str, "lr": "float64",
+             "seed": "int64", "final_loss": "float64", "diverged": bool, "failed": bool,
+             "error": str, "steps_run": "int64", "seconds": "float64"}
 
 
 class Results:
@@ -33,26 +47,31 @@ class Results:
     Attributes
     ----------
     runs : pandas.DataFrame
-        One row per run: run, arch, hidden, depth, init, optimizer, loss, lr,
-        seed, options (the optimizer's options, "" for its defaults),
-        final_loss (inf if diverged or failed), diverged, failed (the
-        run raised; it has no curve), error ("Type: message" of a failed
-        run, else ""), steps_run, seconds.
+        One row per run, with the columns ``RUN_COLUMNS``: run, arch, hidden,
+        depth, init, optimizer, options (the optimizer's options, "" for its
+        defaults), weight_decay, loss, lr, seed, final_loss (inf if diverged
+        or failed), diverged, failed (the run raised; it has no curve), error
+        ("Type: message" of a failed run, else ""), steps_run, seconds.
     curves : list of (steps, loss) pairs of ndarray
         ``curves[run]``: the recorded steps and objective values of a run.
     config : dict
-        The data set's name and shape and the grid's steps, lrs, seeds.
+        The data set's name and shape and the grid's steps, lrs, seeds;
+        ``"incomplete": True`` if the search was interrupted.
     seconds : float
         Wall time of the whole search.
     """
 
     def __init__(self, runs, curves, config, seconds=0.0):
+        missing = [c for c in RUN_COLUMNS if c not in runs]
+        if missing:
+            raise ValueError(f"runs: missing the columns {missing}; expected {list(RUN_COLUMNS)}")
         self.runs = runs.reset_index(drop=True)
         self.curves = list(curves)
         self.config = dict(config)
         self.seconds = float(seconds)
-        if len(self.runs) != len(self.curves):
-            raise ValueError("curves: expected one curve per run")
+        if len(self.runs) != len(self.curves) or list(self.runs["run"]) != list(
+                range(len(self.runs))):
+            raise ValueError("curves: expected one curve per run, the runs numbered 0, 1, ...")
 
     @classmethod
     def concat(cls, parts, config=None):
@@ -73,22 +92,30 @@ class Results:
 
     def __repr__(self):
         return (f"Results({len(self.runs)} runs on {self.config.get('dataset')!r}, "
-                f"{int(self.runs['diverged'].sum())} diverged)")
+                f"{int(self.runs['diverged'].sum())} diverged"
+                f"{', incomplete' if self.incomplete else ''})")
+
+    @property
+    def incomplete(self) -> bool:
+        """Whether the search was interrupted: these are the runs that finished."""
+        return bool(self.config.get("incomplete", False))
 
     # ------------------------------------------------------------------ curves
     def curves_frame(self) -> pd.DataFrame:
         """All curves in long format: one row per (run, recorded step).
 
-        Columns: run, arch, depth, init, optimizer, loss (the loss function's
-        name, as in ``runs``), lr, seed, step and value (the objective there).
+        Columns: run, arch, depth, init, optimizer, options, weight_decay,
+        loss (the loss function's name, as in ``runs``), lr, seed, step and
+        value (the objective there).
         """
         lengths = [len(steps) for steps, _ in self.curves]
         ids = np.repeat(np.arange(len(self.curves)), lengths)  # run r: curve r
-        frame = (self.runs.set_index("run")
-                 .loc[ids, ["arch", "depth", "init", "optimizer", "loss", "lr", "seed"]]
-                 .reset_index())
-        frame["step"] = np.concatenate([steps for steps, _ in self.curves])
-        frame["value"] = np.concatenate([values for _, values in self.curves])
+        columns = ["arch", "depth", "init", "optimizer", "options", "weight_decay", "loss", "lr",
+                   "seed"]
+        frame = self.runs.set_index("run").loc[ids, columns].reset_index()
+        frame["step"] = np.concatenate([steps for steps, _ in self.curves]
+                                       or [np.zeros(0, dtype=np.int64)])
+        frame["value"] = np.concatenate([values for _, values in self.curves] or [np.zeros(0)])
         return frame
 
     def mean_curve(self, run_ids):
@@ -100,27 +127,44 @@ class Results:
     # ---------------------------------------------------------------- summary
     @property
     def all_diverged(self) -> bool:
-        return bool(self.runs["diverged"].all())
+        """Whether there are runs and every one diverged."""
+        return bool(len(self.runs)) and bool(self.runs["diverged"].all())
 
-    def best(self) -> pd.DataFrame:
-        """One row per configuration: best lr and the runs at it (empty if none)."""
+    def best(self, lrs=None) -> pd.DataFrame:
+        """One row per configuration (``configuration.KEY``): its best lr and the runs at it.
+
+        Parameters
+        ----------
+        lrs : sequence of float, optional
+            Choose among these lrs only (default: all of the grid's).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The columns of ``KEY``, depth, best_lr (NaN if every lr diverged
+            or failed), run_ids (the runs at it, one per seed; empty if
+            none), final_mean and final_std (over them), diverged and failed
+            (counts over the configuration's runs), runs, and largest_lr (the
+            largest lr of the configuration in the grid).
+        """
+        runs = self.runs if lrs is None else self.runs[self.runs["lr"].isin(list(lrs))]
         out = []
-        runs = self.runs if "options" in self.runs else self.runs.assign(options="")
-        for key, group in runs.groupby(_GROUP, sort=False):
-            by_lr = group.groupby("lr", sort=False)
-            means = by_lr["final_loss"].mean()  # inf when any seed diverged
+        for key, group in runs.groupby(list(KEY), sort=False):
+            means = group.groupby("lr", sort=False)["final_loss"].mean()  # inf if a seed diverged
             ok = means[np.isfinite(means)]
             best_lr = float(ok.idxmin()) if len(ok) else math.nan
             chosen = group[group["lr"] == best_lr] if len(ok) else group.iloc[:0]
-            out.append({**dict(zip(_GROUP, key)), "depth": int(group["depth"].iloc[0]),
+            out.append({**dict(zip(KEY, key)), "depth": int(group["depth"].iloc[0]),
                         "best_lr": best_lr, "run_ids": list(chosen["run"]),
                         "final_mean": float(chosen["final_loss"].mean()) if len(ok) else math.inf,
                         "final_std": float(chosen["final_loss"].std(ddof=0)) if len(ok)
                         else math.nan,
                         "diverged": int(group["diverged"].sum()),
-                        "failed": int(group["failed"].sum()) if "failed" in group else 0,
-                        "runs": len(group)})
-        return pd.DataFrame(out)
+                        "failed": int(group["failed"].sum()), "runs": len(group),
+                        "largest_lr": float(group["lr"].max())})
+        return pd.DataFrame(out, columns=[*KEY, "depth", "best_lr", "run_ids", "final_mean",
+                                          "final_std", "diverged", "failed", "runs",
+                                          "largest_lr"])
 
     def targets(self, best=None) -> dict:
         """Per loss: 1.1x the best final loss of depth 1 (or of all, if no depth 1)."""
@@ -134,7 +178,8 @@ class Results:
         return targets
 
     def summary(self) -> pd.DataFrame:
-        """The table: per configuration, best lr, final loss mean/std, steps to target."""
+        """The table: ``best()`` (without run_ids) with, per configuration, the
+        target of its loss and the steps its best curve took to reach it."""
         best = self.best()
         targets = self.targets(best)
         reach = []
@@ -150,89 +195,28 @@ class Results:
         best["steps_to_target"] = pd.array(reach, dtype="Int64")
         return best.drop(columns="run_ids")
 
+    # -------------------------------------------------------------------- text
     def acceleration(self, summary=None) -> list:
-        """One sentence per loss: did some deeper net reach the target sooner than depth 1?"""
-        summary = self.summary() if summary is None else summary
-        lines = []
-        name = self.config.get("dataset", "this data")
-        for loss, group in summary.groupby("loss", sort=False):
-            reached = group[group["steps_to_target"].notna()]
-            shallow = reached[reached["depth"] == 1]
-            deep = reached[reached["depth"] > 1]
-            if not (group["depth"] == 1).any() or not (group["depth"] > 1).any():
-                lines.append(f"{loss}: the grid needs depth 1 and a deeper net to compare.")
-                continue
-            if not len(shallow):
-                lines.append(f"{loss}: no depth-1 run converged; nothing to compare.")
-                continue
-            s1 = shallow.loc[shallow["steps_to_target"].astype(float).idxmin()]
-            if not len(deep):
-                lines.append(f"{loss}: depth did not accelerate on {name}: no deeper net "
-                             f"reached {s1['target']:.4g} (depth 1 did in "
-                             f"{s1['steps_to_target']} steps).")
-                continue
-            sd = deep.loc[deep["steps_to_target"].astype(float).idxmin()]
-            n1, nd = int(s1["steps_to_target"]), int(sd["steps_to_target"])
-            ratio = n1 / max(nd, 1) if nd else math.inf
-            verdict = "accelerated" if nd < n1 else "did not accelerate"
-            lines.append(
-                f"{loss}: depth {verdict} on {name}: the fastest deeper net, {sd['arch']}"
-                f"{self._label(sd)}, reached {sd['target']:.4g} in {nd} steps; depth 1"
-                f"{self._label(s1)} in {n1} (ratio {ratio:.2f}x).")
-        if self.all_diverged:
-            lines.append("Every run diverged: lower the learning rates.")
-        return lines
+        """One sentence per loss: did some deeper net reach the target sooner than depth 1?
 
-    def _label(self, row):
-        parts = [row[c] for c in ("init", "optimizer", "options")
-                 if c in self.runs and self.runs[c].nunique() > 1 and row[c]]
-        return f" ({', '.join(parts)})" if parts else ""
+        No verdict where a comparison means nothing: without depth 1 and a
+        deeper net, when no depth-1 run converged, or when the fastest net
+        of either side meets the target at step 0 (the horizon is too short
+        for depth 1 to get below 1.1x its start).
+        """
+        from .report import acceleration
+
+        return acceleration(self, self.summary() if summary is None else summary)
 
     def format_table(self) -> str:
-        """A plain-text table, one row per configuration, and the acceleration lines."""
-        summary = self.summary()
-        varying = [c for c in ("loss", "init", "optimizer", "options")
-                   if c in self.runs and self.runs[c].nunique() > 1]
-        c = self.config
-        fixed = ", ".join(f"{col} {self.runs[col].iloc[0]}" for col in ("loss", "init", "optimizer")
-                          if col not in varying)
-        lrs = c["lrs"] if isinstance(c["lrs"], list) and not isinstance(c["lrs"][0], list) else None
-        every = c.get("record_every")
-        recorded = f" (loss recorded every {every})" if isinstance(every, int) and every > 1 \
-            else ""
-        head = (f"{c['dataset']} (n={c['n']}, d={c['d_in']} -> {c['d_out']}); {fixed}; "
-                f"{c['steps']} steps{recorded}; {len(lrs) if lrs else 'per-grid'} lrs x "
-                f"{len(c['seeds']) if not isinstance(c['seeds'][0], list) else '?'} seeds")
-        failed = bool(summary["failed"].sum())  # the column only when some run failed
-        cols = varying + ["arch", "depth", "best lr", "final loss (mean ± std)",
-                          "steps to 1.1x depth-1 best", "diverged"] + (["failed"] if failed else [])
-        body = []
-        for row in summary.itertuples():
-            if math.isfinite(row.final_mean):
-                final = f"{row.final_mean:.4e} ± {row.final_std:.1e}"
-                lr = f"{row.best_lr:g}"
-            else:
-                final = "all lrs failed or diverged" if row.failed else "all lrs diverged"
-                lr = "-"
-            reach = "never" if pd.isna(row.steps_to_target) else str(row.steps_to_target)
-            body.append([getattr(row, v) for v in varying]
-                        + [row.arch, str(row.depth), lr, final, reach,
-                           f"{row.diverged}/{row.runs}"]
-                        + ([f"{row.failed}/{row.runs}"] if failed else []))
-        widths = [max(len(str(x)) for x in [col] + [b[i] for b in body])
-                  for i, col in enumerate(cols)]
-        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-        lines = [head, fmt.format(*cols), "  ".join("-" * w for w in widths)]
-        lines += [fmt.format(*b).rstrip() for b in body]
-        lines += [""] + self.acceleration(summary) + self.edge_notes(summary)
-        lines += self.failure_notes()
-        return "\n".join(line.rstrip() for line in lines)
+        """A plain-text table, one row per configuration, and the notes below it."""
+        from .report import format_table
+
+        return format_table(self)
 
     def failures(self) -> list:
         """The runs that raised: one dict each (run, arch, init, optimizer, loss,
         lr, seed, error), in run order; empty if none did."""
-        if "failed" not in self.runs:
-            return []
         failed = self.runs[self.runs["failed"].astype(bool)]
         keys = ["run", "arch", "init", "optimizer", "loss", "lr", "seed", "error"]
         return [{k: (v.item() if hasattr(v, "item") else v) for k, v in zip(keys, row)}
@@ -249,31 +233,48 @@ class Results:
                 "they are listed in summary.json"]
 
     def edge_notes(self, summary=None) -> list:
-        """Warn when best lrs sit at the top of their grid: a larger one might do better."""
-        summary = self.summary() if summary is None else summary
-        at_edge = []
-        for row in summary.itertuples():
-            lrs = self.runs.loc[(self.runs["arch"] == row.arch) & (self.runs["init"] == row.init)
-                                & (self.runs["optimizer"] == row.optimizer)
-                                & (self.runs["loss"] == row.loss), "lr"]
-            if math.isfinite(row.best_lr) and row.best_lr == lrs.max():
-                at_edge.append(row)
-        if not at_edge:
+        """Warn when best lrs (``best()``) are the largest of their grid: a larger one
+        might do better."""
+        best = self.best() if summary is None else summary
+        best_lr = best["best_lr"].astype(float)
+        at_edge = best[np.isfinite(best_lr) & (best_lr == best["largest_lr"])]
+        if not len(at_edge):
             return []
-        share = f"{len(at_edge)} of {len(summary)}"
-        return [f"note: for {share} configurations the best lr is the largest in the grid; "
-                "a larger lr might do better."]
+        return [f"note: for {len(at_edge)} of {len(best)} configurations the best lr is the "
+                "largest in the grid; a larger lr might do better."]
 
     # ------------------------------------------------------------------ files
-    def write(self, out, title=None) -> dict:
-        """Write ``curves.csv``, ``summary.json`` and ``curves.png`` into ``out``."""
+    def write(self, out, title=None, incomplete=False) -> dict:
+        """Write ``runs.csv``, ``curves.csv``, ``summary.json`` and ``curves.png`` into ``out``.
+
+        Parameters
+        ----------
+        out : str or path
+            The folder (made if missing).
+        title : str, optional
+            The figure's title.
+        incomplete : bool
+            Mark the written results incomplete (``"incomplete": true`` in
+            ``summary.json`` and its config; the figure's title says so), as
+            results that are (``self.incomplete``) always are.
+
+        Returns
+        -------
+        dict
+            File name -> path, for ``FILES``.
+        """
+        if incomplete and not self.incomplete:
+            marked = Results(self.runs, self.curves, {**self.config, "incomplete": True},
+                             self.seconds)
+            return marked.write(out, title)
         os.makedirs(out, exist_ok=True)
-        paths = {name: os.path.join(out, name)
-                 for name in ("curves.csv", "summary.json", "curves.png")}
+        paths = {name: os.path.join(out, name) for name in FILES}
+        self.runs.drop(columns="hidden").to_csv(paths["runs.csv"], index=False)
         self.curves_frame().to_csv(paths["curves.csv"], index=False)
         summary = self.summary()
         doc = {
             "config": self.config,
+            "incomplete": self.incomplete,
             "summary": json.loads(summary.to_json(orient="records")),
             "acceleration": self.acceleration(summary),
             "all_diverged": self.all_diverged,
@@ -286,14 +287,49 @@ class Results:
         with open(paths["summary.json"], "w") as fh:
             json.dump(doc, fh, indent=2, default=_json_default)
             fh.write("\n")
-        self.plot(paths["curves.png"], title=title, summary=summary)
+        self.plot(paths["curves.png"], title=title)
         return paths
 
-    def plot(self, path, title=None, summary=None):
-        """Learning curves at the best lr: mean over seeds, min-max band, log y."""
+    @classmethod
+    def read(cls, out) -> Results:
+        """The Results that ``write`` wrote into ``out``.
+
+        Runs and curves come back exactly; the config as JSON keeps it
+        (tuples come back as lists), and ``seconds`` to the millisecond.
+
+        Raises
+        ------
+        ValueError
+            Naming ``out``, if a file of ``write`` is missing.
+        """
+        paths = {name: os.path.join(out, name) for name in FILES[:3]}
+        missing = [name for name, path in paths.items() if not os.path.isfile(path)]
+        if missing:
+            raise ValueError(f"out: {out} holds no results written by Results.write "
+                             f"(missing {', '.join(missing)})")
+        floats = [c for c, t in _RUNS_CSV.items() if t == "float64"]
+        runs = pd.read_csv(paths["runs.csv"], dtype=_RUNS_CSV, keep_default_na=False,
+                           na_values={c: [""] for c in floats})
+        runs.insert(RUN_COLUMNS.index("hidden"), "hidden", [parse_hidden(a) for a in runs["arch"]])
+        frame = pd.read_csv(paths["curves.csv"], usecols=["run", "step", "value"],
+                            dtype={"run": "int64", "step": "int64", "value": "float64"})
+        by_run = {run: (g["step"].to_numpy(), g["value"].to_numpy())
+                  for run, g in frame.groupby("run", sort=False)}
+        empty = (np.zeros(0, dtype=np.int64), np.zeros(0))
+        with open(paths["summary.json"]) as fh:
+            doc = json.load(fh)
+        return cls(runs[list(RUN_COLUMNS)], [by_run.get(r, empty) for r in runs["run"]],
+                   doc["config"], doc["seconds"])
+
+    def plot(self, path=None, title=None):
+        """Learning curves at the best lr: mean over seeds, min-max band, log y.
+
+        Returns the matplotlib ``Figure`` if ``path`` is None; else saves it
+        there and returns ``path``. See ``plotting.plot_best_curves``.
+        """
         from .plotting import plot_best_curves
 
-        plot_best_curves(self, path, title=title, summary=summary)
+        return plot_best_curves(self, path, title=title)
 
 
 def _json_default(value):

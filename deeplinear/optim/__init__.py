@@ -20,8 +20,8 @@ its class: one step on one parameter array, in place. :meth:`~deeplinear.optim.O
 validates the gradients and calls ``update`` on every parameter. The compiled
 training loop (``deeplinear.train``) runs numba twins of these methods, in
 ``deeplinear._kernels.optim``, which the tests check equal to them; each
-class's ``kernel_args`` packs its hyperparameters for that loop. The SGD and
-Adam steps are parts of the course assignment (``deeplinear.assignment``).
+class names, in ``kernel_fields`` and ``kernel_state``, what its kernel
+takes. The SGD and Adam steps are parts of the course assignment (``deeplinear.assignment``).
 
 One module per rule: ``_base`` (:class:`Optimizer` and the shared checks),
 ``sgd``, ``adam``, ``adagrad``, ``adadelta``.
@@ -37,10 +37,33 @@ from .adagrad import AdaGrad
 from .adam import Adam
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdaGrad", "AdaDelta", "make_optimizer", "OPTIMIZERS"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdaGrad", "AdaDelta", "make_optimizer", "optimizer_class",
+           "OPTIMIZERS"]
 
 #: Optimizer classes by the (lower-case) name accepted by :func:`make_optimizer`.
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, AdaGrad, AdaDelta)}
+
+
+def optimizer_class(name) -> type:
+    """The optimizer class of a name.
+
+    Parameters
+    ----------
+    name : {"sgd", "adam", "adagrad", "adadelta"}
+        Case-insensitive name of the rule.
+
+    Returns
+    -------
+    type
+        A subclass of :class:`Optimizer`, ``OPTIMIZERS[name.lower()]``.
+    """
+    key = name.lower() if isinstance(name, str) else None
+    if key not in OPTIMIZERS:
+        raise ValueError(
+            f"optimizer: unknown name {name!r}; expected one of {sorted(OPTIMIZERS)}"
+            " (and 'e2e' in deeplinear.train)"
+        )
+    return OPTIMIZERS[key]
 
 
 def make_optimizer(name, params, **options) -> Optimizer:
@@ -59,13 +82,7 @@ def make_optimizer(name, params, **options) -> Optimizer:
     -------
     Optimizer
     """
-    key = name.lower() if isinstance(name, str) else None
-    if key not in OPTIMIZERS:
-        raise ValueError(
-            f"optimizer: unknown name {name!r}; expected one of {sorted(OPTIMIZERS)}"
-            " (and 'e2e' in deeplinear.train)"
-        )
-    cls = OPTIMIZERS[key]
+    cls = optimizer_class(name)
     try:
         inspect.signature(cls).bind(params, **options)
     except TypeError as exc:

@@ -4,8 +4,10 @@
 :meth:`~deeplinear.optim.Optimizer.step` validates the gradients and calls the rule's
 ``update`` on every parameter. A rule is a subclass that validates its
 hyperparameters into attributes, lists their names in ``hyperparameters``,
-creates its state arrays, and writes ``update`` (the rule, in NumPy) and
-``kernel_args`` (the same hyperparameters packed for the compiled loop).
+creates its state arrays, and writes ``update`` (the rule, in NumPy). For the
+compiled training loop it names, in ``kernel_fields`` and ``kernel_state``,
+the hyperparameters and state arrays that the rule's numba twin takes, by the
+names of that kernel's parameters; the loop reads them by those names.
 """
 
 from __future__ import annotations
@@ -110,10 +112,22 @@ class Optimizer:
     hyperparameters : tuple of str
         The attributes holding the hyperparameters, in the constructor's
         order (class attribute).
+    kernel_fields : tuple of str
+        The hyperparameters that the rule's kernel
+        (``deeplinear._kernels.optim.<name>_update``) takes, by the names of
+        its parameters, each an attribute of the optimizer (class attribute;
+        empty for a rule without a kernel).
+    kernel_state : tuple of str
+        The state arrays that kernel takes, by the names of its parameters,
+        which are the keys of ``state[j]`` (class attribute). A key the
+        options leave out of ``state`` (SGD's momentum buffer without
+        momentum) is one the kernel then never touches.
     """
 
     name: str = ""
     hyperparameters: tuple[str, ...] = ()
+    kernel_fields: tuple[str, ...] = ()
+    kernel_state: tuple[str, ...] = ()
 
     def __init__(self, params):
         self.params = check_params(params)
@@ -185,25 +199,16 @@ class Optimizer:
         """
         raise NotImplementedError
 
-    def kernel_args(self) -> tuple[str, np.ndarray, tuple]:
-        """This rule and its hyperparameters, packed for the compiled training loop.
-
-        The compiled loop (``deeplinear._compiled``) runs the numba twin of
-        :meth:`update` named by ``rule``; plain Python and NumPy values, so
-        that the optimizers need no numba.
+    def kernel_hyperparameters(self) -> dict:
+        """The hyperparameters of the rule's kernel, by the names in ``kernel_fields``.
 
         Returns
         -------
-        rule : str
-            The rule's name, ``self.name`` (its kernel code is
-            ``deeplinear._kernels.train.CODES[rule]``).
-        hyper : ndarray of float64, shape (h,)
-            The hyperparameters in the kernel's order, flags as 0.0 / 1.0.
-        state_names : tuple of str or None
-            The keys of ``state[j]`` in the order the kernel takes its state
-            arrays; None for a slot these options leave untouched.
+        dict of str to float or bool
+            Plain Python values (the optimizers need no numba); the compiled
+            loop (``deeplinear._compiled``) packs them by name.
         """
-        raise ValueError(f"optimizer: no compiled loop for {type(self).__name__}")
+        return {key: getattr(self, key) for key in self.kernel_fields}
 
     def __repr__(self) -> str:
         options = ", ".join(f"{k}={v!r}" for k, v in self.defaults.items())

@@ -54,6 +54,8 @@ class AdaDelta(Optimizer):
 
     name = "adadelta"
     hyperparameters = ("lr", "rho", "eps", "weight_decay")
+    kernel_fields = ("lr", "rho", "eps", "weight_decay")
+    kernel_state = ("square_avg", "acc_delta")
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0):
         super().__init__(params)
@@ -78,11 +80,3 @@ class AdaDelta(Optimizer):
         dx = np.sqrt(acc_delta + self.eps) / np.sqrt(square_avg + self.eps) * g
         acc_delta[...] = self.rho * acc_delta + (1 - self.rho) * dx * dx
         p -= self.lr * dx
-
-    def kernel_args(self):
-        """``("adadelta", [lr, rho, eps, weight_decay], ("square_avg", "acc_delta"))``.
-
-        See :meth:`Optimizer.kernel_args`.
-        """
-        hyper = np.array([self.lr, self.rho, self.eps, self.weight_decay])
-        return self.name, hyper, ("square_avg", "acc_delta")

@@ -55,6 +55,9 @@ class AdaGrad(Optimizer):
 
     name = "adagrad"
     hyperparameters = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+    # initial_accumulator_value is already in the state, so the kernel does not take it.
+    kernel_fields = ("lr", "lr_decay", "eps", "weight_decay")
+    kernel_state = ("sum",)
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0,
                  initial_accumulator_value=0, eps=1e-10):
@@ -79,12 +82,3 @@ class AdaGrad(Optimizer):
         state_sum = state["sum"]
         state_sum += g * g
         p -= clr * (g / (np.sqrt(state_sum) + self.eps))
-
-    def kernel_args(self):
-        """``("adagrad", [lr, lr_decay, eps, weight_decay], ("sum",))``.
-
-        See :meth:`Optimizer.kernel_args`. ``initial_accumulator_value`` is
-        already in the state, so the kernel does not take it.
-        """
-        hyper = np.array([self.lr, self.lr_decay, self.eps, self.weight_decay])
-        return self.name, hyper, ("sum",)

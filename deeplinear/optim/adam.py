@@ -64,6 +64,8 @@ class Adam(Optimizer):
 
     name = "adam"
     hyperparameters = ("lr", "betas", "eps", "weight_decay", "amsgrad")
+    kernel_fields = ("lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad")
+    kernel_state = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False):
@@ -83,6 +85,16 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = np.zeros_like(p)
             if self.amsgrad:
                 state["max_exp_avg_sq"] = np.zeros_like(p)
+
+    @property
+    def beta1(self) -> float:
+        """``betas[0]``, by the name the kernel takes it under."""
+        return self.betas[0]
+
+    @property
+    def beta2(self) -> float:
+        """``betas[1]``, by the name the kernel takes it under."""
+        return self.betas[1]
 
     def update(self, p, g, state):
         """One Adam (or AMSGrad) step on one parameter, in place (``torch.optim.Adam``'s rule).
@@ -130,14 +142,3 @@ class Adam(Optimizer):
         denom = np.sqrt(v_used) / np.sqrt(1 - beta2 ** t) + self.eps
         p -= self.lr / (1 - beta1 ** t) * (m / denom)
         # END SOLUTION
-
-    def kernel_args(self):
-        """``("adam", [lr, beta1, beta2, eps, weight_decay, amsgrad], state names)``.
-
-        See :meth:`Optimizer.kernel_args`; the states are m, v and vmax, the
-        last absent (None) without AMSGrad.
-        """
-        hyper = np.array([self.lr, self.betas[0], self.betas[1], self.eps, self.weight_decay,
-                          float(self.amsgrad)])
-        return self.name, hyper, ("exp_avg", "exp_avg_sq",
-                                  "max_exp_avg_sq" if self.amsgrad else None)

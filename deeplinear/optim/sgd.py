@@ -56,6 +56,8 @@ class SGD(Optimizer):
 
     name = "sgd"
     hyperparameters = ("lr", "momentum", "dampening", "nesterov", "weight_decay")
+    kernel_fields = ("lr", "momentum", "dampening", "nesterov", "weight_decay")
+    kernel_state = ("momentum_buffer",)
 
     def __init__(self, params, lr, momentum=0, dampening=0, nesterov=False, weight_decay=0):
         super().__init__(params)
@@ -111,13 +113,3 @@ class SGD(Optimizer):
             g = g + self.momentum * buf if self.nesterov else buf
         p -= self.lr * g
         # END SOLUTION
-
-    def kernel_args(self):
-        """``("sgd", [lr, momentum, dampening, nesterov, weight_decay], state names)``.
-
-        See :meth:`Optimizer.kernel_args`; the state is the momentum buffer,
-        absent (None) when ``momentum == 0``.
-        """
-        hyper = np.array([self.lr, self.momentum, self.dampening, float(self.nesterov),
-                          self.weight_decay])
-        return self.name, hyper, ("momentum_buffer" if self.momentum != 0 else None,)

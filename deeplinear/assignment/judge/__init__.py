@@ -20,9 +20,9 @@ deeplinear. Its modules:
 ``cases``, ``private``
     The public cases (stored, or drawn fresh when grading) and the
     instructor's private folder (the hidden tests and the reference).
-``grade``
-    Stage a submission, run the judge, collect the points; ``__main__`` is its
-    command line.
+``grade``, ``submission``, ``results``
+    Check and stage a submission, run the judge, collect the points and show
+    them; ``__main__`` is the command line.
 ``autograder``
     On Gradescope or PrairieLearn: find the package in the upload, grade it,
     write the platform's results.

@@ -70,7 +70,7 @@ MAX_ENTRIES = 5000        # files and folders of an upload (a release holds abou
 MAX_BYTES = 100 << 20     # bytes of an upload, unpacked
 #: Beside the package, archivers add these; they are not the student's files.
 IGNORED_PREFIXES = (".", "__MACOSX")
-#: A GradeError about the submission itself names it so (see grade.py).
+#: A GradeError about the submission itself names it so (see submission.py).
 STUDENT_ERROR = "STUDENT_DIR:"
 LAYOUTS = ("your release folder (the one holding deeplinear/), the deeplinear/ folder itself "
            "or its contents, or a single .zip of one of these")

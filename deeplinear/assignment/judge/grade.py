@@ -10,11 +10,14 @@ public tests are graded on fresh inputs drawn from a grading seed. The judge
 never imports the student's package: each call of a student function goes to
 a confined worker (``sandbox.py``) and comes back as plain data. Points come
 from the judge's own collection of tests, and no part scores above its maximum.
+
+The submission is checked and staged by ``submission.py``; the judges'
+results become a :class:`~.results.GradeResult` in ``results.py``. Here: the
+isolation, the judge processes, and the command line's options.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import secrets
@@ -25,21 +28,18 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from .limits import limits_in_force
 from .parts import PARTS
 from .private import check_private
-from .limits import limits_in_force
+from .results import GradeResult, collect
 from .sandbox import MODES, probe
+from .submission import check_student_dir, stage
 
-__all__ = ["GradeError", "PartResult", "GradeResult", "grade", "resolve_isolation",
-           "add_arguments", "run"]
+__all__ = ["GradeError", "grade", "resolve_isolation", "add_arguments", "grade_from_args",
+           "run"]
 
-MAX_FILES = 2000          # a student package with more files than this is refused
-MAX_FOLDERS = 200         # ... or more folders
-MAX_DEPTH = 8             # ... or folders nested deeper
-MAX_BYTES = 50 << 20      # ... or more bytes
 PUBLIC = Path(__file__).resolve().parent / "public"
 PLUGIN = f"{__package__}.plugin"
 #: Put on the judge's import path: the folder holding the top package of this judge.
@@ -48,161 +48,6 @@ IMPORT_ROOT = Path(__file__).resolve().parents[len(__package__.split("."))]
 
 class GradeError(ValueError):
     """Grading could not run (a bad STUDENT_DIR, a missing folder, an isolation not given)."""
-
-
-@dataclass
-class PartResult:
-    name: str
-    title: str
-    earned: float = 0.0
-    possible: float = 0.0
-    tests: list = field(default_factory=list)  # dicts: name, nodeid, points, passed, output
-    cut_short: bool = False
-
-    @property
-    def first_failure(self) -> str:
-        for test in self.tests:
-            if not test["passed"]:
-                return test["output"] or "failed"
-        return ""
-
-
-@dataclass
-class GradeResult:
-    student_dir: str
-    parts: list
-    hidden: bool
-    seconds: float = 0.0
-    isolation: str = ""
-    limits: str = ""
-    seed: int | None = None
-    judge_peak_rss_mb: float = 0.0
-
-    @property
-    def score(self) -> float:
-        return sum(p.earned for p in self.parts)
-
-    @property
-    def max_score(self) -> float:
-        return sum(p.possible for p in self.parts)
-
-    def table(self, width=64) -> str:
-        """Per part: points earned / possible, cut short, the first failure."""
-        rows = [("part", "points", "cut short", "first failure")]
-        for p in self.parts:
-            failure = " ".join(p.first_failure.split())
-            if len(failure) > width:
-                failure = failure[:width - 3] + "..."
-            rows.append((p.name, f"{p.earned:g} / {p.possible:g}", "yes" if p.cut_short else "",
-                         failure))
-        rows.append(("total", f"{self.score:g} / {self.max_score:g}", "", ""))
-        widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        lines = []
-        for k, r in enumerate(rows):
-            lines.append("  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3])
-            if k == 0 or k == len(rows) - 2:
-                lines.append("-" * (sum(widths) + 6 + width))
-        lines.append(f"isolation of student code: {self.isolation} (see README, For instructors)")
-        if self.isolation == "none":
-            lines.append("WARNING: student code ran with the grader's own rights and files "
-                         "(--isolation none)")
-        lines.append(f"limits: {self.limits}")
-        if self.seed is not None:
-            lines.append(f"grading seed: {self.seed} (--seed {self.seed} draws the same inputs)")
-        return "\n".join(line.rstrip() for line in lines)
-
-    def public(self) -> GradeResult:
-        """This result with its public tests alone, points recounted."""
-        parts = []
-        for part in self.parts:
-            tests = [t for t in part.tests if not t["hidden"]]
-            possible = sum(t["points"] for t in tests)
-            earned = min(possible, sum(t["points"] for t in tests if t["passed"]))
-            parts.append(dataclasses.replace(part, tests=tests, earned=earned,
-                                             possible=possible,
-                                             cut_short=any(t["cut_short"] for t in tests)))
-        return dataclasses.replace(self, parts=parts)
-
-    def summary(self, note) -> str:
-        """What a student may see at once: the table of the public tests, a line on the
-        hidden ones (their number and points) and ``note``."""
-        hidden = [t for part in self.parts for t in part.tests if t["hidden"]]
-        text = "public tests:\n" + self.public().table()
-        if hidden:
-            text += (f"\n\nhidden tests: {len(hidden)}, worth "
-                     f"{sum(t['points'] for t in hidden):g} points; {note}")
-        return text
-
-    def gradescope(self) -> dict:
-        """A Gradescope ``results.json``: score, max_score and one entry per test."""
-        tests = []
-        for p in self.parts:
-            for t in p.tests:
-                tests.append({
-                    "name": f"{p.name}: {t['name']}",
-                    "score": float(t["points"] if t["passed"] else 0),
-                    "max_score": float(t["points"]),
-                    "output": t["output"] or "passed",
-                    "visibility": "after_published" if t["hidden"] else "visible",
-                })
-        return {"score": float(self.score), "max_score": float(self.max_score),
-                "execution_time": round(self.seconds, 2),
-                "output": self.summary("they are shown when the grades are published."),
-                "visibility": "visible", "tests": tests}
-
-
-def _check_student_dir(student_dir) -> Path:
-    path = Path(student_dir)
-    if path.is_symlink():
-        raise GradeError(f"STUDENT_DIR: {path} is a symlink; a submission holds no symlinks")
-    if not path.exists():
-        raise GradeError(f"STUDENT_DIR: {path} does not exist")
-    package = path / "deeplinear"
-    if package.is_symlink():
-        raise GradeError(f"STUDENT_DIR: {package} is a symlink; a submission holds no symlinks")
-    if not (package / "__init__.py").is_file():
-        raise GradeError(f"STUDENT_DIR: {path} is not a deeplinear package "
-                         "(expected deeplinear/__init__.py inside it)")
-    return path.resolve()
-
-
-def _stage(package: Path, target: Path):
-    """Copy the student's package (regular files only) where workers can read it, not write.
-
-    Refused, before anything is copied: a symlink anywhere, and more files,
-    folders, bytes or depth than the caps. The instructor's tools
-    (``deeplinear/assignment``) of a submission are left out: no test uses them.
-    """
-    files, folders, size = [], 0, 0
-    for base, dirs, names in os.walk(package):
-        rel = Path(base).relative_to(package)
-        if len(rel.parts) > MAX_DEPTH:
-            raise GradeError(f"STUDENT_DIR: folders nested deeper than {MAX_DEPTH} levels "
-                             f"({rel})")
-        for name in dirs + names:
-            if (Path(base) / name).is_symlink():
-                raise GradeError(f"STUDENT_DIR: deeplinear/{rel / name} is a symlink; a "
-                                 "submission holds no symlinks")
-        dirs[:] = [d for d in dirs if d != "__pycache__" and not (rel == Path() and
-                                                                   d == "assignment")]
-        folders += len(dirs)
-        for name in names:
-            path = Path(base) / name
-            if not path.is_file():
-                raise GradeError(f"STUDENT_DIR: deeplinear/{rel / name} is not a regular file")
-            files.append(path)
-            size += path.stat().st_size
-        if len(files) > MAX_FILES or folders > MAX_FOLDERS or size > MAX_BYTES:
-            raise GradeError(f"STUDENT_DIR: the package holds more than {MAX_FILES} files, "
-                             f"{MAX_FOLDERS} folders or {MAX_BYTES >> 20} MB")
-    for src in files:
-        dst = target / src.relative_to(package)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dst)
-        os.chmod(dst, 0o644)
-    target.mkdir(parents=True, exist_ok=True)
-    for path in [target, *[p for p in target.rglob("*") if p.is_dir()]]:
-        os.chmod(path, 0o755)
 
 
 def resolve_isolation(isolation="auto", memory_mb=1024) -> str:
@@ -228,14 +73,14 @@ def resolve_isolation(isolation="auto", memory_mb=1024) -> str:
                      + "); --isolation none runs it with your own rights")
 
 
-def _judge(paths, parts, stage, private, work, name, options):
+def _judge(paths, parts, staged, private, work, name, options):
     """One judge process for ``parts``; returns its results document."""
     results = work / f"{name}.json"
     ini = work / "pytest.ini"
     ini.write_text("[pytest]\n")
     cmd = [sys.executable, "-m", "pytest", *map(str, paths), "-q", "--no-header",
            "-p", "no:cacheprovider", "-p", PLUGIN, "--noconftest", "-c", str(ini),
-           "--rootdir", str(work), "--dl-judge", "--dl-student", str(stage),
+           "--rootdir", str(work), "--dl-judge", "--dl-student", str(staged),
            "--dl-parts", ",".join(parts), "--dl-timeout", str(options["timeout"]),
            "--dl-memory", str(options["memory_mb"]),
            "--dl-part-budget", str(options["part_timeout"]),
@@ -290,9 +135,21 @@ def grade(student_dir, *, private=None, hidden=False, isolation="auto", timeout=
     seed : int, optional
         The grading seed of the fresh public inputs (default: drawn at random,
         and printed under the table).
+
+    Returns
+    -------
+    GradeResult
+        The points and tests of each part (``results.py``).
+
+    Raises
+    ------
+    GradeError
+        Grading could not run: a refused submission (``STUDENT_DIR: ...``), a
+        bad private folder or part, an isolation this machine cannot give, a
+        judge that failed or ran too long.
     """
-    student = _check_student_dir(student_dir)
     try:
+        student = check_student_dir(student_dir)
         private = check_private(private)
     except ValueError as exc:
         raise GradeError(str(exc)) from None
@@ -311,20 +168,23 @@ def grade(student_dir, *, private=None, hidden=False, isolation="auto", timeout=
     base = Path(tempfile.mkdtemp(prefix="deeplinear-grade-"))
     try:
         os.chmod(base, stat.S_IRWXU)  # 0700: the stage is private to this run
-        stage, work = base / "stage", base / "judge"
+        staged, work = base / "stage", base / "judge"
         work.mkdir(mode=0o700)
-        _stage(student / "deeplinear", stage / "deeplinear")
-        os.chmod(stage, 0o755)
+        try:
+            stage(student / "deeplinear", staged / "deeplinear")
+        except ValueError as exc:
+            raise GradeError(str(exc)) from None
+        os.chmod(staged, 0o755)
         groups = [names[k::max(1, int(jobs))] for k in range(max(1, int(jobs)))]
         groups = [g for g in groups if g]
         with ThreadPoolExecutor(max_workers=len(groups)) as pool:
-            docs = list(pool.map(lambda kg: _judge(paths, kg[1], stage, private, work,
+            docs = list(pool.map(lambda kg: _judge(paths, kg[1], staged, private, work,
                                                    f"judge-{kg[0]}", options),
                                  enumerate(groups)))
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    return _collect(str(student), names, docs, hidden, time.perf_counter() - start, mode,
-                    limits_in_force(mode, int(memory_mb)), seed)
+    return collect(str(student), names, docs, hidden, time.perf_counter() - start, mode,
+                   limits_in_force(mode, int(memory_mb)), seed)
 
 
 def add_arguments(parser):
@@ -388,29 +248,3 @@ def run(args, prog) -> int:
         print(f"wrote {args.json}")
     return 0
 
-
-def _collect(student, names, docs, hidden, seconds, mode, limits, seed) -> GradeResult:
-    """Per part: the tests the judge collected, and their outcomes; capped at the maximum."""
-    collected = [c for d in docs for c in d["collected"]]
-    outcomes = {r["nodeid"]: r for d in docs for r in d["results"]}
-    results = {n: PartResult(n, PARTS[n].title) for n in names}
-    for item in collected:
-        part = results.get(item["part"])
-        if part is None:  # a test of a part outside the chosen ones
-            continue
-        outcome = outcomes.get(item["nodeid"])
-        passed = bool(outcome and outcome["passed"])
-        output = outcome["output"] if outcome else "not run: the judge stopped before this test"
-        cut = bool(outcome and outcome.get("cut_short"))
-        points = float(item["points"])
-        part.tests.append({"name": item["name"], "nodeid": item["nodeid"], "points": points,
-                           "passed": passed, "output": "" if passed else output,
-                           "cut_short": cut, "hidden": bool(item["hidden"])})
-        part.possible += points
-        part.earned += points if passed else 0.0
-        part.cut_short |= cut
-    for part in results.values():
-        part.earned = min(part.earned, part.possible)
-    return GradeResult(student, list(results.values()), hidden, seconds=seconds,
-                       isolation=mode, limits=limits, seed=seed,
-                       judge_peak_rss_mb=max(d.get("peak_rss_kb", 0) for d in docs) / 1024)

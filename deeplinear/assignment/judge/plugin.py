@@ -51,6 +51,18 @@ DEFAULT_SEED = 20180712
 #: The folder holding the ``deeplinear/`` this plugin belongs to.
 PACKAGE_ROOT = Path(__file__).resolve().parents[3]
 
+# What the plugin keeps on pytest's config for one session (``config.stash``).
+#: The outcome of each grading test, as reported.
+RESULTS = pytest.StashKey[list]()
+#: Each grading test collected: what can be earned, known before any student code runs.
+COLLECTED = pytest.StashKey[list]()
+#: The worker runner, started by the first ``student`` fixture.
+RUNNER = pytest.StashKey[object]()
+#: Seconds of worker time spent per part.
+SPENT = pytest.StashKey[dict]()
+#: The public cases (stored, or drawn fresh), made by the first ``cases`` fixture.
+BOOK = pytest.StashKey[object]()
+
 
 def pytest_addoption(parser):
     group = parser.getgroup("deeplinear grading")
@@ -77,11 +89,11 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "part(name): the student part a grading test grades")
     config.addinivalue_line("markers", "points(n): what a grading test is worth")
-    config._dl_results = []
-    config._dl_collected = []
-    config._dl_runner = None
-    config._dl_spent = {}
-    config._dl_book = None
+    config.stash[RESULTS] = []
+    config.stash[COLLECTED] = []
+    config.stash[RUNNER] = None
+    config.stash[SPENT] = {}
+    config.stash[BOOK] = None
     private = config.getoption("--dl-private")
     if private:
         from . import private as instructor
@@ -126,9 +138,9 @@ def pytest_collection_modifyitems(session, config, items):
         config.hook.pytest_deselected(items=[i for i in items if part_of(i) not in names])
         items[:] = keep
     # What can be earned, known before any student code runs.
-    config._dl_collected = [{"nodeid": i.nodeid, "name": i.name, "part": part_of(i),
-                             "points": points_of(i), "hidden": _is_hidden(i, config)}
-                            for i in items if part_of(i) is not None]
+    config.stash[COLLECTED] = [{"nodeid": i.nodeid, "name": i.name, "part": part_of(i),
+                                "points": points_of(i), "hidden": _is_hidden(i, config)}
+                               for i in items if part_of(i) is not None]
 
 
 def pytest_collectreport(report):
@@ -161,12 +173,12 @@ class PartRunner:
 def student(request):
     """Runs the student's code, one call per worker process (see ``checks/common.py``)."""
     config = request.config
-    if config._dl_runner is None:
+    if config.stash[RUNNER] is None:
         package = config.getoption("--dl-student") or str(PACKAGE_ROOT)
-        config._dl_runner = Runner(package, timeout=config.getoption("--dl-timeout"),
-                                   memory_mb=config.getoption("--dl-memory"),
-                                   mode=config.getoption("--dl-isolation"))
-    return PartRunner(config._dl_runner, part_of(request.node) or "", config._dl_spent,
+        config.stash[RUNNER] = Runner(package, timeout=config.getoption("--dl-timeout"),
+                                      memory_mb=config.getoption("--dl-memory"),
+                                      mode=config.getoption("--dl-isolation"))
+    return PartRunner(config.stash[RUNNER], part_of(request.node) or "", config.stash[SPENT],
                       config.getoption("--dl-part-budget"))
 
 
@@ -174,13 +186,13 @@ def student(request):
 def cases(request):
     """``cases(name)``: a public case (stored, or drawn fresh by the judge)."""
     config = request.config
-    if config._dl_book is None:
+    if config.stash[BOOK] is None:
         private = config.getoption("--dl-private")
         if private:
-            config._dl_book = casebook.Fresh(private, config.getoption("--dl-seed"))
+            config.stash[BOOK] = casebook.Fresh(private, config.getoption("--dl-seed"))
         else:
-            config._dl_book = casebook.Stored(Path(str(request.path)).parent / casebook.FILE)
-    return config._dl_book
+            config.stash[BOOK] = casebook.Stored(Path(str(request.path)).parent / casebook.FILE)
+    return config.stash[BOOK]
 
 
 @pytest.fixture
@@ -213,7 +225,7 @@ def pytest_runtest_makereport(item, call):
         return
     if report.when == "call" or (report.failed and report.when == "setup"):
         output = _failure_text(call, report) if report.failed else ""
-        item.config._dl_results.append({
+        item.config.stash[RESULTS].append({
             "nodeid": item.nodeid, "name": item.name, "part": part, "points": points_of(item),
             "passed": report.passed and report.when == "call",
             "cut_short": output.split(": ", 1)[-1].startswith("cut short"), "output": output})
@@ -221,11 +233,11 @@ def pytest_runtest_makereport(item, call):
 
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
-    if config._dl_runner is not None:
-        config._dl_runner.close()
+    if config.stash[RUNNER] is not None:
+        config.stash[RUNNER].close()
     path = config.getoption("--dl-results")
     if path:
-        doc = {"collected": config._dl_collected, "results": config._dl_results,
+        doc = {"collected": config.stash[COLLECTED], "results": config.stash[RESULTS],
                "errors": list(_ERRORS),
                "isolation": config.getoption("--dl-isolation"),
                "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
@@ -233,7 +245,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    results = getattr(config, "_dl_results", [])
+    results = config.stash.get(RESULTS, [])
     if not results:
         return
     parts = {}

@@ -9,7 +9,7 @@ and ``values``, kept by ``sandbox.py``), so it knows exactly where ``f`` was
 evaluated and what it answered. Nothing the worker reports about the call is
 used: its only answer is the result.
 
-What is checked, from the judge's own record:
+What is checked, from the judge's own record (read in ``queries.py``):
 
 * **the points**: every query differs from the original ``x`` (or its base)
   in exactly one entry ``i``, which holds ``fl(x_i + h)`` or ``fl(x_i - h)``,
@@ -17,12 +17,12 @@ What is checked, from the judge's own record:
   two entries moved at once, another step, another array) fails.
 * **the answer comes from the queries**: entry ``i`` of the result equals
   ``(f+ - f-) / (2h)``, computed from the values the judge itself sent, to a
-  few ulps (:data:`ULPS`). Each value carries a small keyed noise
+  few ulps (``queries.ULPS``). Each value carries a small keyed noise
   (:data:`NOISE`, unknown to the worker), so a gradient computed any other
   way, a closed form included, misses by far more than those ulps.
 * **the answer is right**: it is close to the exact gradient (or to the
   exact centred difference, where that is known in closed form),
-  :data:`GRADCHECK_TOL`.
+  ``queries.GRADCHECK_TOL``.
 * **x is restored**: after the call the recipe sends the array once more;
   the judge compares it bit for bit with what it sent. When ``f`` raises
   (the oracle tells the worker's ``f`` to raise LookupError on a chosen
@@ -54,32 +54,9 @@ import numpy as np
 
 from ..sandbox import OracleRaise
 from ..wire import encode
-from .common import (
-    StudentError,
-    as_array,
-    assert_relative_error,
-    changed,
-    describe_error,
-)
+from .common import StudentError, describe_error
+from .queries import DEFAULT_H, GRADCHECK_TOL, Setup, check_result, named, restored, where
 
-# Float64 centred differences with h ~ 1e-4..1e-6 err by about eps*|f|/h <=
-# 1e-10 (rounding) plus h^2 |f'''|/6 <= 1e-9 (truncation); the judge's noise
-# (NOISE below) adds at most NOISE (1 + |f|) / h, measured at <= 5e-8 of the
-# gradient's scale at h = 1e-6 (5e-10 at h = 1e-4). 1e-6 relative to the
-# gradient's scale leaves a margin of 20 and still catches any wrong formula
-# (a one-sided difference errs by h|f''|/2 ~ 1e-4, a missing 1/2 by 100%).
-GRADCHECK_TOL = 1e-6
-
-EPS = float(np.finfo(np.float64).eps)  # 2.2e-16
-#: The answer must equal d = (f+ - f-) / (2h) of the judge's own values to
-#: ULPS units of rounding of the terms: |yours - d| <= ULPS eps (|f+| + |f-|) / (2h).
-#: Computed as the judge does, (f+ - f-) / (2.0 * h), it is identical (0
-#: ulps). Other honest orders of the same operations round differently:
-#: (f+ - f-) / 2 / h or (f+ - f-) * (0.5 / h) by 1..2 ulps of d, and
-#: f+/(2h) - f-/(2h) by eps (|f+| + |f-|) / (2h) at most (each quotient rounds
-#: by half an ulp of itself before the subtraction). ULPS = 4 leaves a margin
-#: of 2 over all of them; all three pass (checked).
-ULPS = 4
 #: Every value the oracle sends is f(q) + NOISE (1 + |f(x)|) u(q), with u(q)
 #: in [-1, 1) from a keyed hash of the query (a fresh key per test, from the
 #: test's rng: the same point always gets the same value, so f is a function).
@@ -90,8 +67,6 @@ ULPS = 4
 #: about 0.05 (measured over 1800 entries) and all of x's >= 6 entries with
 #: probability ~1e-8, while the noise stays 20 times below GRADCHECK_TOL.
 NOISE = 2e-14
-#: The step of numerical_gradient(f, x) when h is not given.
-DEFAULT_H = 1e-6
 
 
 # --- the test functions (the judge knows their gradients) ---------------------------
@@ -192,35 +167,6 @@ class Oracle:
 # --- one run ---------------------------------------------------------------------------
 
 @dataclass
-class Setup:
-    """What the judge knows about a call: x, the array f reads, where x's entries sit in it."""
-
-    x: np.ndarray         # x as the judge sent it (the view, for reads == "base")
-    point: np.ndarray     # the array f reads before the call, flattened (C order)
-    shape: tuple          # ... and its shape
-    index: np.ndarray     # index[i]: the position in point of entry i of x (C order)
-    h: float
-    reads: str            # "argument", "x" or "base"
-    function: Function
-
-    def entry(self, i):
-        """Entry ``i`` (flat) of x as a multi-index, for messages."""
-        idx = np.unravel_index(int(i), self.x.shape)
-        return tuple(int(k) for k in idx) if len(idx) > 1 else int(idx[0])
-
-    @property
-    def array(self):
-        return "the array x is a view of" if self.reads == "base" else "x"
-
-    def expected(self):
-        """The exact gradient with respect to x (or the exact centred difference)."""
-        v = self.point.reshape(self.shape)
-        full = (self.function.centred(v, self.h) if self.function.centred is not None
-                else self.function.gradient(v))
-        return np.asarray(full, dtype=float).ravel()[self.index].reshape(self.x.shape)
-
-
-@dataclass
 class Run:
     setup: Setup
     response: object      # sandbox.Response, with queries and values
@@ -259,13 +205,6 @@ def run_numerical_gradient(student, function, rng, x=None, h=None, reads="argume
 
 # --- the checks ------------------------------------------------------------------------
 
-def check_gradient(yours, expected, what, tol=GRADCHECK_TOL):
-    """``yours`` (from numerical_gradient) is an array of x's shape close to ``expected``."""
-    as_array(yours, "numerical_gradient", expected.shape)
-    assert_relative_error(yours, expected, tol,
-                          f"numerical_gradient does not match the exact gradient of {what}")
-
-
 def _answered(run):
     """The queries and values of a call that came back; fails if it did not."""
     response = run.response
@@ -279,121 +218,14 @@ def _answered(run):
     return queries, values
 
 
-def _restored(setup, snapshot, when):
-    """The array f reads is bit for bit what the judge sent."""
-    if snapshot.size == setup.point.size and np.array_equal(snapshot, setup.point):
-        return
-    if snapshot.size != setup.point.size:
-        raise AssertionError(f"{when}, {setup.array} had {snapshot.size} entries instead of "
-                             f"{setup.point.size}")
-    after = snapshot.reshape(setup.shape)
-    before = setup.point.reshape(setup.shape)
-    raise AssertionError(
-        f"{when}, {setup.array} (shape {setup.shape}) was not restored exactly (bit for bit): "
-        f"{changed(after, before)}. Save the old value of x[i] and put it back; "
-        "x[i] + h - h is not always x[i] in floating point.")
-
-
-def _where(setup, queries, first_call=1, what="f"):
-    """Each query's entry and side: {entry: call} for +h and -h; fails on any other point."""
-    plus, minus = {}, {}
-    x_vals = setup.point[setup.index]
-    plus_at, minus_at = x_vals + setup.h, x_vals - setup.h
-    slot = {int(j): i for i, j in enumerate(setup.index)}
-    step = (f"h = {setup.h!r}" if setup.h != DEFAULT_H else
-            f"h = {setup.h!r} (the default step)")
-    for k, q in enumerate(queries):
-        call = f"call {first_call + k} of {what}"
-        if q.size != setup.point.size:
-            raise AssertionError(
-                f"{call} sent an array of {q.size} numbers, but {setup.array} has "
-                f"{setup.point.size} entries (shape {setup.shape}): call f(x) with x itself")
-        moved = np.flatnonzero(q != setup.point)
-        if moved.size == 0:
-            hint = {"x": "f reads the array x itself (through a closure), so "
-                         "numerical_gradient must change x[i] in place, then call f(x)",
-                    "base": "x is a view of the array f reads: change x[i] in place (it "
-                            "moves the base array's entry), then call f(x)",
-                    "argument": "the centred difference uses only f(x + h e_i) and "
-                                "f(x - h e_i)"}[setup.reads]
-            raise AssertionError(f"{call} saw {setup.array} unchanged, not moved by +-h in "
-                                 f"one entry: {hint}")
-        if moved.size > 1:
-            names = ", ".join(str(_named(setup, slot, j)) for j in moved[:3])
-            raise AssertionError(
-                f"{call} saw {moved.size} entries of {setup.array} moved at once ({names}"
-                f"{', ...' if moved.size > 3 else ''}); move one entry at a time and restore it "
-                "before the next")
-        j = int(moved[0])
-        if j not in slot:
-            raise AssertionError(
-                f"{call} saw entry {np.unravel_index(j, setup.shape)} of the base array "
-                f"moved, which is not an entry of the view x; move only x's own entries")
-        i = slot[j]
-        if q[j] == plus_at[i]:
-            plus.setdefault(i, first_call + k - 1)
-        elif q[j] == minus_at[i]:
-            minus.setdefault(i, first_call + k - 1)
-        else:
-            near = abs(abs(float(q[j] - x_vals[i])) - setup.h) <= 1e-6 * setup.h
-            raise AssertionError(
-                f"{call} moved entry {setup.entry(i)} of x from {float(x_vals[i])!r} to "
-                f"{float(q[j])!r}, by {float(q[j] - x_vals[i]):.6g}; expected x[i] + h = "
-                f"{float(plus_at[i])!r} or x[i] - h = {float(minus_at[i])!r} with {step}"
-                + ("; set x[i] = old + h and x[i] = old - h from the saved old value "
-                   "(x[i] - 2h after x[i] + h rounds differently)" if near else ""))
-    return plus, minus
-
-
-def _named(setup, slot, j):
-    return setup.entry(slot[j]) if j in slot else np.unravel_index(int(j), setup.shape)
-
-
-def _check_result(setup, queries, values, value, offset, what, tol):
-    """The student's queries of one call (from query ``offset``), then the result."""
-    n = setup.index.size
-    if not queries:
-        raise AssertionError(
-            f"numerical_gradient never called f; it must call it twice per entry of x "
-            f"({2 * n} calls for x of shape {setup.x.shape})")
-    plus, minus = _where(setup, queries, first_call=offset + 1)
-    for i in range(n):
-        for side, found in (("+", plus), ("-", minus)):
-            if i not in found:
-                x_i = float(setup.point[setup.index[i]])
-                raise AssertionError(
-                    f"f was never evaluated at x {side} h e_i for entry {setup.entry(i)} "
-                    f"(x[i] = {x_i!r}, h = {setup.h!r}); each entry needs f(x + h e_i) and "
-                    f"f(x - h e_i) ({len(queries)} calls for {n} entries)")
-    yours = as_array(value, "numerical_gradient", setup.x.shape)
-    f_plus = np.array([values[plus[i] - offset] for i in range(n)], dtype=float)
-    f_minus = np.array([values[minus[i] - offset] for i in range(n)], dtype=float)
-    centred = (f_plus - f_minus) / (2.0 * setup.h)
-    tol_i = ULPS * EPS * (np.abs(f_plus) + np.abs(f_minus)) / (2.0 * setup.h)
-    off = np.abs(yours.ravel() - centred)
-    bad = np.flatnonzero(~(off <= tol_i))
-    if bad.size:
-        i = int(bad[0])
-        raise AssertionError(
-            f"numerical_gradient: entry {setup.entry(i)} of your result is "
-            f"{float(yours.ravel()[i])!r}, but the values f returned give (f(x + h e_i) - "
-            f"f(x - h e_i)) / (2h) = ({float(f_plus[i])!r} - {float(f_minus[i])!r}) / (2 * "
-            f"{setup.h!r}) = {float(centred[i])!r}; off by {off[i]:.2e} (tolerance "
-            f"{tol_i[i]:.1e}, {ULPS} ulps of "
-            f"the terms), at {bad.size} of {n} entries. The result must be the centred "
-            "difference of the values f returned.")
-    check_gradient(yours, setup.expected(), what, tol)
-    return yours
-
-
 def check_call(run, what, tol=GRADCHECK_TOL):
     """A call without a raise: x restored, the points, the result from the values, the gradient."""
     setup = run.setup
     queries, values = _answered(run)
     answer = run.response.answer
-    _restored(setup, queries[-1], "after numerical_gradient returned")
+    restored(setup, queries[-1], "after numerical_gradient returned")
     value = answer.get("value") if isinstance(answer, dict) else None
-    return _check_result(setup, queries[:-1], values[:-1], value, 0, what, tol)
+    return check_result(setup, queries[:-1], values[:-1], value, 0, what, tol)
 
 
 def check_raise(run, what, tol=GRADCHECK_TOL):
@@ -424,7 +256,7 @@ def check_raise(run, what, tol=GRADCHECK_TOL):
     assert len(queries) > r + 1, (
         f"numerical_gradient called f only {len(queries) - 1} times; it must call f twice per "
         f"entry of x ({2 * n} calls for x of shape {setup.x.shape})")
-    _where(setup, queries[:r + 1])  # the points up to the raise (f raised on call r + 1)
+    where(setup, queries[:r + 1])  # the points up to the raise (f raised on call r + 1)
     raised = f"f raised LookupError on call {r + 1}"
     if len(queries) == r + 2:
         raise AssertionError(
@@ -437,10 +269,10 @@ def check_raise(run, what, tol=GRADCHECK_TOL):
             i = int(np.flatnonzero(after != setup.point)[0])
             raise AssertionError(
                 f"{raised}; x was left as f saw it then, with entry "
-                f"{_named(setup, {int(j): k for k, j in enumerate(setup.index)}, i)} moved: "
+                f"{named(setup, {int(j): k for k, j in enumerate(setup.index)}, i)} moved: "
                 "restore x[i] in a finally block, so that it is put back when f raises")
         try:
-            _where(setup, [after], first_call=r + 2)
+            where(setup, [after], first_call=r + 2)
             moved_once = True
         except AssertionError:
             moved_once = False
@@ -448,10 +280,10 @@ def check_raise(run, what, tol=GRADCHECK_TOL):
             raise AssertionError(
                 f"{raised}, and numerical_gradient called f again (call {r + 2}): the "
                 "exception must propagate at once, not be caught")
-        _restored(setup, after, f"when {raised} and the exception propagated")
+        restored(setup, after, f"when {raised} and the exception propagated")
     # The second call, on the same x (f no longer raises), and x after it.
-    _restored(setup, queries[-1], "after the second call of numerical_gradient")
+    restored(setup, queries[-1], "after the second call of numerical_gradient")
     answer = response.answer
     value = answer.get("value") if isinstance(answer, dict) else None
-    return _check_result(setup, queries[r + 2:-1], values[r + 2:-1], value, r + 2,
+    return check_result(setup, queries[r + 2:-1], values[r + 2:-1], value, r + 2,
                          f"{what} (the call after the one where f raised)", tol)
