@@ -240,22 +240,54 @@ def test_the_cost_model_charges_l4_what_the_engine_computes(monkeypatch):
     from deeplinear import _kernel_data
     from deeplinear.experiments import plan
 
+    # The model's sums in another order: equal to rounding (rel 1e-12), while
+    # a wrong term is off by far more (the smallest, the step's fixed cost, is
+    # 1e-6 s of 3e-6).
+    def approx(x):
+        return pytest.approx(x, rel=1e-12)
+
     rate, step = plan.KERNEL_MADDS_PER_SECOND, plan.COMPILED_STEP_SECONDS
-    chain = 3 * 1 * 10 + 10  # 3 k P + P, P = 10 (dims [10, 1], SGD)
+    chain = (3 * 1 * 10 + 10) / rate  # 3 k P + P, P = 10 (dims [10, 1], SGD)
     # Abalone's shape (n 4177, d 10, one output): the engine computes l4 from the
     # fourth moments, T m + m^3 multiply-adds with m = 11, T = 286, not the pass.
     assert _kernel_data.uses_fourth_moments(4177, 10, 1, 4.0)
-    moments = 286 * 11 + 11 ** 3
-    assert plan.step_cost([10, 1], 4177, "l4", "sgd") == (chain + moments) / rate + step
-    # Where it passes over the data (the Python loop, two outputs, or when the
-    # engine says so), the pass 3 n d_0 d_N is charged.
-    passing = (chain + 3 * 4177 * 10) / rate
-    assert plan.step_cost([10, 1], 4177, "l4", "sgd", compiled=False) == \
-        passing + plan.PYTHON_STEP_SECONDS
-    assert plan.step_cost([10, 2], 4177, "l4", "sgd") > 10 * plan.step_cost([10, 1], 4177, "l4",
-                                                                            "sgd")
+    moments = (286 * 11 + 11 ** 3) / plan.MOMENTS_MADDS_PER_SECOND
+    assert plan.step_cost([10, 1], 4177, "l4", "sgd") == approx(chain + moments + step)
+    # 3 lrs in lockstep: three runs' worth, nothing shared.
+    one = chain + moments + step
+    assert plan.step_cost([10, 1], 4177, "l4", "sgd", runs=3) == approx(3 * one)
+    # The Python loop passes over the data, 3 n d_0 d_N, per run.
+    python = (3 * 1 * 10 + 10 + 3 * 4177 * 10) / rate + plan.PYTHON_STEP_SECONDS
+    assert plan.step_cost([10, 1], 4177, "l4", "sgd", compiled=False) == approx(python)
+    assert plan.step_cost([10, 1], 4177, "l4", "sgd", compiled=False, runs=2) == approx(2 * python)
+    # Two outputs: the compiled loop passes over the data, each run loading X itself.
+    assert not _kernel_data.uses_fourth_moments(4177, 10, 2, 4.0)
+    two = ((3 * 2 * 20 + 20) / rate + 2 * 4177 * 10 * 2 / plan.PASS_MADDS_PER_SECOND
+           + 4177 * 10 / plan.PASS_ENTRIES_PER_SECOND + step)
+    assert plan.step_cost([10, 2], 4177, "l4", "sgd", runs=2) == approx(2 * two)
+    # Where the compiled loop passes over the data (the engine says so): the
+    # products 2 n d_0 d_N per run, and the loads of X once per step for all
+    # the runs in lockstep (one output).
     monkeypatch.setattr(_kernel_data, "uses_fourth_moments", lambda n, d, k, p: False)
-    assert plan.step_cost([10, 1], 4177, "l4", "sgd") == passing + step
+    run = chain + 2 * 4177 * 10 / plan.PASS_MADDS_PER_SECOND + step
+    load = 4177 * 10 / plan.PASS_ENTRIES_PER_SECOND
+    assert plan.step_cost([10, 1], 4177, "l4", "sgd") == approx(run + load)
+    assert plan.step_cost([10, 1], 4177, "l4", "sgd", runs=4) == approx(load + 4 * run)
+
+
+def test_one_worker_gets_one_task_per_configuration_and_seed():
+    from deeplinear.experiments import plan
+
+    spec = check_grid(dict(hidden=["[]", "[4]"], lrs=[1e-3, 1e-2, 1e-1], seeds=[0], steps=5))
+    # 2 combinations, below MIN_TASKS: split per lr for several (or unknown) workers only.
+    assert [len(t) for t in plan.plan_grids([spec], 1)] == [2]
+    assert [len(t) for t in plan.plan_grids([spec], 2)] == [6]
+    assert [len(t) for t in plan.plan_grids([spec], None)] == [6]
+    runs = [(t.config, t.seed, lr) for part in plan.plan_grids([spec], 1) for t in part
+            for lr in t.lrs]
+    split = [(t.config, t.seed, lr) for part in plan.plan_grids([spec], 2) for t in part
+             for lr in t.lrs]
+    assert runs == split  # the same runs, in the same order
 
 
 def test_every_preset_is_valid_and_runs(small):
@@ -636,6 +668,7 @@ def test_ctrl_c_stops_a_process_pool_at_once(small):
 
     def progress(done, total):
         stamps["at"] = time.monotonic()
+        stamps["workers"] = multiprocessing.active_children()
         raise KeyboardInterrupt
 
     with process_pool(2) as pool:
@@ -643,9 +676,17 @@ def test_ctrl_c_stops_a_process_pool_at_once(small):
         with pytest.raises(Interrupted) as caught:
             grid_search(small, executor=pool, serial_below=0, progress=progress, **grid)
         stopped = time.monotonic()
+    workers = stamps["workers"]
     assert stopped - stamps["at"] < 2.0, "the pool was waited for"
     assert stopped - start < 60
-    assert not multiprocessing.active_children(), "a worker process was left running"
+    assert len(workers) == 2
+    # Ended, not left to finish their 2 s tasks. Another thread (the pool's
+    # own) may reap a worker a moment after this one looks: allow 0.5 s.
+    deadline = time.monotonic() + 0.5
+    while any(w.is_alive() for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(w.is_alive() for w in workers), "a worker process was left running"
+    assert not multiprocessing.active_children(), "a child process was left running"
     results = caught.value.results
     assert results.incomplete and len(results.runs) == 1 and not results.runs["failed"].any()
 

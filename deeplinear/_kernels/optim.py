@@ -73,8 +73,11 @@ def adam_update(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, t, lr, beta1, beta2, 
     AMSGrad; it is neither read nor written when ``amsgrad`` is false (it may
     then be an empty array).
     """
-    bias_correction1 = 1.0 - beta1 ** t
-    bias_correction2 = 1.0 - beta2 ** t
+    # float(t): numba computes ``float ** int`` by repeated multiplication, and
+    # Python (NUMBA_DISABLE_JIT=1, the NumPy rule) by libm's pow; with a
+    # float exponent both call pow, so the bits agree.
+    bias_correction1 = 1.0 - beta1 ** float(t)
+    bias_correction2 = 1.0 - beta2 ** float(t)
     step_size = lr / bias_correction1
     bias_correction2_sqrt = math.sqrt(bias_correction2)
     for i in range(p.size):

@@ -18,7 +18,9 @@ The modules, by job: ``spec`` (a grid checked into a frozen ``GridSpec``),
 ``configuration`` (what identifies a configuration), ``plan`` (tasks,
 starting factors, cost model), ``execution`` (running the tasks), ``grid``
 (the entry points), ``results`` and ``report`` (what a search returns and
-its text), ``plotting``, ``presets`` and ``cluster`` (Dask).
+its text), ``plotting``, ``presets``, ``cluster`` (Dask), and for the
+command, ``__main__`` and ``ctrl_c`` (Ctrl-C that stops at once and keeps
+what finished).
 """
 
 from .configuration import Configuration

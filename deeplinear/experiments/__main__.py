@@ -25,6 +25,7 @@ from .ctrl_c import INTERRUPTED, CtrlC
 from .execution import Interrupted, process_pool
 from .plan import estimate_grids_seconds
 from .presets import DEFAULT_PRESET, PRESETS, get_preset, run_preset
+from .report import count
 from .results import FILES
 from .spec import GRID_OPTIMIZERS, check_grid, parse_hidden
 
@@ -220,9 +221,9 @@ def _run(args, overrides, ctrl_c):
         print(f"{PROG}: error: --out: cannot write to {out}: {problem}", file=sys.stderr)
         return 2
     if seconds > ESTIMATE_ABOVE_SECONDS and not args.quiet:
-        where = (f"on {_count(workers, 'worker')}" if args.jobs is not None
+        where = (f"on {count(workers, 'worker')}" if args.jobs is not None
                  else "of one worker's time, shared by the cluster's workers")
-        print(f"{PROG}: {_count(planned, 'run')}: about {_duration(seconds)} {where} "
+        print(f"{PROG}: {count(planned, 'run')}: about {_duration(seconds)} {where} "
               "(an estimate); Ctrl-C stops them and writes those finished", file=sys.stderr)
     # The figure's modules now, not after Ctrl-C: the partial results are then
     # written within a second (importing them takes about 0.6 s).
@@ -255,7 +256,7 @@ def _run(args, overrides, ctrl_c):
         paths = results.write(out, title=_title(results, args.preset))
         if not args.quiet:
             print(results.format_table())
-            print(f"\n{_count(len(results.runs), 'run')} in {results.seconds:.1f} s; wrote "
+            print(f"\n{count(len(results.runs), 'run')} in {results.seconds:.1f} s; wrote "
                   + ", ".join(paths.values()))
         elif results.failures():
             print(f"{PROG}: " + results.failure_notes()[0], file=sys.stderr)
@@ -342,11 +343,6 @@ def _title(results, preset):
     c = results.config
     return (f"{c['dataset']} (n={c['n']}, d={c['d_in']}), preset {preset}: learning curves "
             f"at the best lr, mean and range over seeds")
-
-
-def _count(n, noun):
-    """``"1 run"``, ``"2 runs"``."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _sci(n):

@@ -18,7 +18,8 @@ order, so nothing depends on which worker finished first.
   A pool whose workers died (``BrokenExecutor``) raises a ``RuntimeError``
   that names the likely cause, never a table of failed runs.
 - :func:`process_pool` makes a process pool whose workers leave Ctrl-C to
-  this process (:func:`worker_initializer`).
+  this process (:func:`worker_initializer`), and which says how many
+  workers it has (``workers``).
 """
 
 from __future__ import annotations
@@ -34,11 +35,13 @@ from ..objective import Objective
 from ..run_settings import RunSettings
 from ..train import train_runs
 from .plan import starting_factors
+from .report import count
 
 __all__ = ["Interrupted", "execute", "run_task", "run_training", "warm_up", "failed_task",
            "worker_initializer", "process_pool", "WORKER_JOIN_SECONDS"]
 
-#: Seconds to wait for each terminated worker process after Ctrl-C.
+#: Seconds to wait for each terminated worker process after Ctrl-C (then
+#: for each one killed, if it had not ended).
 WORKER_JOIN_SECONDS = 1.0
 
 
@@ -47,7 +50,7 @@ class Interrupted(KeyboardInterrupt):
     none), a ``Results`` marked incomplete (``results.incomplete``)."""
 
     def __init__(self, results):
-        super().__init__(f"interrupted: {len(results.runs)} runs had finished")
+        super().__init__(f"interrupted: {count(len(results.runs), 'run')} had finished")
         self.results = results
 
 
@@ -57,10 +60,20 @@ def worker_initializer() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+class _ProcessPool(ProcessPoolExecutor):
+    """A ``ProcessPoolExecutor`` that says how many processes it has: ``workers``."""
+
+    def __init__(self, workers):
+        super().__init__(max_workers=workers, initializer=worker_initializer)
+        self.workers = workers
+
+
 def process_pool(workers) -> ProcessPoolExecutor:
     """A ``ProcessPoolExecutor`` of ``workers`` processes that run
-    :func:`worker_initializer` first (use it as a context manager)."""
-    return ProcessPoolExecutor(max_workers=workers, initializer=worker_initializer)
+    :func:`worker_initializer` first (use it as a context manager). Its
+    attribute ``workers`` tells ``run_grids`` how many there are: one task per
+    (configuration, seed) for one worker (``plan.plan_grids``)."""
+    return _ProcessPool(workers)
 
 
 def run_training(objective, factors, lrs, settings) -> list:
@@ -211,3 +224,7 @@ def _stop(executor, futures):
             process.terminate()
         for process in workers:
             process.join(WORKER_JOIN_SECONDS)
+        for process in workers:  # still alive (a loaded machine): SIGKILL cannot wait
+            if process.is_alive():
+                process.kill()
+                process.join(WORKER_JOIN_SECONDS)

@@ -22,8 +22,8 @@ import pandas as pd
 
 from . import cluster
 from .execution import Interrupted, execute, warm_up
-from .plan import (MIN_TASKS, SERIAL_BELOW_SECONDS, compiled_available, estimate_seconds,
-                   longest_first, plan_tasks)
+from .plan import (SERIAL_BELOW_SECONDS, compiled_available, estimate_seconds, longest_first,
+                   plan_grids, plan_tasks)
 from .results import RUN_COLUMNS, Results
 from .spec import REPORT_LRS, check_grid, data_arrays
 
@@ -54,7 +54,7 @@ def grid_search(data, *, hidden=((),), init="default", optimizer="sgd", loss="l2
     lrs : sequence of float
         The learning-rate grid (default: the report's). The lrs of one
         configuration and seed start from the same factors and run in
-        lockstep (``deeplinear.train.train_lrs``); each run is the same, bit
+        lockstep (``deeplinear.train_runs``); each run is the same, bit
         for bit, as alone.
     seeds : sequence of int
         One repeat per seed; the seed fixes the starting factors.
@@ -67,9 +67,12 @@ def grid_search(data, *, hidden=((),), init="default", optimizer="sgd", loss="l2
     optimizer_options : dict, optional
         Passed to every run's optimizer; checked by building it.
     executor : concurrent.futures.Executor, optional
-        Runs the tasks (one per configuration and seed). None runs them
+        Runs the tasks (one per configuration and seed; one per lr when
+        there are fewer than ``plan.MIN_TASKS`` combinations, unless the
+        executor has an attribute ``workers`` that says 1). None runs them
         here, one after the other. A process pool made with
-        ``deeplinear.experiments.process_pool`` leaves Ctrl-C to this process.
+        ``deeplinear.experiments.process_pool`` leaves Ctrl-C to this process
+        and says how many workers it has.
     progress : bool or callable
         True shows a tqdm progress bar over the runs; a callable is called
         here as ``progress(done, total)`` (runs) after each task.
@@ -138,10 +141,9 @@ def run_grids(data, grids, *, executor=None, progress=False, serial_below=SERIAL
         whole = [t for s in specs for t in plan_tasks(s)]
         if estimate_seconds(whole, *shape, compiled) < serial_below:
             executor = None  # a small grid: the executor would cost more than it saves
-    # Few combinations (a one-seed paper grid): one task per lr, so that the
-    # workers of an executor share the load. Runs do not depend on the split.
-    split = executor is not None and sum(len(s.combos) for s in specs) < MIN_TASKS
-    tasks = [plan_tasks(s, chunk=1 if split else None) for s in specs]
+    # Few combinations (a one-seed paper grid) on several workers: one task per
+    # lr, so that they share the load. Runs do not depend on the split.
+    tasks = plan_grids(specs, 1 if executor is None else getattr(executor, "workers", None))
     flat = [t for part in tasks for t in part]
 
     start = time.perf_counter()

@@ -4,13 +4,15 @@ One *run* trains one network (one configuration, learning rate and seed).
 The runs of one (configuration, seed) share their starting factors
 (:func:`starting_factors`), so the learning rates are compared from the same
 start, as in the report. They form one :class:`Task`, the unit of work handed
-to an executor (split into one task per learning rate when there are too few
-to keep the workers busy: ``MIN_TASKS``).
+to an executor, whose runs go through the training loop in lockstep (one
+read of the data per step for all of them). :func:`plan_grids` splits the
+tasks into one per learning rate when there are too few to keep several
+workers busy (``MIN_TASKS``).
 
 A small grid does not pay for an executor: starting worker processes and
 sending them the data costs a few tenths of a second, more than the whole
 grid on one core. :func:`estimate_seconds` estimates the compute of tasks
-from their shapes and step counts (:func:`step_cost`); below
+from their shapes, step counts and lrs in lockstep (:func:`step_cost`); below
 ``SERIAL_BELOW_SECONDS`` a grid runs here, one task after the other. The same
 estimate orders an executor's tasks, the longest first.
 """
@@ -26,9 +28,10 @@ from ..losses import get_loss
 from .configuration import Configuration
 from .spec import check_grid, data_arrays, init_name, parse_hidden
 
-__all__ = ["Task", "plan_tasks", "starting_factors", "step_cost", "estimate_seconds",
-           "estimate_grids_seconds", "longest_first", "compiled_available", "BALANCED_SCALE",
-           "MIN_TASKS", "SERIAL_BELOW_SECONDS", "KERNEL_MADDS_PER_SECOND",
+__all__ = ["Task", "plan_tasks", "plan_grids", "starting_factors", "step_cost",
+           "estimate_seconds", "estimate_grids_seconds", "longest_first", "compiled_available",
+           "BALANCED_SCALE", "MIN_TASKS", "SERIAL_BELOW_SECONDS", "KERNEL_MADDS_PER_SECOND",
+           "MOMENTS_MADDS_PER_SECOND", "PASS_MADDS_PER_SECOND", "PASS_ENTRIES_PER_SECOND",
            "COMPILED_STEP_SECONDS", "PYTHON_STEP_SECONDS", "RUN_SECONDS"]
 
 #: Below this many (configuration, seed) combinations, an executor gets one
@@ -40,11 +43,23 @@ MIN_TASKS = 8
 #: the data sent with every task, collecting the results), so it pays from
 #: about 0.5 s of compute; 1 s leaves a margin for the estimate's error.
 SERIAL_BELOW_SECONDS = 1.0
-#: The cost model of ``step_cost``, measured on a 2-core machine
-#: (numba 0.68): multiply-adds per second of the compiled kernels, the fixed
-#: cost of one compiled step, and of one step of a Python loop (a student
-#: release, ``optimizer="e2e"``), and the set-up of one run.
-KERNEL_MADDS_PER_SECOND = 2e9
+#: The cost model of ``step_cost``, measured on a 2-core machine (numba
+#: 0.68) with ``train_runs`` on Abalone, Ethanol and the synthetic data,
+#: 1-7 lrs in lockstep, warm (best of 3 calls of 300-20,000 steps): the
+#: multiply-adds per second of the compiled kernels (chain products, factor
+#: gradients, l2 from the second moments, the update; 3.3-6.5e9 measured on
+#: nets whose factors fit in the L2 cache, 2.2e9 on Ethanol [512, 512]), of l4
+#: from the fourth moments (sums in a fixed order through a table of
+#: indices), and of the compiled pass over the data per run (the dot products
+#: and gradient updates, vectorized; 1.0e10 at d_0 = 20, 1.5e10 at 128); the
+#: entries of X per second that the pass loads, once per step for all the
+#: runs in lockstep (one output) or per run; the fixed cost of one compiled
+#: step per run, and of one step of a Python loop (a student release,
+#: ``optimizer="e2e"``); and the set-up of one run.
+KERNEL_MADDS_PER_SECOND = 4e9
+MOMENTS_MADDS_PER_SECOND = 2e9
+PASS_MADDS_PER_SECOND = 1.4e10
+PASS_ENTRIES_PER_SECOND = 1.1e10
 COMPILED_STEP_SECONDS = 1e-6
 PYTHON_STEP_SECONDS = 2e-4
 RUN_SECONDS = 3e-4
@@ -117,6 +132,20 @@ def plan_tasks(spec, chunk=None, first_run=0) -> list:
     return tasks
 
 
+def plan_grids(specs, workers=1) -> list:
+    """The tasks of several ``GridSpec``, one list per spec (``plan_tasks``).
+
+    One task per (configuration, seed), whose lrs run in lockstep and share
+    the data's pass; but for several ``workers`` (None: an executor of
+    unknown size), when all the specs together have fewer than
+    ``MIN_TASKS`` combinations, one task per lr, so that the workers share
+    the load. One worker (or none: serially) gains nothing from the split.
+    The runs are the same bit for bit either way.
+    """
+    split = workers != 1 and sum(len(s.combos) for s in specs) < MIN_TASKS
+    return [plan_tasks(s, chunk=1 if split else None) for s in specs]
+
+
 def compiled_available() -> bool:
     """Whether the runs take the compiled loop (this copy has its numba kernels)."""
     from .._compiled import available  # without the kernels, this imports neither them nor numba
@@ -124,21 +153,27 @@ def compiled_available() -> bool:
     return available()
 
 
-def step_cost(dims, n, loss, optimizer, compiled=True) -> float:
-    """Estimated seconds of one training step of a net with ``dims`` on ``n`` samples.
+def step_cost(dims, n, loss, optimizer, compiled=True, runs=1) -> float:
+    """Estimated seconds of one training step of ``runs`` runs in lockstep (the
+    lrs of a task) of a net with ``dims`` on ``n`` samples.
 
-    The multiply-adds of one compiled step: the chain products and factor
-    gradients, ``3 k sum_j d_j d_{j-1}`` with ``k = min(d_0, d_N)``; the loss,
-    ``k d_0^2`` for l2 (from the moments ``X^T X / n``), ``T m + m^3`` for l4
-    where the compiled loop works from the fourth moments
-    (``deeplinear._kernel_data.uses_fourth_moments`` decides; ``m = d_0 + 1``,
-    ``T = m (m + 1) (m + 2) / 6``), else ``3 n d_0 d_N`` (a pass over the data,
-    the powers included); the update, ``P`` for SGD and ``20 P`` for the
-    adaptive rules (a square root and a division per entry). At
-    ``KERNEL_MADDS_PER_SECOND``, plus ``COMPILED_STEP_SECONDS``; a Python
-    loop (``compiled=False``, or ``optimizer="e2e"``) adds
-    ``PYTHON_STEP_SECONDS`` per step instead, and passes over the data for
-    every loss but l2.
+    The multiply-adds of one compiled step of one run: the chain products and
+    factor gradients, ``3 k sum_j d_j d_{j-1}`` with ``k = min(d_0, d_N)``,
+    and the update, ``P`` for SGD and ``20 P`` for the adaptive rules (a
+    square root and a division per entry), at ``KERNEL_MADDS_PER_SECOND``;
+    the loss: ``k d_0^2`` for l2 (from the moments ``X^T X / n``) at the same
+    rate, ``T m + m^3`` for l4 where the compiled loop works from the fourth
+    moments (``deeplinear._kernel_data.uses_fourth_moments`` decides;
+    ``m = d_0 + 1``, ``T = m (m + 1) (m + 2) / 6``) at
+    ``MOMENTS_MADDS_PER_SECOND``, else a pass over the data: ``2 n d_0 d_N``
+    at ``PASS_MADDS_PER_SECOND``, plus loading the ``n d_0`` entries of X at
+    ``PASS_ENTRIES_PER_SECOND``, which the runs in lockstep share when there
+    is one output (the engine reads X once per step for all of them); plus
+    ``COMPILED_STEP_SECONDS``. A Python loop (``compiled=False``, or
+    ``optimizer="e2e"``) runs one run after the other: per run, the same
+    chain and update, ``k d_0^2`` for l2 or ``3 n d_0 d_N`` (a pass over
+    the data, the powers included) for the other losses at
+    ``KERNEL_MADDS_PER_SECOND``, and ``PYTHON_STEP_SECONDS``.
 
     Parameters
     ----------
@@ -150,25 +185,36 @@ def step_cost(dims, n, loss, optimizer, compiled=True) -> float:
         Names, as in a grid.
     compiled : bool
         Whether the compiled loop runs (see :func:`compiled_available`).
+    runs : int
+        Runs in lockstep (>= 1).
 
     Returns
     -------
     float
+        Seconds for all ``runs`` together.
     """
     d0, dN = dims[0], dims[-1]
     k = min(d0, dN)
     P = sum(a * b for a, b in zip(dims[1:], dims[:-1]))
-    python = not compiled or optimizer == "e2e"
     madds = 3 * k * P + (20 if optimizer in ("adam", "adagrad", "adadelta") else 1) * P
+    if not compiled or optimizer == "e2e":
+        madds += k * d0 * d0 if loss == "l2" else 3 * n * d0 * dN
+        return runs * (madds / KERNEL_MADDS_PER_SECOND + PYTHON_STEP_SECONDS)
+    shared = 0.0
+    run = madds / KERNEL_MADDS_PER_SECOND + COMPILED_STEP_SECONDS
     if loss == "l2":
-        madds += k * d0 * d0
-    elif not python and _fourth_moments(n, d0, dN, loss):
+        run += k * d0 * d0 / KERNEL_MADDS_PER_SECOND
+    elif _fourth_moments(n, d0, dN, loss):
         m = d0 + 1
-        madds += m * (m + 1) * (m + 2) // 6 * m + m ** 3
+        run += (m * (m + 1) * (m + 2) // 6 * m + m ** 3) / MOMENTS_MADDS_PER_SECOND
     else:
-        madds += 3 * n * d0 * dN
-    return madds / KERNEL_MADDS_PER_SECOND + (PYTHON_STEP_SECONDS if python
-                                               else COMPILED_STEP_SECONDS)
+        run += 2 * n * d0 * dN / PASS_MADDS_PER_SECOND
+        load = n * d0 / PASS_ENTRIES_PER_SECOND
+        if dN == 1:
+            shared = load
+        else:
+            run += load
+    return shared + runs * run
 
 
 def _fourth_moments(n, d0, dN, loss) -> bool:
@@ -179,7 +225,8 @@ def _fourth_moments(n, d0, dN, loss) -> bool:
 
 
 def estimate_seconds(tasks, n, d0, dN, compiled=True) -> float:
-    """Estimated compute of ``tasks`` on one core: steps x step cost, plus a set-up per run.
+    """Estimated compute of ``tasks`` on one core: steps x the cost of a step of
+    the task's lrs in lockstep (:func:`step_cost`), plus a set-up per run.
 
     An upper bound in the sense that a run that diverges stops early. Used
     to choose between running a grid serially and on an executor (see
@@ -200,8 +247,8 @@ def estimate_seconds(tasks, n, d0, dN, compiled=True) -> float:
     total = 0.0
     for t in tasks:
         c = t.config
-        cost = step_cost([d0, *c.hidden, dN], n, c.loss, c.optimizer, compiled)
-        total += len(t.lrs) * (t.settings.steps * cost + RUN_SECONDS)
+        cost = step_cost([d0, *c.hidden, dN], n, c.loss, c.optimizer, compiled, len(t.lrs))
+        total += t.settings.steps * cost + len(t.lrs) * RUN_SECONDS
     return total
 
 
@@ -215,10 +262,11 @@ def longest_first(tasks, n, d0, dN, compiled=True) -> list:
 def estimate_grids_seconds(data, grids, workers=1) -> float:
     """Estimated wall time, in seconds, of running ``grids`` on ``data``.
 
-    The compute of all their tasks (``plan.estimate_seconds``, with the loop
-    that will run) shared by ``workers``, but never less than the longest
-    task. An estimate: it ignores the compile of the kernels on a first run
-    and counts diverging runs in full.
+    The compute of all their tasks, planned as ``run_grids`` plans them for
+    ``workers`` (:func:`plan_grids`), by :func:`estimate_seconds` with the
+    loop that will run, shared by ``workers``, but never less than the
+    longest task. An estimate: it ignores the compile of the kernels on a
+    first run and counts diverging runs in full.
 
     Parameters
     ----------
@@ -238,6 +286,7 @@ def estimate_grids_seconds(data, grids, workers=1) -> float:
         raise ValueError(f"workers: expected an integer >= 1, got {workers!r}")
     compiled = compiled_available()
     shape = (X.shape[0], X.shape[1], Y.shape[1])
-    tasks = [t for grid in grids for t in plan_tasks(check_grid(grid))]
+    specs = [check_grid(grid) for grid in grids]
+    tasks = [t for part in plan_grids(specs, workers) for t in part]
     costs = [estimate_seconds([t], *shape, compiled) for t in tasks]
     return max(sum(costs) / workers, max(costs, default=0.0))

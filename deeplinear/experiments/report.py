@@ -13,7 +13,12 @@ import pandas as pd
 
 from .configuration import label, varying
 
-__all__ = ["acceleration", "format_table"]
+__all__ = ["acceleration", "format_table", "count"]
+
+
+def count(n, noun) -> str:
+    """``"1 run"``, ``"2 runs"``: ``n`` and ``noun``, plural unless ``n`` is 1."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def acceleration(results, summary) -> list:
@@ -84,8 +89,9 @@ def format_table(results) -> str:
     seeds = len(c["seeds"]) if not isinstance(c["seeds"][0], list) else "?"
     head = (f"{'incomplete (interrupted): ' if results.incomplete else ''}"
             f"{c['dataset']} (n={c['n']}, d={c['d_in']} -> {c['d_out']}); {', '.join(fixed)}; "
-            f"{c['steps']} steps{recorded}; {len(lrs) if lrs else 'per-grid'} lrs x "
-            f"{seeds} seed{'' if seeds == 1 else 's'}")
+            f"{count(c['steps'], 'step')}{recorded}; "
+            f"{count(len(lrs), 'lr') if lrs else 'per-grid lrs'} x "
+            f"{count(seeds, 'seed') if isinstance(seeds, int) else '? seeds'}")
     failed = bool(summary["failed"].sum())  # the column only when some run failed
     cols = ([col.replace("_", " ") for col in shown]
             + ["arch", "depth", "best lr", "final loss (mean ± std)",
