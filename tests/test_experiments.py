@@ -718,3 +718,17 @@ def test_the_kernels_are_ready_before_the_progress_bar(small, monkeypatch, capsy
     grid_search(small, hidden=["[]"], steps=5, lrs=[1e-2], seeds=[0], progress=True)
     err = capsys.readouterr().err
     assert err.startswith("NOTICE\n") and "run" in err[len("NOTICE\n"):], err
+
+
+def test_a_checked_grid_is_passed_on_without_a_second_check(small, monkeypatch):
+    from deeplinear.experiments import run_preset, spec
+
+    checked = check_grid(dict(hidden=["[]"], steps=3, lrs=[1e-3], seeds=[0]))
+    assert check_grid(checked) is checked
+    calls = []
+    real = spec.check_positive
+    monkeypatch.setattr(spec, "check_positive", lambda *a: calls.append(a) or real(*a))
+    r = run_preset("report-fig2", small, grids=[checked])
+    assert len(r.runs) == 1 and calls == []  # nothing re-validated on the way down
+    with pytest.raises(ValueError, match=r"grids: given, so the overrides \['steps'\]"):
+        run_preset("report-fig2", small, grids=[checked], steps=5)

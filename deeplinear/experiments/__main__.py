@@ -208,7 +208,8 @@ def _run(args, overrides, ctrl_c):
     try:
         data = load_data(args, args.quiet)
         # Check every grid before any work starts: a bad --init fails here.
-        planned = sum(len(s.combos) * len(s.lrs) for s in map(check_grid, grids))
+        grids = [check_grid(grid) for grid in grids]  # the one check; passed on as GridSpecs
+        planned = sum(len(s.combos) * len(s.lrs) for s in grids)
         workers = 1 if args.jobs is None else args.jobs
         seconds = estimate_grids_seconds(data, grids, workers=workers)
     except ValueError as exc:  # includes DataError; its message says what to do
@@ -238,7 +239,7 @@ def _run(args, overrides, ctrl_c):
     try:
         with stack:  # shuts the executor (and a local cluster) down
             results = run_preset(args.preset, data, executor=executor, progress=not args.quiet,
-                                 serial_below=0.0 if args.scheduler else None, **overrides)
+                                 serial_below=0.0 if args.scheduler else None, grids=grids)
     except Interrupted as exc:
         ctrl_c.caught()
         done = len(exc.results.runs)

@@ -263,7 +263,7 @@ def estimate_grids_seconds(data, grids, workers=1) -> float:
     """Estimated wall time, in seconds, of running ``grids`` on ``data``.
 
     The compute of all their tasks, planned as ``run_grids`` plans them for
-    ``workers`` (:func:`plan_grids`), by :func:`estimate_seconds` with the
+    ``workers`` (``plan.plan_grids``), by ``plan.estimate_seconds`` with the
     loop that will run, shared by ``workers``, but never less than the
     longest task. An estimate: it ignores the compile of the kernels on a
     first run and counts diverging runs in full.

@@ -124,18 +124,23 @@ def get_preset(name) -> Preset:
     return PRESETS[name]
 
 
-def run_preset(name, data, executor=None, progress=False, serial_below=None,
+def run_preset(name, data, executor=None, progress=False, serial_below=None, *, grids=None,
                **overrides) -> Results:
     """Run every grid of a preset on ``data``; keywords override the preset's values.
 
     ``executor``, ``progress`` and ``serial_below`` (default
     ``plan.SERIAL_BELOW_SECONDS``) are those of ``grid.run_grids``. The
     results' ``config["preset"]`` names the preset, also those of an
-    ``Interrupted``.
+    ``Interrupted``. ``grids`` (the preset's grids with overrides applied,
+    for example already checked into ``GridSpec``) replaces the preset's.
     """
     preset = get_preset(name)
+    if grids is not None and overrides:
+        raise ValueError(f"grids: given, so the overrides {sorted(overrides)} would be lost; "
+                         "apply them to the grids (Preset.with_overrides)")
+    grids = preset.with_overrides(**overrides) if grids is None else grids
     try:
-        results = run_grids(data, preset.with_overrides(**overrides), executor=executor,
+        results = run_grids(data, grids, executor=executor,
                             progress=progress,
                             serial_below=SERIAL_BELOW_SECONDS if serial_below is None
                             else serial_below)

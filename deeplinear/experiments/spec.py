@@ -189,13 +189,17 @@ class GridSpec:
 
 def check_grid(grid) -> GridSpec:
     """A grid (a dict of keywords from ``GRID_KEYS``, e.g. a preset's), checked and
-    normalized before any run.
+    normalized before any run. A ``GridSpec`` is returned as it is: it was
+    checked when it was made, so a grid checked once can be passed on
+    (``run_grids``, ``estimate_grids_seconds``) without a second check.
 
     Raises
     ------
     ValueError
         Naming the first bad value or unknown key.
     """
+    if isinstance(grid, GridSpec):
+        return grid
     if not isinstance(grid, dict):
         raise ValueError(f"grid: expected a dict of grid_search keywords, got {grid!r}")
     unknown = sorted(set(grid) - set(GRID_KEYS))
