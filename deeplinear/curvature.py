@@ -1,49 +1,74 @@
-"""Curvature: Hessians, Hessian-vector products, sharpness and effective learning rates.
+r"""Curvature: Hessians, Hessian-vector products, sharpness and effective learning rates.
 
-Gradient descent with step ``lr`` on a quadratic is stable while
-``lr * lambda_max(Hessian) < 2``; the top Hessian eigenvalue is the *sharpness*.
-The loss ``L(W_e) = mean(|X W_e^T - Y|^p)`` over all ``n * k`` entries has a
-Hessian that is block diagonal over the ``k`` outputs; vectors over ``W_e``
-are ``W_e.ravel()`` (row-major: entry ``(a, i)`` at ``a * d + i``).
+Gradient descent with step :math:`\eta` (``lr``) on a quadratic is stable while
+:math:`\eta \, \lambda_{\max}(H) < 2`; the top Hessian eigenvalue is the
+*sharpness*. The loss
+:math:`L(W_e) = \operatorname{mean} \lvert X W_e^\top - Y \rvert^p` over all
+:math:`nk` entries has a Hessian that is block diagonal over the :math:`k`
+outputs; vectors over :math:`W_e` are ``W_e.ravel()`` (row-major: entry
+:math:`(a, i)` at ``a * d + i``).
 
-Equations::
+With :math:`R = X W_e^\top - Y` (shape :math:`(n, k)`), :math:`G = \nabla L(W_e)`,
+weight decay :math:`\lambda`, :math:`S_j = W_N \cdots W_{j+1}` and
+:math:`P_j = W_{j-1} \cdots W_1`:
 
-    r        = X W_e^T - Y                                       shape (n, k)
-    h        = d^2L/dpred^2 = (p - 1) (dL/dpred) / r  entrywise  shape (n, k)
-             = p (p-1) |r|^(p-2) / (n k);  2 / (n k) for l2, at every W_e
-    H_e      = blockdiag_a  X^T diag(h_a) X                      (k d, k d)
-             = I_k kron 2 X^T X / (n k)                          for l2
-    dG[V]    = (h * (X V^T))^T X                                 H_e vec(V), shape (k, d)
-    dF/dW_j  = S_j^T G P_j^T + wd W_j,  S_j = W_N...W_{j+1},  P_j = W_{j-1}...W_1
-    H_F[V]_j = dS_j^T G P_j^T + S_j^T dG[dW_e] P_j^T + S_j^T G dP_j^T + wd V_j
-    M        = J J^T = sum_j (S_j S_j^T) kron (P_j^T P_j)        dW_e = -lr M vec(G) + O(lr^2)
-    M vec(G) = vec(sum_j S_j (S_j^T G P_j^T) P_j)
-    balanced, one output:  M = ||W_e||^(2-2/N) (I + (N-1) u u^T),  u = W_e / ||W_e||
+.. math::
 
-``dS_j``, ``dP_j`` and ``dW_e`` are the directional derivatives of the products
-along ``V = (V_1, ..., V_N)``. Everything here is exact up to rounding except
-:func:`factor_hvp` with ``eps`` given (a centred difference of gradients, error
-O(eps^2) from truncation plus O(eps_machine / eps) from rounding) and
+    h &= \frac{\partial^2 L}{\partial \hat Y^2}
+       = (p - 1) \frac{\partial L / \partial \hat Y}{R}
+       = \frac{p (p-1) \lvert R \rvert^{p-2}}{nk}
+       \quad \text{entrywise; } \frac{2}{nk} \text{ for l2, at every } W_e \\
+    H_e &= \operatorname{blockdiag}_a \, X^\top \operatorname{diag}(h_{:a}) X
+       \quad \text{shape } (kd, kd); \quad I_k \otimes \frac{2 X^\top X}{nk} \text{ for l2} \\
+    \mathrm{d}G[V] &= \left(h \odot (X V^\top)\right)^\top X
+       \quad (= H_e \operatorname{vec}(V), \text{ shape } (k, d)) \\
+    \frac{\partial F}{\partial W_j} &= S_j^\top G P_j^\top + \lambda W_j \\
+    H_F[V]_j &= \mathrm{d}S_j^\top G P_j^\top + S_j^\top \, \mathrm{d}G[\mathrm{d}W_e] \, P_j^\top
+       + S_j^\top G \, \mathrm{d}P_j^\top + \lambda V_j \\
+    M &= J J^\top = \sum_j (S_j S_j^\top) \otimes (P_j^\top P_j),
+       \qquad \mathrm{d}W_e = -\eta M \operatorname{vec}(G) + O(\eta^2) \\
+    M \operatorname{vec}(G) &= \operatorname{vec}\Big(\sum_j S_j (S_j^\top G P_j^\top) P_j\Big) \\
+    M &= \lVert W_e \rVert^{2 - 2/N} \left(I + (N-1)\, u u^\top\right),
+       \quad u = \frac{W_e}{\lVert W_e \rVert}
+       \quad \text{(balanced factors, one output)}
+
+:math:`\mathrm{d}S_j`, :math:`\mathrm{d}P_j` and :math:`\mathrm{d}W_e` are the
+directional derivatives of the products along :math:`V = (V_1, \ldots, V_N)`.
+Everything here is exact up to rounding except :func:`factor_hvp` with
+``eps`` given (a centred difference of gradients, error
+:math:`O(\mathrm{eps}^2)` from truncation plus
+:math:`O(\epsilon_{\mathrm{machine}} / \mathrm{eps})` from rounding) and
 :func:`sharpness` and :func:`sharpness_e`, whose power iteration converges at
-the rate ``|lambda_2 / lambda_1|`` per iteration. Power iteration finds the
-eigenvalue of largest *magnitude*: the sharpness wherever the top eigenvalue
-dominates negative curvature (near minima and along training runs; not at a
-saddle such as the origin of a deep net).
+the rate :math:`\lvert \lambda_2 / \lambda_1 \rvert` per iteration. Power
+iteration finds the eigenvalue of largest *magnitude*: the sharpness wherever
+the top eigenvalue dominates negative curvature (near minima and along
+training runs; not at a saddle such as the origin of a deep net).
 
 Every first derivative here comes from the library's own gradients, never
-from a second copy of their formulas: ``dL/dpred`` and ``G = dL/dW_e`` from
-the loss (:meth:`~deeplinear.losses.Loss.grad_pred`,
+from a second copy of their formulas: :math:`\partial L / \partial \hat Y` and
+:math:`G = \partial L / \partial W_e` from the loss
+(:meth:`~deeplinear.losses.Loss.grad_pred`,
 :meth:`~deeplinear.losses.Loss.value_and_grad_e`), and every product
-``S_j^T (.) P_j^T`` from :func:`~deeplinear.factor_gradients`. In the
-course's student release those are the student's functions, and this module
-runs on them. What is computed here is second order: ``h`` from
-``dL/dpred`` (in ``deeplinear._loss_hessian``), and the derivatives along V
-of the products, by dual numbers written as block matrices: ``[[A, A'], [0, A]] [[B, B'], [0, B]] =
-[[AB, AB' + A'B], [0, AB]]``, the product rule. So the blocks
-``[[W_j, V_j], [0, W_j]]`` multiply to ``[[W_e, dW_e], [0, W_e]]``, and
-:func:`~deeplinear.factor_gradients` of them with ``[[G, 0], [dG, G]]``
-has ``dS_j^T G P_j^T + S_j^T dG P_j^T + S_j^T G dP_j^T`` as its lower-left
-block (d_j, d_{j-1}).
+:math:`S_j^\top (\cdot) P_j^\top` from :func:`~deeplinear.factor_gradients`.
+In the course's student release those are the student's functions, and this
+module runs on them. What is computed here is second order: :math:`h` from
+:math:`\partial L / \partial \hat Y` (in ``deeplinear._loss_hessian``), and
+the derivatives along :math:`V` of the products, by dual numbers written as
+block matrices:
+
+.. math::
+
+    \begin{pmatrix} A & A' \\ 0 & A \end{pmatrix}
+    \begin{pmatrix} B & B' \\ 0 & B \end{pmatrix}
+    = \begin{pmatrix} AB & AB' + A'B \\ 0 & AB \end{pmatrix},
+
+the product rule. So the blocks
+:math:`\begin{pmatrix} W_j & V_j \\ 0 & W_j \end{pmatrix}` multiply to
+:math:`\begin{pmatrix} W_e & \mathrm{d}W_e \\ 0 & W_e \end{pmatrix}`, and
+:func:`~deeplinear.factor_gradients` of them with
+:math:`\begin{pmatrix} G & 0 \\ \mathrm{d}G & G \end{pmatrix}` has
+:math:`\mathrm{d}S_j^\top G P_j^\top + S_j^\top \mathrm{d}G P_j^\top + S_j^\top G \, \mathrm{d}P_j^\top`
+as its lower-left block, shape :math:`(d_j, d_{j-1})`.
 
 References
 ----------

@@ -1,24 +1,32 @@
-"""The end-to-end update of Theorem 1 in Arora, Cohen & Hazan (2018).
+r"""The end-to-end update of Theorem 1 in Arora, Cohen & Hazan (2018).
 
-If the factors start balanced (``W_{j+1}^T W_{j+1} = W_j W_j^T``) and gradient
-descent with a small learning rate trains them, the end-to-end matrix
-``W_e = W_N ... W_1`` moves, up to O(lr^2) per step, as
+If the factors start balanced (:math:`W_{j+1}^\top W_{j+1} = W_j W_j^\top`) and
+gradient descent with a small learning rate :math:`\eta` (``lr``) trains them,
+the end-to-end matrix :math:`W_e = W_N \cdots W_1` moves, up to
+:math:`O(\eta^2)` per step, as
 
-Equations::
+.. math::
 
-    W_e <- (1 - lr*wd*N) W_e
-           - lr * sum_{j=1..N} [W_e W_e^T]^((j-1)/N) grad_e [W_e^T W_e]^((N-j)/N)
+    W_e \leftarrow (1 - \eta \lambda N)\, W_e
+        - \eta \sum_{j=1}^{N} \left[W_e W_e^\top\right]^{\frac{j-1}{N}}
+          \nabla L(W_e) \left[W_e^\top W_e\right]^{\frac{N-j}{N}}
 
-and for a single output (``W_e`` a row vector) this is
+and for a single output (:math:`W_e` a row vector) this is
 
-    W_e <- (1 - lr*wd*N) W_e - lr ||W_e||^(2-2/N) (grad_e + (N-1) Pr_{W_e} grad_e)
+.. math::
 
-where ``Pr_{W_e} g = (g . u) u`` projects onto ``u = W_e / ||W_e||``: an
-adaptive learning rate ``||W_e||^(2-2/N)`` and an extra push of ``N - 1``
-times the gradient along the direction ``W_e`` already points.
+    W_e \leftarrow (1 - \eta \lambda N)\, W_e
+        - \eta \lVert W_e \rVert^{2 - \frac{2}{N}}
+          \left(\nabla L(W_e) + (N-1) \operatorname{Pr}_{W_e} \nabla L(W_e)\right)
 
-Here the ``wd`` term is the first-order effect of weight decay
-``lambda/2 sum_j ||W_j||^2`` on the factors.
+where :math:`\operatorname{Pr}_{W_e} g = (g \cdot u)\, u` projects onto
+:math:`u = W_e / \lVert W_e \rVert`: an adaptive learning rate
+:math:`\eta \lVert W_e \rVert^{2-2/N}` and an extra push of :math:`N - 1`
+times the gradient along the direction :math:`W_e` already points.
+
+Here the :math:`\lambda` term (``weight_decay``) is the first-order effect of
+weight decay :math:`\frac{\lambda}{2} \sum_j \lVert W_j \rVert_F^2` on the
+factors.
 
 References
 ----------
@@ -49,15 +57,16 @@ def _check(W_e, grad_e, depth, lr, weight_decay):
 
 
 def e2e_update(W_e, grad_e, depth, lr, weight_decay=0.0, rtol=None) -> np.ndarray:
-    """One step of the end-to-end dynamics (Theorem 1, discrete), any output size.
+    r"""One step of the end-to-end dynamics (Theorem 1, discrete), any output size.
 
-    The fractional powers come from one SVD ``W_e = U diag(s) V^T``: the
-    eigenvectors of ``W_e W_e^T`` are U with eigenvalues s^2, and those of
-    ``W_e^T W_e`` are V. Singular values at or below ``rtol * s_max`` are
-    exact zeros, so a rank-deficient ``W_e`` (including ``W_e = 0``) gets
-    exact powers. The SVD is the better-conditioned way to the same
-    eigendecomposition: forming ``W_e W_e^T`` first would lose singular
-    values below about ``sqrt(eps) * s_max``. Power 0 is the identity.
+    The fractional powers come from one SVD :math:`W_e = U \operatorname{diag}(s) V^\top`:
+    the eigenvectors of :math:`W_e W_e^\top` are :math:`U` with eigenvalues
+    :math:`s^2`, and those of :math:`W_e^\top W_e` are :math:`V`. Singular
+    values at or below :math:`\mathrm{rtol} \cdot s_{\max}` are exact zeros, so
+    a rank-deficient :math:`W_e` (including :math:`W_e = 0`) gets exact powers.
+    The SVD is the better-conditioned way to the same eigendecomposition:
+    forming :math:`W_e W_e^\top` first would lose singular values below about
+    :math:`\sqrt{\epsilon}\, s_{\max}`. Power 0 is the identity.
 
     Parameters
     ----------
@@ -99,15 +108,19 @@ def e2e_update(W_e, grad_e, depth, lr, weight_decay=0.0, rtol=None) -> np.ndarra
 
 
 def e2e_update_single_output(W_e, grad_e, depth, lr, weight_decay=0.0) -> np.ndarray:
-    """One step of the end-to-end dynamics for a single output (Claim 1 of [1]).
+    r"""One step of the end-to-end dynamics for a single output (Claim 1 of [1]).
 
-    Equations::
+    .. math::
 
-        W_e <- (1 - lr*wd*N) W_e - lr ||W_e||^(2-2/N) (g + (N-1) (g.u) u),  u = W_e/||W_e||
+        W_e \leftarrow (1 - \eta \lambda N)\, W_e
+            - \eta \lVert W_e \rVert^{2 - \frac{2}{N}} \left(g + (N-1) (g \cdot u)\, u\right),
+        \qquad u = \frac{W_e}{\lVert W_e \rVert}
 
-    At ``W_e = 0`` the factor ``||W_e||^(2-2/N)`` is 0 for N >= 2, so the
+    with :math:`\eta` = ``lr``, :math:`\lambda` = ``weight_decay``,
+    :math:`N` = ``depth`` and :math:`g` = ``grad_e``. At :math:`W_e = 0` the
+    factor :math:`\lVert W_e \rVert^{2-2/N}` is 0 for :math:`N \ge 2`, so the
     step is zero there (the gradient flow of a deep net started at zero
-    never moves); for N = 1 it is plain gradient descent.
+    never moves); for :math:`N = 1` it is plain gradient descent.
 
     Parameters
     ----------

@@ -1,14 +1,17 @@
-"""Finite-difference gradient checking, as a library function students call.
+r"""Finite-difference gradient checking, as a library function students call.
 
 Centred differences approximate a derivative with error
 
-Equations::
+.. math::
 
-    (f(x + h e_i) - f(x - h e_i)) / (2h) = df/dx_i + O(h^2) + O(eps |f| / h)
+    \frac{f(x + h e_i) - f(x - h e_i)}{2h}
+        = \frac{\partial f}{\partial x_i} + O(h^2) + O\!\left(\frac{\epsilon \lvert f \rvert}{h}\right)
 
-The first term (truncation) falls as h shrinks; the second (rounding in f)
-rises. In float64 (eps ~ 2.2e-16) the two balance near h ~ 1e-5..1e-6, where
-the error is about 1e-10 relative, far below any mistake in a derivation.
+The first term (truncation) falls as :math:`h` shrinks; the second (rounding
+in :math:`f`) rises. In float64 (:math:`\epsilon \approx 2.2 \cdot 10^{-16}`)
+the two balance near :math:`h` between :math:`10^{-6}` and :math:`10^{-5}`,
+where the error is of order :math:`10^{-9}` relative (tutorial 1 measures
+3.8e-9 at its best :math:`h`, 4.6e-6), far below any mistake in a derivation.
 
 References
 ----------
@@ -84,7 +87,8 @@ def max_rel_error(a, b, scale=None) -> float:
 
     ``scale`` defaults to ``max|a| + max|b|``. A wrong formula (a missing
     transpose, a factor in the wrong place) makes this O(1); finite-difference
-    noise keeps it near 1e-10.
+    noise keeps it of order 1e-9 (1.6e-9 to 2.1e-9 in the README's first
+    example, through :func:`check_factor_gradients`).
     """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if scale is None:
@@ -93,7 +97,7 @@ def max_rel_error(a, b, scale=None) -> float:
 
 
 def check_factor_gradients(factors, X, Y, loss="l2", weight_decay=0.0, h=1e-6) -> list[float]:
-    """Compare :func:`~deeplinear.value_and_grads` with finite differences.
+    r"""Compare :func:`~deeplinear.value_and_grads` with finite differences.
 
     Parameters
     ----------
@@ -116,7 +120,7 @@ def check_factor_gradients(factors, X, Y, loss="l2", weight_decay=0.0, h=1e-6) -
     Notes
     -----
     Why the whole network's scale: finite differences err by about
-    ``eps |F| / h`` in absolute terms (~1e-10 here), whatever the size of
+    :math:`\epsilon \lvert F \rvert / h` in absolute terms, whatever the size of
     the gradient. One factor can sit at a near-stationary point (entries of
     1e-5 while the others are 1e-2), where that noise is 1e-5 of its own
     gradient although nothing is wrong. A wrong formula still shows up as an

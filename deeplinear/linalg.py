@@ -1,7 +1,8 @@
-"""Fractional powers of symmetric positive semi-definite matrices.
+r"""Fractional powers of symmetric positive semi-definite matrices.
 
-Theorem 1 of Arora, Cohen & Hazan (2018) moves ``W_e`` by sums of
-``[W_e W_e^T]^a grad_e [W_e^T W_e]^b`` with fractional ``a, b``; those powers
+Theorem 1 of Arora, Cohen & Hazan (2018) moves :math:`W_e` by sums of
+:math:`[W_e W_e^\top]^a \, \nabla L(W_e) \, [W_e^\top W_e]^b` with fractional
+:math:`a, b`; those powers
 come from an eigendecomposition, with rounding-level eigenvalues set to
 exact zeros.
 """
@@ -16,18 +17,20 @@ __all__ = ["psd_power"]
 
 
 def psd_power(A, power, rtol=None) -> np.ndarray:
-    """Fractional power of a symmetric positive semi-definite matrix.
+    r"""Fractional power of a symmetric positive semi-definite matrix.
 
-    Equations::
+    .. math::
 
-        A = Q diag(lam) Q^T,   A^p = Q diag(lam^p) Q^T,   A^0 = I
+        A = Q \operatorname{diag}(\mu) Q^\top, \qquad
+        A^p = Q \operatorname{diag}(\mu^p) Q^\top, \qquad A^0 = I
 
-    Eigenvalues at or below ``rtol * max(lam)`` (including the small negative
-    ones that rounding produces) are treated as exact zeros, so that
-    ``0^p = 0`` for ``p > 0``. This matters: a rounding-level eigenvalue of
-    1e-16 would otherwise become 1e-16^(1/3), about 5e-6, which is not small.
-    ``A^0`` is the identity, as in Theorem 1 of [1]_ where an empty product
-    of factors stands for ``I``.
+    Eigenvalues :math:`\mu_i` at or below :math:`\mathrm{rtol} \cdot \max_i \mu_i`
+    (including the small negative ones that rounding produces) are treated
+    as exact zeros, so that :math:`0^p = 0` for :math:`p > 0`. This matters:
+    a rounding-level eigenvalue of :math:`10^{-16}` would otherwise become
+    :math:`(10^{-16})^{1/3} \approx 5 \cdot 10^{-6}`, which is not small.
+    :math:`A^0` is the identity, as in Theorem 1 of [1]_ where an empty
+    product of factors stands for :math:`I`.
 
     Parameters
     ----------

@@ -1,14 +1,16 @@
-"""Losses of the predictions ``X @ W_e.T`` against targets ``Y``.
+r"""Losses of the predictions ``X @ W_e.T`` against targets ``Y``.
 
 Both are means over all ``n * k`` entries, so ``l2`` is PyTorch's
 ``MSELoss`` (the loss of Levy & Wang's report) and ``lp(4)`` is the l4 loss
 for which Arora, Cohen & Hazan (2018) observe acceleration by depth.
 
-Equations::
+.. math::
 
-    L(W_e)       = mean(|X W_e^T - Y|^p)
-    dL/dpred     = p |pred - Y|^(p-1) sign(pred - Y) / (n k)
-    dL/dW_e      = (dL/dpred)^T X                      shape (k, d)
+    L(W_e) &= \frac{1}{nk} \sum_{i,a} \lvert (X W_e^\top - Y)_{ia} \rvert^p \\
+    \frac{\partial L}{\partial \hat Y} &= \frac{p}{nk} \lvert \hat Y - Y \rvert^{p-1}
+        \operatorname{sign}(\hat Y - Y) \quad \text{entrywise, } \hat Y = X W_e^\top \\
+    \frac{\partial L}{\partial W_e} &= \left(\frac{\partial L}{\partial \hat Y}\right)^\top X
+        \quad \text{shape } (k, d)
 
 References
 ----------
@@ -63,13 +65,14 @@ class Loss:
         # END SOLUTION
 
     def value_and_grad_e(self, W_e, X, Y, *, check=True):
-        """Loss and its gradient with respect to ``W_e``, through the predictions.
+        r"""Loss and its gradient with respect to ``W_e``, through the predictions.
 
-        Equations::
+        .. math::
 
-            pred   = X W_e^T                        shape (n, k)
-            L      = mean(|pred - Y|^p)
-            grad_e = (dL/dpred)^T X                 shape (k, d)
+            \hat Y = X W_e^\top \ \text{(shape } (n, k)\text{)}, \qquad
+            L = \operatorname{mean} \lvert \hat Y - Y \rvert^p, \qquad
+            \nabla L(W_e) = \left(\frac{\partial L}{\partial \hat Y}\right)^\top X
+            \ \text{(shape } (k, d)\text{)}
 
         Parameters
         ----------

@@ -51,20 +51,22 @@ def end_to_end(factors, *, check=True) -> np.ndarray:
 
 
 def factor_gradients(factors, grad_e) -> list[np.ndarray]:
-    """Gradients of a loss with respect to every factor, in O(N) products.
+    r"""Gradients of a loss with respect to every factor, in O(N) products.
 
-    Equations::
+    .. math::
 
-        dL/dW_j = (W_N ... W_{j+1})^T  grad_e  (W_{j-1} ... W_1)^T ,   j = 1..N
+        \frac{\partial L}{\partial W_j}
+            = (W_N \cdots W_{j+1})^\top \, \nabla L(W_e) \, (W_{j-1} \cdots W_1)^\top,
+        \qquad j = 1, \ldots, N
 
     with empty products equal to the identity. Writing the suffix product
-    ``suffix_j = W_N ... W_{j+1}`` (d_N, d_j) and the prefix product
-    ``prefix_j = W_{j-1} ... W_1`` (d_{j-1}, d_0), every suffix comes from
-    the one above it (``suffix_{j-1} = suffix_j W_j``, from the top) and
-    every prefix from the one below (``prefix_{j+1} = W_j prefix_j``, from
-    the bottom): 2N products instead of the N^2 of the formula taken
-    literally. Each ``dW_j = suffix_j^T grad_e prefix_j^T`` is multiplied in
-    the cheaper of its two orders (``np.linalg.multi_dot``).
+    :math:`S_j = W_N \cdots W_{j+1}`, shape :math:`(d_N, d_j)`, and the prefix
+    product :math:`P_j = W_{j-1} \cdots W_1`, shape :math:`(d_{j-1}, d_0)`,
+    every suffix comes from the one above it (:math:`S_{j-1} = S_j W_j`, from
+    the top) and every prefix from the one below (:math:`P_{j+1} = W_j P_j`,
+    from the bottom): :math:`2N` products instead of the :math:`N^2` of the
+    formula taken literally. Each :math:`S_j^\top \nabla L(W_e) P_j^\top` is
+    multiplied in the cheaper of its two orders (``np.linalg.multi_dot``).
 
     Parameters
     ----------
@@ -107,15 +109,15 @@ def factor_gradients(factors, grad_e) -> list[np.ndarray]:
 
 
 def balancedness(factors, *, check=True) -> float:
-    """How far the factors are from balanced.
+    r"""How far the factors are from balanced.
 
-    Equations::
+    .. math::
 
-        max_j || W_{j+1}^T W_{j+1} - W_j W_j^T ||_F ,   j = 1..N-1
+        \max_{j = 1, \ldots, N-1} \left\lVert W_{j+1}^\top W_{j+1} - W_j W_j^\top \right\rVert_F
 
     Zero for a balanced network, and 0.0 for depth 1. Under gradient flow
     without weight decay each difference is conserved; gradient descent
-    moves it by O(lr^2) per step.
+    moves it by :math:`O(\eta^2)` per step of learning rate :math:`\eta`.
 
     Parameters
     ----------

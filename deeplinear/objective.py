@@ -1,17 +1,20 @@
-"""The training objective of a deep linear network on a fixed data set.
+r"""The training objective of a deep linear network on a fixed data set.
 
-Equations::
+.. math::
 
-    F(W_1..W_N) = L(W_N ... W_1) + (weight_decay / 2) sum_j ||W_j||_F^2
-    dF/dW_j     = (W_N...W_{j+1})^T grad_e (W_{j-1}...W_1)^T + weight_decay W_j
+    F(W_1, \ldots, W_N) &= L(W_N \cdots W_1) + \frac{\lambda}{2} \sum_{j=1}^{N} \lVert W_j \rVert_F^2 \\
+    \frac{\partial F}{\partial W_j} &= (W_N \cdots W_{j+1})^\top \, \nabla L(W_e) \,
+        (W_{j-1} \cdots W_1)^\top + \lambda W_j
 
-where ``grad_e = dL/dW_e``. Everything here runs on the NumPy functions of the
+where :math:`\lambda` is ``weight_decay`` and :math:`\nabla L(W_e)`
+(``grad_e``) is :math:`\partial L / \partial W_e`. Everything here runs on the NumPy functions of the
 library: ``W_e`` from :func:`~deeplinear.network.end_to_end`, the loss and
 ``grad_e`` from :meth:`~deeplinear.losses.Loss.value_and_grad_e` (through the
-predictions ``X W_e^T``), the factor gradients from
+predictions :math:`X W_e^\top`), the factor gradients from
 :func:`~deeplinear.network.factor_gradients`. The compiled training loop
 (``deeplinear._compiled``) computes the same objective with numba kernels; for
-l2 it works from the moments ``X^T X / n``, ``Y^T X / n`` and ``||Y||^2 / n``,
+l2 it works from the moments :math:`X^\top X / n`, :math:`Y^\top X / n` and
+:math:`\lVert Y \rVert_F^2 / n`,
 which it computes on first use and keeps with the objective. An
 ``Objective`` holds read-only copies of ``X`` and ``Y``, so those moments can
 never go stale: a later edit of the caller's arrays is not seen, by either loop.

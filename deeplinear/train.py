@@ -1,10 +1,10 @@
-"""Full-batch training of a deep linear network, recorded as a ``History``.
+r"""Full-batch training of a deep linear network, recorded as a ``History``.
 
 Besides the factor optimizers of ``deeplinear.optim`` (run compiled or step
 by step), ``optimizer="e2e"`` trains the end-to-end matrix alone with the
 closed-form update of Theorem 1 of Arora, Cohen & Hazan (2018): from
 balanced factors, deep gradient descent and this update follow the same
-curve up to O(lr), which is the comparison the paper's theorem is about.
+curve up to :math:`O(\eta)` in the learning rate :math:`\eta`, which is the comparison the paper's theorem is about.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class History:
 def train(factors, X, Y, *, lr, steps, loss="l2", weight_decay=0.0, optimizer="sgd",
           optimizer_options=None, record_every=1, divergence_factor=1e6, track=False,
           compiled=None) -> History:
-    """Train a copy of ``factors`` by full-batch descent on ``(X, Y)``.
+    r"""Train a copy of ``factors`` by full-batch descent on ``(X, Y)``.
 
     Parameters
     ----------
@@ -118,21 +118,24 @@ def train(factors, X, Y, *, lr, steps, loss="l2", weight_decay=0.0, optimizer="s
 
     Notes
     -----
-    With ``optimizer="e2e"`` each step is ``deeplinear.e2e_update``:
+    With ``optimizer="e2e"`` each step is ``deeplinear.e2e_update``, with
+    :math:`\eta` = ``lr``, :math:`\lambda` = ``weight_decay`` and :math:`L` the
+    data loss (no penalty):
 
-    Equations::
+    .. math::
 
-        grad_e = dL/dW_e                                   (data loss, no penalty)
-        W_e <- (1 - lr*wd*N) W_e
-               - lr * sum_{j=1..N} [W_e W_e^T]^((j-1)/N) grad_e [W_e^T W_e]^((N-j)/N)
-        recorded = L(W_e) + (wd/2) * N * sum_i s_i^(2/N)
+        W_e &\leftarrow (1 - \eta \lambda N)\, W_e
+            - \eta \sum_{j=1}^{N} \left[W_e W_e^\top\right]^{\frac{j-1}{N}}
+              \nabla L(W_e) \left[W_e^\top W_e\right]^{\frac{N-j}{N}} \\
+        \text{recorded} &= L(W_e) + \frac{\lambda}{2} N \sum_i s_i^{2/N}
 
-    where ``wd = weight_decay`` and ``s_i`` are the singular values of ``W_e``.
-    The penalty term is ``wd/2 sum_j ||W_j||^2`` of balanced factors with
-    product ``W_e`` (each has singular values ``s_i^(1/N)``), so the recorded
-    curve is comparable with the objective of a deep run from balanced
-    factors; the two agree to O(lr). ``final_factors`` is ``[W_e]``; with
-    ``track=True``, ``norm_e`` is ``||W_e||_F`` and ``balancedness`` is 0 at
+    where :math:`s_i` are the singular values of :math:`W_e`. The penalty
+    term is :math:`\frac{\lambda}{2} \sum_j \lVert W_j \rVert_F^2` of balanced
+    factors with product :math:`W_e` (each has singular values
+    :math:`s_i^{1/N}`), so the recorded curve is comparable with the objective
+    of a deep run from balanced factors; the two agree to :math:`O(\eta)`.
+    ``final_factors`` is ``[W_e]``; with ``track=True``, ``norm_e`` is
+    :math:`\lVert W_e \rVert_F` and ``balancedness`` is 0 at
     every record (a single matrix has no pair of adjacent factors, as in
     ``deeplinear.balancedness([W_e])``). ``info`` holds ``compiled=False``,
     ``optimizer="e2e"`` and ``depth=N``. A gradient that overflows while the

@@ -1,25 +1,34 @@
 """Small helpers shared by the scripts in ``tutorials/``.
 
-Each tutorial script regenerates one figure in ``figures/`` and the CSV of
-the numbers behind it. Two environment variables change what they do:
+Each tutorial runs unchanged as a script (``python tutorials/01_....py``), as
+a Jupyter notebook (downloaded from the site, or opened with jupytext), and in
+the docs' gallery. It writes one figure and the CSV of the numbers behind it
+(:func:`save`, which also shows the figure: inline in a notebook, in a
+window from a script with an interactive backend). Where they go
+(:func:`figures_dir`, which never relies on ``__file__``, absent in a
+notebook):
 
-``DEEPLINEAR_QUICK=1``
-    Quick mode: few steps, one seed, a smaller grid; each script then runs
-    in seconds (the tests run every tutorial this way).
-``DEEPLINEAR_FIGURES_DIR``
-    Write the figures and CSVs there instead of the repository's
-    ``figures/`` (the tests use a temporary folder, so the committed
-    figures are never overwritten by a quick run).
+- a full run writes into the repository's ``figures/`` when this copy of
+  deeplinear is a checkout of the repository (the committed figures), else
+  into ``figures/`` in the current folder;
+- a quick run (``DEEPLINEAR_QUICK=1``: few steps, one seed, a smaller grid;
+  each script then runs in seconds, and its numbers mean nothing) never
+  writes into the repository's ``figures/``: it writes into
+  ``deeplinear-quick-figures`` in the system's temporary folder;
+- ``DEEPLINEAR_FIGURES_DIR`` overrides both (the tests and the docs build
+  use their own folders).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
-__all__ = ["quick_mode", "pick", "figures_dir", "pool", "save", "load_data", "data_caption"]
+__all__ = ["quick_mode", "pick", "figures_dir", "repository_figures", "pool", "save",
+           "load_data", "data_caption"]
 
 
 def quick_mode() -> bool:
@@ -32,10 +41,30 @@ def pick(full, quick):
     return quick if quick_mode() else full
 
 
-def figures_dir(default) -> Path:
-    """``$DEEPLINEAR_FIGURES_DIR`` if set, else ``default`` (a tutorial passes
-    ``Path(__file__).resolve().parent.parent / "figures"``); created if needed."""
-    path = Path(os.environ.get("DEEPLINEAR_FIGURES_DIR", "").strip() or default)
+def repository_figures() -> Path | None:
+    """The repository's ``figures/`` folder if this copy of deeplinear is a
+    checkout of it (an editable install or ``PYTHONPATH``), else None."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file() and (root / "figures").is_dir():
+        return root / "figures"
+    return None
+
+
+def figures_dir() -> Path:
+    """Where a tutorial writes its figure and CSV; created if needed.
+
+    ``$DEEPLINEAR_FIGURES_DIR`` if set; else, in quick mode,
+    ``deeplinear-quick-figures`` in the temporary folder (never the committed
+    figures); else the repository's ``figures/`` (:func:`repository_figures`)
+    or, outside a checkout, ``figures/`` in the current folder.
+    """
+    chosen = os.environ.get("DEEPLINEAR_FIGURES_DIR", "").strip()
+    if chosen:
+        path = Path(chosen)
+    elif quick_mode():
+        path = Path(tempfile.gettempdir()) / "deeplinear-quick-figures"
+    else:
+        path = repository_figures() or Path.cwd() / "figures"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -45,21 +74,23 @@ def pool(workers=2):
     """``with tutorial.pool() as pool:`` a process pool of ``workers`` processes,
     or None in quick mode (``grid_search(..., executor=None)`` runs serially).
 
-    The pool is shut down on leaving the block. Its workers start on the first
+    The pool (``experiments.process_pool``) leaves Ctrl-C to this process and
+    is shut down on leaving the block. Its workers start on the first
     submit, so kernels that ``grid_search`` compiles first are inherited when
     the workers are forked (Linux).
     """
     if quick_mode():
         yield None
         return
-    from concurrent.futures import ProcessPoolExecutor
+    from .experiments import process_pool
 
-    with ProcessPoolExecutor(workers) as executor:
+    with process_pool(workers) as executor:
         yield executor
 
 
-def save(fig, frame, name, folder) -> tuple:
-    """Write ``<folder>/<name>.png`` (150 dpi) and ``<folder>/<name>.csv``.
+def save(fig, frame, name, folder) -> None:
+    """Write ``<folder>/<name>.png`` (150 dpi) and ``<folder>/<name>.csv``, then
+    show the figure (``plt.show()``) and close it.
 
     Parameters
     ----------
@@ -72,17 +103,19 @@ def save(fig, frame, name, folder) -> tuple:
 
     Returns
     -------
-    (png, csv) : tuple of Path
+    None
+        (A tutorial's last line calls it: a value returned would be printed
+        below the cell of a notebook or a gallery page.) It prints the paths.
     """
     import matplotlib.pyplot as plt
 
     folder = Path(folder)
     png, csv = folder / f"{name}.png", folder / f"{name}.csv"
     fig.savefig(png, dpi=150)
-    plt.close(fig)
     frame.to_csv(csv, index=False)
     print(f"wrote {png} and {csv.name}")
-    return png, csv
+    plt.show()  # inline in a notebook; a window with an interactive backend; nothing with Agg
+    plt.close(fig)
 
 
 def load_data(name):

@@ -6,8 +6,11 @@
 The gallery runs every tutorial in quick mode during the build (its
 printed output and figures come from the code as it is), writing its figures
 into ``docs/_build/quick_figures`` so that the committed full-mode figures
-in ``figures/`` are never overwritten; each page also shows the committed
-figure. The API pages are generated from the numpydoc docstrings.
+in ``figures/`` are never overwritten; each page says so at its top, shows the
+committed figure at its bottom, and the gallery's thumbnails are the committed
+figures. Before the gallery runs, the data its tutorials need is checked: if it
+cannot be loaded, the build stops with the data message (no traceback). The API
+pages are generated from the numpydoc docstrings.
 """
 
 import os
@@ -79,15 +82,38 @@ sphinx_gallery_conf = {
     "abort_on_example_error": True,
     "remove_config_comments": True,
     "show_memory": False,
-    "reset_modules": ("matplotlib", "docs_helpers.set_file"),
+    "reset_modules": ("matplotlib", "docs_helpers.before_each_tutorial"),
+    # the figures' thumbnails are replaced by the committed figures (docs_helpers),
+    # at a size that the gallery's two columns show readably
+    "thumbnail_size": (800, 520),
 }
+
+
+
+def _check_data(app, config):
+    """Offline, without the data and without a cached gallery, stop before the gallery
+    runs, with the data message itself: the gallery would fail with a Sphinx
+    "Extension error" around it, and any exception here would come with Sphinx's own
+    crash report. SystemExit is the one that Sphinx lets through as it is."""
+    missing = docs_helpers.missing_data(
+        sorted((ROOT / "tutorials").glob("[0-9][0-9]_*.py")), DOCS / "tutorials")
+    if missing:
+        raise SystemExit(f"docs: {missing}")
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"deeplinear {release}"
-html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
-# The tutorials' pages without the left sidebar: their code lines run to 100
-# characters, and the page's own table of contents stays on the right.
-html_sidebars = {"tutorials/[0-9]*": []}
+# One sidebar, on the left of every page: the whole site (the current branch open),
+# then this page's contents. No right-hand sidebar and no page list in the header:
+# the text column gets the width that a 100-character code line needs at 1280 px
+# (docs/_static/deeplinear.css); below that, code, output and tables scroll.
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "navbar_center": [],
+    "secondary_sidebar_items": [],
+    "collapse_navigation": True,
+}
+html_sidebars = {"**": ["site-nav", "page-toc", "sourcelink"]}
 html_static_path = ["_static"]
 html_css_files = ["deeplinear.css"]
 
@@ -103,5 +129,9 @@ def _main_command_help(app):
 
 
 def setup(app):
+    app.connect("config-inited", _check_data)
+    app.connect("builder-inited", docs_helpers.remove_stale_stubs, priority=400)  # before autosummary
     app.connect("builder-inited", _main_command_help)
+    app.connect("builder-inited", docs_helpers.committed_thumbnails, priority=900)  # after the gallery
+    app.connect("source-read", docs_helpers.add_quick_run_note)
     app.connect("source-read", docs_helpers.add_committed_figure)

@@ -1,74 +1,79 @@
 r"""2. Balancedness and the end-to-end dynamics (Theorem 1)
 =======================================================
 
-A depth-N linear network has many factors, but its loss depends on their
-product W_e = W_N ... W_1 only. Arora, Cohen & Hazan (ICML 2018) ask: when
-gradient descent trains the factors, how does W_e itself move? Their
-Theorem 1 answers it in closed form, provided the factors are *balanced*:
+A deep linear network has many factors, but its loss depends on their
+product only. Arora, Cohen & Hazan (ICML 2018) ask: when gradient descent
+trains the factors, how does the product itself move? Their Theorem 1
+answers it in closed form, provided the factors are *balanced*.
+
+For depth :math:`N` and the product :math:`W_e = W_N \cdots W_1`, that is
 
 .. math::
 
     W_{j+1}^\top W_{j+1} = W_j W_j^\top \qquad (j = 1, \dots, N-1).
 
-Then, for a small learning rate lr and grad_e = dL/dW_e,
+Then, for a small learning rate :math:`\mathrm{lr}` and
+:math:`\mathrm{grad}_e = \partial L / \partial W_e`,
 
 .. math::
 
     W_e \leftarrow W_e - \mathrm{lr} \sum_{j=1}^{N} [W_e W_e^\top]^{\frac{j-1}{N}}
     \, \mathrm{grad}_e \, [W_e^\top W_e]^{\frac{N-j}{N}}
 
-up to O(lr^2) per step. With a single output (W_e a row vector) this is
+up to :math:`O(\mathrm{lr}^2)` per step. With a single output (:math:`W_e` a
+row vector) this is
 
 .. math::
 
     W_e \leftarrow W_e - \mathrm{lr} \, \|W_e\|^{2-\frac{2}{N}} \left(\mathrm{grad}_e
     + (N-1) (\mathrm{grad}_e \cdot u) \, u\right), \qquad u = W_e / \|W_e\|:
 
-plain gradient descent on W_e with an *adaptive learning rate*
-||W_e||^(2-2/N) (`dl.curvature.effective_lr`) and an extra push of N-1
-times the gradient along the direction W_e already points: the "implicit
-preconditioning" that depth adds. The theorem holds for any differentiable
-loss (the paper's *acceleration* concerns l4); we use l2, where the
-comparison is cleanest, and check l4 at the end.
+plain gradient descent on :math:`W_e` with an *adaptive learning rate*
+:math:`\|W_e\|^{2-2/N}` (`dl.curvature.effective_lr`) and an extra push of
+:math:`N-1` times the gradient along the direction :math:`W_e` already
+points: the "implicit preconditioning" that depth adds. The theorem holds for
+any differentiable loss (the paper's *acceleration* concerns
+:math:`\ell_4`); we use :math:`\ell_2`, where the comparison is cleanest, and
+check :math:`\ell_4` at the end.
 
-This script takes one step of Theorem 1 in both forms; trains the deep net (SGD
-on the factors) and the closed form (`dl.train(..., optimizer="e2e")`) from
-the same balanced start; shows that the gap between them is O(lr) (halve lr,
-double the steps to train for the same time lr * steps, and the gap
-halves); and tracks balancedness, conserved by gradient *flow*, drifting by
-O(lr^2) per step under gradient *descent*, and far from 0 from the
-near-zero and default inits. It writes figures/02_end_to_end_dynamics.png
-(and .csv). The Levy & Wang report writes the product and the balance
-condition W_1 first; here W_e = W_N ... W_1 and predictions are X @ W_e.T.
+This script takes one step of Theorem 1 in both forms; trains the deep net
+(SGD on the factors) and the closed form (`dl.train(..., optimizer="e2e")`)
+from the same balanced start; shows that the gap between them is
+:math:`O(\mathrm{lr})` (halve lr and double the steps, the same time
+:math:`\mathrm{lr} \cdot \mathrm{steps}`: the gap halves); and tracks
+balancedness, conserved by gradient *flow*, drifting by
+:math:`O(\mathrm{lr}^2)` per step under gradient *descent*, and far from 0
+from the near-zero and default inits. A full run writes
+`figures/02_end_to_end_dynamics.png` (and `.csv`). The Levy & Wang report
+writes the product and the balance condition :math:`W_1` first; here
+:math:`W_e = W_N \cdots W_1`, and the predictions are `X @ W_e.T`.
 """
 
 # %%
 import textwrap
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-import deeplinear as dl  # noqa: E402
-from deeplinear import tutorial  # noqa: E402
+import deeplinear as dl
+from deeplinear import tutorial
 
 SEED = 0
 rng = np.random.default_rng(SEED)
-FIGURES = tutorial.figures_dir(Path(__file__).resolve().parent.parent / "figures")
+FIGURES = tutorial.figures_dir()
 NAME = "02_end_to_end_dynamics"
 
 # %%
 # Data and a balanced depth-3 network
 # -----------------------------------
 # Abalone (standardized inputs and target), one output. `init.balanced`
-# draws W_e with N(0, scale^2) entries, takes its SVD W_e = U diag(s) V^T and
-# sets W_j = Q_j diag(s)^(1/N) Q_{j-1}^T (Q_0 = V, Q_N = U, random
-# orthonormal Q_j in between): the inner Q's cancel in the product and
-# W_{j+1}^T W_{j+1} = W_j W_j^T = Q_j diag(s)^(2/N) Q_j^T.
+# draws :math:`W_e` with :math:`N(0, \mathrm{scale}^2)` entries, takes its SVD
+# :math:`W_e = U \operatorname{diag}(s) V^\top` and sets
+# :math:`W_j = Q_j \operatorname{diag}(s)^{1/N} Q_{j-1}^\top` (:math:`Q_0 = V`,
+# :math:`Q_N = U`, random orthonormal :math:`Q_j` in between): the inner
+# :math:`Q_j` cancel in the product, and
+# :math:`W_{j+1}^\top W_{j+1} = W_j W_j^\top = Q_j \operatorname{diag}(s)^{2/N} Q_j^\top`.
 
 # %%
 data = tutorial.load_data("abalone")
@@ -88,13 +93,15 @@ for j in range(DEPTH - 1):
 # %%
 # One step of Theorem 1, two ways, and a real step
 # ------------------------------------------------
-# `Objective.value_and_grad_e` gives grad_e = dL/dW_e. We take one step
-# three ways: `e2e_update` (the sum over j of Theorem 1, with fractional
-# powers from an SVD of W_e), `e2e_update_single_output` (Claim 1: for one
-# output the sum collapses to the adaptive lr ||W_e||^(2-2/N) and an extra
-# push of N - 1 times the gradient along u = W_e / ||W_e||), and one real
-# SGD step on the three factors (then multiply them). The first two agree to
-# rounding; the deep step differs from them by O(lr^2): halving lr divides
+# `Objective.value_and_grad_e` gives
+# :math:`\mathrm{grad}_e = \partial L / \partial W_e`. We take one step three
+# ways: `e2e_update` (the sum over :math:`j` of Theorem 1, with fractional
+# powers from an SVD of :math:`W_e`), `e2e_update_single_output` (Claim 1:
+# for one output the sum collapses to the adaptive lr
+# :math:`\|W_e\|^{2-2/N}` and an extra push of :math:`N - 1` times the
+# gradient along :math:`u = W_e / \|W_e\|`), and one real SGD step on the
+# three factors (then multiply them). The first two agree to rounding; the
+# deep step differs from them by :math:`O(\mathrm{lr}^2)`: halving lr divides
 # the difference by 4.
 
 # %%
@@ -128,9 +135,11 @@ print(one_step.to_string(index=False, float_format="%.2e"))
 # and then applies `e2e_update` at every step (depth defaults to the number of
 # factors). Both runs start from the same balanced factors.
 #
-# One step is off by O(lr^2); a fixed training time T = lr * steps takes
-# T / lr steps, so the errors add up to O(lr). For lrs spaced by factors of
-# 2 we measure the largest relative gap abs(deep - e2e) / e2e over the run.
+# One step is off by :math:`O(\mathrm{lr}^2)`; a fixed training time
+# :math:`T = \mathrm{lr} \cdot \mathrm{steps}` takes :math:`T / \mathrm{lr}`
+# steps, so the errors add up to :math:`O(\mathrm{lr})`. For lrs spaced by
+# factors of 2 we measure the largest relative gap over the run,
+# :math:`|L_\mathrm{deep} - L_\mathrm{e2e}| / L_\mathrm{e2e}`.
 
 # %%
 T = 4.0                                    # training time lr * steps
@@ -159,16 +168,16 @@ slope = np.polyfit(np.log(table["lr"]), np.log(table["max_relative_gap"]), 1)[0]
 print(f"log-log slope of the gap against lr: {slope:.3f}  (1 means gap = O(lr))")
 
 # %%
-# Both ratios in the table, gap / lr and balancedness / lr, are nearly
-# constant: the deep net leaves the balanced set by O(lr) over a fixed time,
-# and its loss curve leaves the closed form's by O(lr) too. As lr -> 0 deep
-# gradient descent *is* the end-to-end dynamics of Theorem 1.
+# Both ratios in the table, `gap / lr` and `balancedness / lr`, are nearly
+# constant: over a fixed time, the deep net leaves the balanced set and its
+# loss curve leaves the closed form's by :math:`O(\mathrm{lr})`. As
+# :math:`\mathrm{lr} \to 0`, deep gradient descent *is* Theorem 1's dynamics.
 #
-# The same check with the l4 loss
-# -------------------------------
-# The paper's acceleration claim is about l4. Theorem 1 does not care about
-# the loss: the gap is O(lr) there too (l4 has no precomputed Gram matrix,
-# so we use fewer, shorter runs).
+# The same check with the :math:`\ell_4` loss
+# --------------------------------------------
+# The paper's acceleration claim is about :math:`\ell_4`. Theorem 1 does not
+# care about the loss: the gap is :math:`O(\mathrm{lr})` there too (with no
+# precomputed Gram matrix for :math:`\ell_4`, we use fewer, shorter runs).
 
 # %%
 l4_rows = []
@@ -185,20 +194,27 @@ print(pd.DataFrame(l4_rows).to_string(index=False, float_format="%.3e"))
 # %%
 # Balancedness over training, for three initializations
 # -----------------------------------------------------
-# Write D_j = dL/dW_j = (W_N ... W_{j+1})^T grad_e (W_{j-1} ... W_1)^T
-# (tutorial 1). Then D_j W_j^T = W_{j+1}^T D_{j+1}: both equal
-# (W_N ... W_{j+1})^T grad_e (W_j ... W_1)^T. Under gradient flow,
-# dW_j/dt = -D_j, so d/dt (W_j W_j^T) = -(D_j W_j^T + W_j D_j^T) and
-# d/dt (W_{j+1}^T W_{j+1}) = -(W_{j+1}^T D_{j+1} + D_{j+1}^T W_{j+1}) are
-# equal, and W_{j+1}^T W_{j+1} - W_j W_j^T never changes (the first step of
-# the paper's proof of Theorem 1). The network keeps its init's imbalance:
+# Write :math:`D_j = \partial L / \partial W_j`, that is
+# :math:`(W_N \cdots W_{j+1})^\top \, \mathrm{grad}_e \, (W_{j-1} \cdots W_1)^\top`
+# (tutorial 1). Then :math:`D_j W_j^\top = W_{j+1}^\top D_{j+1}`: both equal
+# :math:`(W_N \cdots W_{j+1})^\top \, \mathrm{grad}_e \, (W_j \cdots W_1)^\top`.
+# Under gradient flow, :math:`\dot W_j = -D_j`, so
 #
-# * balanced: rounding level (~1e-16) at the start; under gradient *descent*
-#   each step adds lr^2 (dW_{j+1}^T dW_{j+1} - dW_j dW_j^T): O(lr^2) per step;
-# * near-zero (iid N(0, 0.02^2), the paper's and the report's "near zero"):
-#   small, but as large as ||W_j W_j^T||_F itself (both printed below), so
-#   far from balanced; conserved;
-# * default (PyTorch's U(+-1/sqrt(fan_in))): far from balanced, conserved.
+# .. math::
+#
+#     \frac{d}{dt} (W_j W_j^\top) = -(D_j W_j^\top + W_j D_j^\top) \quad \text{and} \quad
+#     \frac{d}{dt} (W_{j+1}^\top W_{j+1}) = -(W_{j+1}^\top D_{j+1} + D_{j+1}^\top W_{j+1})
+#
+# are equal, and :math:`W_{j+1}^\top W_{j+1} - W_j W_j^\top` never changes (the
+# first step of the paper's proof of Theorem 1): a net keeps its init's imbalance:
+#
+# * balanced: rounding level (about :math:`10^{-16}`) at the start; under
+#   gradient *descent* each step adds :math:`O(\mathrm{lr}^2)`, namely
+#   :math:`\mathrm{lr}^2 (D_{j+1}^\top D_{j+1} - D_j D_j^\top)`;
+# * near-zero (iid :math:`N(0, 0.02^2)`, the paper's and the report's "near
+#   zero"): small, but as large as :math:`\|W_j W_j^\top\|_F` itself (both
+#   printed below), so far from balanced; conserved;
+# * default (PyTorch's :math:`U(\pm 1/\sqrt{\mathrm{fan\_in}})`): far, conserved.
 
 # %%
 steps_show = int(round(T / LR_SHOW))

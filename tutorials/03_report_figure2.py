@@ -1,4 +1,4 @@
-"""3. The report's Figure 2: which depth trains fastest, and why the answer moves
+r"""3. The report's Figure 2: which depth trains fastest, and why the answer moves
 ==============================================================================
 
 Levy & Wang (2024) trained linear networks of depth 1, 2 and 3 on two UCI
@@ -8,7 +8,7 @@ as their hidden widths, `[]` (depth 1, linear regression), `[1]`, `[10]`,
 `[64]` (depth 2), `[1,1]`, `[10,10]`, `[64,64]` (depth 3); PyTorch's default
 init of `nn.Linear` (`dl.init.default`); 100 steps of full-batch gradient
 descent on the mean squared error; for each architecture the lr of the grid
-1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2 with the lowest final loss (mean
+`1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2` with the lowest final loss (mean
 over seeds 0, 1, 2); on Abalone and on Ethanol.
 
 The report found: "The 1-layer linear regression is consistently better on
@@ -20,28 +20,23 @@ report did not: was the lr grid wide enough to compare them fairly?
 Differences from the report: our layers have no bias (the data are
 standardized, so a bias matters little); offline Ethanol has 8 of its 10
 gas-sensor batches (the figure says how many rows); and the report writes
-the product W_1 first, we write W_e = W_N ... W_1. It writes
-figures/03_report_figure2.png (and .csv).
+the product :math:`W_1` first, we write :math:`W_e = W_N \cdots W_1`. A full
+run writes `figures/03_report_figure2.png` (and `.csv`).
 """
 
 # %%
-from pathlib import Path
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-import deeplinear as dl  # noqa: E402
-from deeplinear import curvature, tutorial  # noqa: E402
-from deeplinear.experiments import (REPORT_HIDDEN, REPORT_LRS, arch_name,  # noqa: E402
+import deeplinear as dl
+from deeplinear import curvature, tutorial
+from deeplinear.experiments import (REPORT_HIDDEN, REPORT_LRS, arch_name,
                                     best_run_curves, plot_seed_bands, run_preset)
 
 SEED = 0
 np.random.seed(SEED)   # every run draws its factors from its own seed; this is belt and braces
-FIGURES = tutorial.figures_dir(Path(__file__).resolve().parent.parent / "figures")
+FIGURES = tutorial.figures_dir()
 NAME = "03_report_figure2"
 pd.set_option("display.width", 140)
 
@@ -117,13 +112,13 @@ for name, res in report.items():
 #
 # But look at the best learning rates: every architecture picks the *largest*
 # lr of the grid. The comparison therefore measures how far each
-# architecture gets with lr = 0.01, not how fast it can train. A fair
+# architecture gets with an lr of 0.01, not how fast it can train. A fair
 # comparison needs a grid whose best lr is inside it, not at its edge.
 #
 # Extending the grid upward
 # -------------------------
 # Same runs with larger learning rates too. A run "diverges" when its loss
-# exceeds 1e6 times its initial value; an lr where any seed diverged is
+# exceeds :math:`10^6` times its initial value; an lr where any seed diverged is
 # never chosen. The table lists the mean final loss per lr ("div" where a
 # seed diverged).
 
@@ -162,27 +157,36 @@ for name, res in wide.items():
 # Why: depth and width rescale the step
 # -------------------------------------
 # To first order in the lr, one gradient step on the factors moves the
-# end-to-end vector W_e (here a 1 x d row, one output) by
+# end-to-end vector :math:`W_e` (here a :math:`1 \times d` row, one output) by
 #
-#     dW_e = -lr * G M,     M = sum_j ||W_N ... W_{j+1}||^2 (W_{j-1} ... W_1)^T (W_{j-1} ... W_1)
+# .. math::
 #
-# where G = dL/dW_e (because dL/dW_j = (W_N...W_{j+1})^T G (W_{j-1}...W_1)^T,
-# tutorial 1): `curvature.end_to_end_preconditioner`. Depth 1 has M = I. For
-# deeper nets M is a preconditioner set by the initialization (for balanced
-# factors, Theorem 1's ||W_e||^(2-2/N) (I + (N-1) projection onto W_e),
-# tutorial 2). Two numbers summarise it at the start:
+#     \Delta W_e = -\mathrm{lr} \, G M, \qquad
+#     M = \sum_{j=1}^{N} \|W_N \cdots W_{j+1}\|^2 \, (W_{j-1} \cdots W_1)^\top (W_{j-1} \cdots W_1),
 #
-# * trace(M)/d: the average speed-up over depth 1 at the same lr;
-# * 2/lambda_max(H M), with H = 2 X^T X / n the Hessian of the loss in W_e:
-#   the largest stable lr while M stays as it is (for depth 1, 2/lambda_max(H)).
-#   lambda_max(H M) is `curvature.gauss_newton_sharpness`, the top eigenvalue
-#   of the Gauss-Newton part of the Hessian in the factors.
+# where :math:`G = \partial L / \partial W_e` (because
+# :math:`\partial L / \partial W_j = (W_N \cdots W_{j+1})^\top G (W_{j-1} \cdots W_1)^\top`,
+# tutorial 1): `curvature.end_to_end_preconditioner`. Depth 1 has
+# :math:`M = I`. For deeper nets :math:`M` is a preconditioner set by the
+# initialization (for balanced factors, Theorem 1's
+# :math:`\|W_e\|^{2-2/N} (I + (N-1) P)`, with :math:`P` the projection onto
+# :math:`W_e`, tutorial 2). Two numbers summarise it at the start:
 #
-# PyTorch's default draws entries with variance 1/(3 fan_in), so the first
-# layer of width h gives W_1^T W_1 about h / (3 d) on average: more than 1 on
-# Abalone (d = 10) with h = 64, far less than 1 on Ethanol (d = 128). That is
-# the width dependence the report saw. And Ethanol's features are strongly
-# correlated (large lambda_max(H)), which is why depth 1 is stuck at 0.01.
+# * :math:`\operatorname{tr}(M) / d`: the average speed-up over depth 1 at the
+#   same lr;
+# * :math:`2 / \lambda_{\max}(H M)`, with :math:`H = 2 X^\top X / n` the
+#   Hessian of the loss in :math:`W_e`: the largest stable lr while :math:`M`
+#   stays as it is (for depth 1, :math:`2 / \lambda_{\max}(H)`).
+#   :math:`\lambda_{\max}(H M)` is `curvature.gauss_newton_sharpness`, the
+#   top eigenvalue of the Gauss-Newton part of the Hessian in the factors.
+#
+# PyTorch's default draws entries with variance
+# :math:`1 / (3 \, \mathrm{fan\_in})`, so a first layer of width :math:`h`
+# gives :math:`W_1^\top W_1` about :math:`h / (3 d)` on average: more than 1 on
+# Abalone (:math:`d = 10`) with :math:`h = 64`, far less than 1 on Ethanol
+# (:math:`d = 128`). That is the width dependence the report saw. And
+# Ethanol's features are strongly correlated (large
+# :math:`\lambda_{\max}(H)`), which is why depth 1 is stuck at 0.01.
 
 
 # %%
@@ -209,8 +213,9 @@ print(scales.reindex([arch_name(h) for h in REPORT_HIDDEN]).to_string(float_form
 # architectures) to where the wider grid starts to diverge. It is only a
 # start-of-run estimate: M changes as the factors move, and the `[1,1]` nets,
 # which start with a tiny M, diverge far below it. The speed-up column
-# explains the report's grid: at lr = 0.01, `[64]` and `[64,64]` on Abalone
-# move W_e faster than depth 1 does, every deeper net on Ethanol more slowly.
+# explains the report's grid: at an lr of 0.01, `[64]` and `[64,64]` on Abalone
+# move :math:`W_e` faster than depth 1 does, every deeper net on Ethanol more
+# slowly.
 # So Figure 2 mostly compares how the default init scales the step, which
 # depends on the width and on the number of features. The acceleration of
 # Arora et al. is about something else: the adaptive, direction-dependent

@@ -1,61 +1,62 @@
-"""4. The report's Figure 3: how the initialization decides what depth does
+r"""4. The report's Figure 3: how the initialization decides what depth does
 ========================================================================
 
 Theorem 1 of Arora, Cohen & Hazan (tutorial 2) holds for factors that
 start *balanced*,
 
-    W_{j+1}^T W_{j+1} = W_j W_j^T      for every hidden layer j
+.. math::
 
-(the report writes W_{j+1}^T W_{j+1} = W_j^T W_j because it multiplies the
-layers in the other order, W_1 first). Gradient flow keeps this difference
-constant, so balanced factors stay balanced and W_e = W_N ... W_1 follows
-the end-to-end update, which depends on the depth N but *not on the
-widths*. PyTorch's default initialization (tutorial 3) is not balanced.
-Levy & Wang tried two initializations they took to be balanced; we add the
-one the theory actually assumes:
+    W_{j+1}^\top W_{j+1} = W_j W_j^\top \qquad \text{for every hidden layer } j
 
-* **near-zero**: every entry iid N(0, 0.02^2) (`dl.init.near_zero`). The
-  imbalance is tiny in absolute terms (of order 0.02^2), so the theorem
-  holds approximately once the weights have grown, but relative to the
-  factors' own size it is not balanced at all. And for depth 3 the start is
-  close to the saddle point W = 0, where every gradient vanishes.
+(the report writes :math:`W_{j+1}^\top W_{j+1} = W_j^\top W_j` because it
+multiplies the layers in the other order, :math:`W_1` first). Gradient flow
+keeps this difference constant, so balanced factors stay balanced and
+:math:`W_e = W_N \cdots W_1` follows the end-to-end update, which depends on
+the depth :math:`N` but *not on the widths*. PyTorch's default
+initialization (tutorial 3) is not balanced. Levy & Wang tried two
+initializations they took to be balanced; we add the one the theory
+actually assumes:
+
+* **near-zero**: every entry iid :math:`N(0, 0.02^2)` (`dl.init.near_zero`).
+  The imbalance is tiny in absolute terms (of order :math:`0.02^2`), so the
+  theorem holds approximately once the weights have grown, but relative to
+  the factors' own size it is not balanced at all. And for depth 3 the start
+  is close to the saddle point :math:`W = 0`, where every gradient vanishes.
 * **near-identity**: "identity-like" rectangular factors, i.e. random
   semi-orthogonal matrices: orthonormal rows or columns, every singular
-  value 1 (`dl.init.near_identity`). With one output this makes W_e a
-  random unit vector. Balanced only when no hidden layer is wider than its
-  neighbours; with a single output every hidden width > 1 breaks it.
+  value 1 (`dl.init.near_identity`). With one output this makes :math:`W_e`
+  a random unit vector. Balanced only when no hidden layer is wider than its
+  neighbours; with a single output every hidden width above 1 breaks it.
 * **balanced** (Procedure 1 of Arora et al., ICLR 2019,
-  `dl.init.balanced`): draw a small end-to-end matrix W_e (entries
-  N(0, 0.01^2)), take its SVD W_e = U diag(s) V^T and set
-  W_j = Q_j diag(s)^(1/N) Q_{j-1}^T with Q_0 = V, Q_N = U and random
-  orthonormal Q_j in between. The grid draws W_e from the seed first, so
-  every architecture starts from the *same* W_e: differences between
+  `dl.init.balanced`): draw a small end-to-end matrix :math:`W_e` (entries
+  :math:`N(0, 0.01^2)`), take its SVD
+  :math:`W_e = U \operatorname{diag}(s) V^\top` and set
+  :math:`W_j = Q_j \operatorname{diag}(s)^{1/N} Q_{j-1}^\top` with
+  :math:`Q_0 = V`, :math:`Q_N = U` and random orthonormal :math:`Q_j` in
+  between. The grid draws :math:`W_e` from the seed first, so every
+  architecture starts from the *same* :math:`W_e`: differences between
   architectures then come from the dynamics alone.
 
 Otherwise the protocol of tutorial 3: the seven architectures, full-batch
 gradient descent on MSE for 100 steps, best lr of the report's grid
-(1e-5 ... 1e-2), three seeds, Abalone and Ethanol.
+(`1e-5` to `1e-2`), three seeds, Abalone and Ethanol.
 
-It writes figures/04_report_figure3_initialization.png (and .csv).
+A full run writes `figures/04_report_figure3_initialization.png` (and
+`.csv`).
 """
 
 # %%
-from pathlib import Path
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-import deeplinear as dl  # noqa: E402
-from deeplinear import tutorial  # noqa: E402
-from deeplinear.experiments import REPORT_HIDDEN, REPORT_LRS, arch_name, run_preset  # noqa: E402
+import deeplinear as dl
+from deeplinear import tutorial
+from deeplinear.experiments import REPORT_HIDDEN, REPORT_LRS, arch_name, run_preset
 
 SEED = 0
 np.random.seed(SEED)   # each run draws its factors from its own seed; this is belt and braces
-FIGURES = tutorial.figures_dir(Path(__file__).resolve().parent.parent / "figures")
+FIGURES = tutorial.figures_dir()
 NAME = "04_report_figure3_initialization"
 pd.set_option("display.width", 140)
 
@@ -72,11 +73,12 @@ for data in datasets.values():
 # %%
 # How balanced is each start?
 # ---------------------------
-# `dl.balancedness(factors)` is max_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F.
-# We print it and the same difference relative to the size of the two
-# terms (0 = balanced, about 1 = not at all), and ||W_e||_F, how far from
-# zero the network starts. The balanced start is built as the grid builds it:
-# W_e first, then its factors.
+# `dl.balancedness(factors)` is
+# :math:`\max_j \|W_{j+1}^\top W_{j+1} - W_j W_j^\top\|_F`. We print it, the
+# same difference relative to the size of the two terms (0: balanced, about
+# 1: not at all), and :math:`\|W_e\|_F`, how far from zero the network
+# starts. The balanced start is built as the grid builds it: :math:`W_e`
+# first, then its factors.
 
 
 # %%
@@ -110,11 +112,12 @@ print(pd.DataFrame(rows).to_string(index=False, float_format="%.2e"))
 
 # %%
 # Only the balanced start is balanced (to rounding). Near-zero's imbalance is
-# small in absolute terms (it scales like 0.02^2) but of order one relative to
-# the factors themselves; near-identity's is of order one in both senses (except `[1,1]`, whose hidden layers are no wider
-# than their neighbours). Near-zero depth-3 nets also start with a tiny W_e:
-# the gradient of each factor is a product of the other two, of order
-# 0.02^2 per entry, so they hardly move at first.
+# small in absolute terms (it scales like :math:`0.02^2`) but of order one
+# relative to the factors themselves; near-identity's is of order one in both
+# senses (except `[1,1]`, whose hidden layers are no wider than their
+# neighbours). Near-zero depth-3 nets also start with a tiny :math:`W_e`: the
+# gradient of each factor is a product of the other two, of order
+# :math:`0.02^2` per entry, so they hardly move at first.
 #
 # The runs
 # --------
@@ -147,8 +150,8 @@ for name, res in results.items():
 # Width: does it matter?
 # ----------------------
 # The theory says that from balanced factors the widths do not change the
-# dynamics of W_e. For each init and depth we print the spread of the final
-# losses over the widths, (max - min) / min.
+# dynamics of :math:`W_e`. For each init and depth we print the spread of the
+# final losses over the widths, :math:`(L_{\max} - L_{\min}) / L_{\min}`.
 
 
 # %%
@@ -166,32 +169,33 @@ for name, summary in tables.items():
 
 # %%
 # From the balanced start the widths 1, 10 and 64 give the same final loss to
-# rounding at each depth: Theorem 1 in action, since W_e starts at the same
-# matrix and follows an update that only knows N (tutorial 8 shows why in
-# detail: the hidden layers only rotate). Every other start shows the
-# "heavy" width dependence the report found. So that finding is a property
-# of unbalanced initializations, not a contradiction of the paper.
+# rounding at each depth: Theorem 1 in action, since :math:`W_e` starts at
+# the same matrix and follows an update that only knows :math:`N` (tutorial 8
+# shows why in detail: the hidden layers only rotate). Every other start shows
+# the "heavy" width dependence the report found. So that finding is a
+# property of unbalanced initializations, not a contradiction of the paper.
 #
 # What the runs say about depth (numbers in the tables above):
 #
 # * **near-zero**: depth 2 and especially depth 3 start at the saddle and
 #   lose within 100 steps; `[1,1]` and `[10,10]` stay near loss 1 (the
-#   variance of the standardized target, the loss of W_e = 0) for most of
-#   the run.
+#   variance of the standardized target, the loss of :math:`W_e = 0`) for
+#   most of the run.
 # * **near-identity**: the best start for the deep nets; the lowest final
 #   losses of both tables are near-identity deep nets, and the report also
 #   found it the best start for the overparameterized nets. Part of the
 #   reason is again the step size of tutorial 3: with semi-orthogonal
-#   factors the step matrix M is a sum of N orthogonal projections (each the
-#   identity when no hidden layer is narrower than the input), so depth N
-#   multiplies the step by up to N. Its depth 1 is a random unit vector, far
-#   from the solution, so it starts worse than near-zero depth 1.
-# * **balanced**: from a small W_e the end-to-end step is scaled by
-#   ||W_e||^(2-2/N), which is small, so depth 2 and 3 start slowly; within
-#   100 steps at lr <= 0.01 they stay behind depth 1. The paper's
-#   acceleration needs longer runs and an l_p loss with p > 2 (other
-#   tutorials); every best lr being the grid's top again means the grid
-#   caps the deep nets (tutorial 3).
+#   factors the step matrix :math:`M` is a sum of :math:`N` orthogonal
+#   projections (each the identity when no hidden layer is narrower than the
+#   input), so depth :math:`N` multiplies the step by up to :math:`N`. Its
+#   depth 1 is a random unit vector, far from the solution, so it starts
+#   worse than near-zero depth 1.
+# * **balanced**: from a small :math:`W_e` the end-to-end step is scaled by
+#   :math:`\|W_e\|^{2-2/N}`, which is small, so depth 2 and 3 start slowly;
+#   within 100 steps at :math:`\mathrm{lr} \le 0.01` they stay behind depth 1.
+#   The paper's acceleration needs longer runs and an :math:`\ell_p` loss
+#   with :math:`p > 2` (other tutorials); every best lr being the grid's top
+#   again means the grid caps the deep nets (tutorial 3).
 #
 # The report also saw "much less stochasticity" with these initializations.
 # Compare the std lines printed above: in our runs whether the seeds agree

@@ -1,49 +1,53 @@
-"""5. The report's Figure 4: gradient descent against Adam
+r"""5. The report's Figure 4: gradient descent against Adam
 =======================================================
 
 For one output, Theorem 1 of Arora, Cohen & Hazan (tutorial 2) says that
-gradient descent on a depth-N linear net moves W_e like gradient descent on
-depth 1 with two changes: an adaptive learning rate ||W_e||^(2-2/N) and an
-extra (N-1) times the gradient's component along W_e, a push in W_e's own
-direction that the paper likens to momentum. Levy & Wang therefore compared
-depth with an optimizer built from those two ingredients, Adam, on the
-protocol of tutorial 3: near-identity init (tutorial 4), the seven
-architectures, 100 full-batch steps on MSE, the best lr of the report's
-grid (1e-5 ... 1e-2) for each architecture and optimizer, three seeds.
+gradient descent on a deep linear net moves the end-to-end matrix like
+gradient descent on depth 1 with two changes: an adaptive learning rate, and
+an extra push in the matrix's own direction that the paper likens to
+momentum. Levy & Wang therefore compared depth with an optimizer built from
+those two ingredients, Adam.
+
+For depth :math:`N` the learning rate is scaled by :math:`\|W_e\|^{2-2/N}`,
+and the push adds :math:`N-1` times the gradient's component along
+:math:`W_e`. We follow the protocol of tutorial 3: near-identity init
+(tutorial 4), the seven architectures, 100 full-batch steps on MSE, the best
+lr of the report's grid (`1e-5` to `1e-2`) for each architecture and
+optimizer, three seeds.
 
 Adam (as in `torch.optim.Adam`, written out in `dl.optim.Adam`) keeps
-running means of each coordinate's gradient g and of g^2 and steps by
+running means :math:`\hat m` of each coordinate's gradient :math:`g` and
+:math:`\hat v` of :math:`g^2` (both bias-corrected) and steps by
 
-    W <- W - lr * m_hat / (sqrt(v_hat) + eps)       (coordinate by coordinate)
+.. math::
+
+    W \leftarrow W - \mathrm{lr} \, \frac{\hat m}{\sqrt{\hat v} + \epsilon}
+    \qquad \text{(coordinate by coordinate).}
 
 One caution before comparing: Theorem 1 is a statement about gradient
-descent. Its proof uses that the step of W_j is -lr dL/dW_j, so that
-W_{j+1}^T W_{j+1} - W_j W_j^T stays constant and W_e follows the end-to-end
-update. Adam divides every coordinate by its own gradient scale, which
-breaks both: an overparameterized net trained by Adam is *not* Adam (nor
-gradient descent) on W_e with the paper's preconditioner. We check this at
-the end.
+descent. Its proof uses that the step of :math:`W_j` is
+:math:`-\mathrm{lr} \, \partial L / \partial W_j`, so that
+:math:`W_{j+1}^\top W_{j+1} - W_j W_j^\top` stays constant and :math:`W_e`
+follows the end-to-end update. Adam divides every coordinate by its own
+gradient scale, which breaks both: an overparameterized net trained by Adam
+is *not* Adam (nor gradient descent) on :math:`W_e` with the paper's
+preconditioner. We check this at the end.
 
-It writes figures/05_report_figure4_optimizers.png (and .csv).
+A full run writes `figures/05_report_figure4_optimizers.png` (and `.csv`).
 """
 
 # %%
-from pathlib import Path
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-import deeplinear as dl  # noqa: E402
-from deeplinear import tutorial  # noqa: E402
-from deeplinear.experiments import REPORT_HIDDEN, REPORT_LRS, arch_name, run_preset  # noqa: E402
+import deeplinear as dl
+from deeplinear import tutorial
+from deeplinear.experiments import REPORT_HIDDEN, REPORT_LRS, arch_name, run_preset
 
 SEED = 0
 np.random.seed(SEED)   # each run draws its factors from its own seed; this is belt and braces
-FIGURES = tutorial.figures_dir(Path(__file__).resolve().parent.parent / "figures")
+FIGURES = tutorial.figures_dir()
 NAME = "05_report_figure4_optimizers"
 pd.set_option("display.width", 140)
 
@@ -116,16 +120,16 @@ for name, data in datasets.items():
 # faster" survives; where it is smaller, the grid and the seeds decide it.
 # Note also that under Adam most deep nets prefer *smaller* lrs than depth 1:
 # every coordinate of every factor moves by about lr per step, and these
-# moves add up in W_e over the depth and the width.
+# moves add up in :math:`W_e` over the depth and the width.
 #
 # Adam breaks the end-to-end dynamics
 # -----------------------------------
 # Start a depth-3 net `[10,10]` from exactly balanced factors (the same
 # start as the balanced runs of tutorial 4) and train it with gradient descent
 # and with Adam, both at lr 0.01. Alongside, `optimizer="e2e"` runs the
-# closed-form end-to-end update of Theorem 1 from the same W_e. We print the
-# balancedness at the end and the largest relative gap between the loss
-# curve of the deep net and that of the closed form.
+# closed-form end-to-end update of Theorem 1 from the same :math:`W_e`. We
+# print the balancedness at the end and the largest relative gap between the
+# loss curve of the deep net and that of the closed form.
 
 # %%
 rows = []
@@ -143,10 +147,10 @@ for name, data in datasets.items():
 print(pd.DataFrame(rows).to_string(index=False, float_format="%.3g"))
 
 # %%
-# Gradient descent stays balanced up to the O(lr^2) drift of a discrete step
-# and follows the closed form to within a fraction of a percent; under Adam
-# the factors drift far from balanced and the loss curve leaves the
-# end-to-end dynamics. So "Adam on a deep net" and "depth as an implicit
+# Gradient descent stays balanced up to the :math:`O(\mathrm{lr}^2)` drift
+# of a discrete step and follows the closed form to within a fraction of a
+# percent; under Adam the factors drift far from balanced and the loss curve
+# leaves the end-to-end dynamics. So "Adam on a deep net" and "depth as an implicit
 # Adam-like optimizer" are different things: the figure compares optimizers,
 # and under Adam depth no longer means what Theorem 1 says it means.
 #

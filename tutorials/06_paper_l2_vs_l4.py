@@ -1,58 +1,58 @@
-"""6. The paper's l2 / l4 experiment: depth speeds up l4 regression, not l2
+r"""6. The paper's l2 / l4 experiment: depth speeds up l4 regression, not l2
 ========================================================================
 
 Arora, Cohen & Hazan (2018) test their theory on the Ethanol problem of the
 UCI gas-sensor data: linear regression, trained by full-batch gradient
 descent as a network of depth 1, 2 or 3. Their claim: with the squared loss
-(l2) depth brings nothing, with the l4 loss (mean of residual^4) it speeds
-training up. Every network computes a linear map, so any difference is in
-*how fast* gradient descent gets there.
+(:math:`\ell_2`) depth brings nothing, with the :math:`\ell_4` loss (the mean of
+:math:`r^4` over the residuals :math:`r`) it speeds training up. Every network computes
+a linear map, so any difference is in *how fast* gradient descent gets there.
 
-Why the loss should matter. For one output, Theorem 1 says that gradient
-descent on balanced factors moves the end-to-end row W_e = W_N ... W_1 by
+Why the loss should matter. For one output, Theorem 1 says that gradient descent on
+balanced factors moves the end-to-end row :math:`W_e = W_N \cdots W_1` by
 
-    W_e <- W_e - lr ||W_e||^(2-2/N) (g + (N-1) P g),    g = dL/dW_e,
+.. math::
 
-with P g the part of g along W_e (tutorial 2): depth acts like an lr that
-rises as W_e grows. How much that helps depends on the loss's Hessian in W_e:
+    W_e \leftarrow W_e - \mathrm{lr} \, \|W_e\|^{2-2/N} \left(g + (N-1) P g\right),
+    \qquad g = \partial L / \partial W_e,
 
-* l2: 2 X^T X / n, the same everywhere. One fixed lr just below
-  2 / lambda_max is right from start to end; a rising lr cannot do better.
-* l4: 12 mean(r^2 x x^T), with r the residuals: large at the start and
-  shrinking with them. Plain gradient descent needs an lr small enough for
-  the start, too small later on; depth raises it as training goes.
+with :math:`P g` the part of :math:`g` along :math:`W_e` (tutorial 2): depth
+acts like an lr that rises as :math:`W_e` grows. How much that helps depends
+on the loss's Hessian in :math:`W_e`:
+
+* :math:`\ell_2`: :math:`2 X^\top X / n`, the same everywhere. One fixed lr just below
+  :math:`2 / \lambda_{\max}` is right from start to end; a rising lr cannot do better.
+* :math:`\ell_4`: :math:`12 \, \mathrm{mean}(r^2 x x^\top)`, with :math:`r` the residuals:
+  large at the start and shrinking with them. Plain gradient descent needs an lr small
+  enough for the start, too small later on; depth raises it as training goes.
 
 Protocol (the preset "paper-l2-vs-l4", with finer lr grids): depths 1, 2, 3
-as hidden widths [], [10], [10,10], all from the *same* small end-to-end row
-W_e (entries N(0, 0.01^2)) factored into balanced layers (`init="balanced"`);
-1e5 full-batch steps, loss recorded every 100; for each (loss, depth) the
-lr with the lowest final loss among those that did not diverge (each method
-at its best lr; the grids bracket it). Speed is the steps to a target: the
-first recorded step at which the loss is at most 1.1 times the best final
-loss of depth 1; a deeper net's speed-up is depth 1's steps over its own.
-Ethanol offline has 1316 of its 2565 rows (batches 7 and 10 are missing).
-It writes figures/06_paper_l2_vs_l4.png (and .csv).
+as hidden widths ``[]``, ``[10]``, ``[10,10]``, all from the *same* small
+end-to-end row :math:`W_e` (entries :math:`\mathcal{N}(0, 0.01^2)`) factored
+into balanced layers (``init="balanced"``); :math:`10^5` full-batch steps,
+loss recorded every 100; for each (loss, depth) the lr with the lowest final
+loss among those that did not diverge (each method at its best lr; the grids
+bracket it). Speed is the steps to a target: the first recorded step at
+which the loss is at most 1.1 times the best final loss of depth 1; a deeper
+net's speed-up is depth 1's steps over its own. Ethanol offline has 1316 of
+its 2565 rows (batches 7 and 10 are missing). A full run writes
+``figures/06_paper_l2_vs_l4.png`` and ``.csv`` (a quick run: a temporary folder).
 """
 
 # %%
 import time
-from pathlib import Path
+import matplotlib.pyplot as plt
+from matplotlib.ticker import FormatStrFormatter
+import numpy as np
+import pandas as pd
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FormatStrFormatter  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-import deeplinear as dl  # noqa: E402
-from deeplinear import curvature, tutorial  # noqa: E402
-from deeplinear.experiments import PRESETS, Results, grid_search, parse_hidden  # noqa: E402
+import deeplinear as dl
+from deeplinear import curvature, tutorial
+from deeplinear.experiments import PRESETS, Results, grid_search, parse_hidden
 
 SEED = 0                                  # the start re-run below
 SEEDS = tutorial.pick((0, 1, 2), (0,))    # the grid draws every start from its seed
-FIGURES = tutorial.figures_dir(Path(__file__).resolve().parent.parent / "figures")
+FIGURES = tutorial.figures_dir()
 NAME = "06_paper_l2_vs_l4"
 pd.set_option("display.width", 160)
 
@@ -75,11 +75,13 @@ print("its grid:", preset.grids[0])
 # %%
 # How large can a fixed lr be?
 # ----------------------------
-# Gradient descent on a quadratic is stable while lr < 2 / lambda_max of its
-# Hessian (`curvature.loss_sharpness`). For l2 that is exact and holds
-# everywhere. For l4 the Hessian 12 mean(r^2 x x^T) depends on where we are:
-# we evaluate it at the start (W_e is tiny, so r is about -Y) and at the
-# least-squares fit, a point with small residuals.
+# Gradient descent on a quadratic is stable while
+# :math:`\mathrm{lr} < 2 / \lambda_{\max}` of its Hessian
+# (`curvature.loss_sharpness`). For :math:`\ell_2` that is exact and holds
+# everywhere. For :math:`\ell_4` the Hessian
+# :math:`12 \, \mathrm{mean}(r^2 x x^\top)` depends on where we are: we
+# evaluate it at the start (:math:`W_e` is tiny, so :math:`r \approx -Y`) and
+# at the least-squares fit, a point with small residuals.
 
 # %%
 X, Y = data.X, data.Y
@@ -95,12 +97,12 @@ for where, name in (("start", "the start"), ("fit", "the least-squares fit")):
           f"{2 / lam_l4[where]:.3g}")
 
 # %%
-# The l4 curvature falls by an order of magnitude as the fit improves. A
-# fixed lr has to survive the steep start, so it is far smaller than what
-# the later, flatter stages would allow. (l4 is not a quadratic, so its
-# bound is only a guide: the per-lr table below shows where depth 1
-# actually diverges. For l2 the bound is exact.) The lr grids were chosen
-# from these numbers.
+# The :math:`\ell_4` curvature falls by an order of magnitude as the fit
+# improves. A fixed lr has to survive the steep start, so it is far smaller
+# than what the later, flatter stages would allow. (:math:`\ell_4` is not a
+# quadratic, so its bound is only a guide: the per-lr table below shows
+# where depth 1 actually diverges. For :math:`\ell_2` the bound is exact.)
+# The lr grids were chosen from these numbers.
 #
 # The runs
 # --------
@@ -118,8 +120,8 @@ with tutorial.pool() as pool:
 print(f"{len(res.runs)} runs of {STEPS} steps in {time.perf_counter() - start:.1f} s")
 
 # %%
-# Final loss for every lr ("div" where the run diverged, i.e. its loss went
-# above 1e6 times its start): the best lr of each depth is inside its grid.
+# Final loss for every lr (``div``: the run diverged, its loss went above
+# :math:`10^6` times its start): the best lr of each depth is inside its grid.
 
 # %%
 finals = res.runs.pivot_table(index=["loss", "arch"], columns="lr", values="final_loss",
@@ -177,15 +179,17 @@ for line in res.acceleration(summary):
 # %%
 # Why: the effective step of a deep net
 # -------------------------------------
-# Theorem 1 says a balanced depth-N net moves W_e like gradient descent with
-# the lr multiplied by ||W_e||^(2-2/N) (and by N times that along W_e
-# itself). W_e starts small (||W_e|| about 0.1), so the deep nets first step
-# *less* than depth 1; as W_e grows, they step more. We rerun each best-lr
-# run with `dl.train` from the grid's start for seed 0 (so the final losses
-# match the grid's seed-0 runs) to read off ||W_e|| at the end, the
-# effective lr = lr ||W_e||^(2-2/N) reached there (`curvature.effective_lr`),
-# and the balancedness max_j ||W_{j+1}^T W_{j+1} - W_j W_j^T||_F, which must
-# stay small for Theorem 1 to describe the run.
+# Theorem 1 says a balanced depth-:math:`N` net moves :math:`W_e` like
+# gradient descent with the lr multiplied by :math:`\|W_e\|^{2-2/N}` (and by
+# :math:`N` times that along :math:`W_e` itself). :math:`W_e` starts small
+# (:math:`\|W_e\| \approx 0.1`), so the deep nets first step *less* than
+# depth 1; as :math:`W_e` grows, they step more. We rerun each best-lr run
+# with `dl.train` from the grid's start for seed 0 (so the final losses
+# match the grid's seed-0 runs) to read off :math:`\|W_e\|` at the end, the
+# effective lr :math:`\mathrm{lr} \, \|W_e\|^{2-2/N}` reached there
+# (`curvature.effective_lr`), and the balancedness
+# :math:`\max_j \|W_{j+1}^\top W_{j+1} - W_j W_j^\top\|_F`, which must stay
+# small for Theorem 1 to describe the run.
 
 
 # %%
@@ -220,27 +224,28 @@ print(f"for comparison, 2/lambda_max: l2 {2 / lam_l2:.3g}; l4 at the least-squar
       f"{2 / lam_l4['fit']:.3g}, at the start {2 / lam_l4['start']:.3g}")
 
 # %%
-# How to read the two tables (the verdicts below are those of the full run,
-# 1e5 steps; the numbers are printed above):
+# How to read the two tables (the verdicts are those of the full run,
+# :math:`10^5` steps, in the committed CSV; a quick run prints other numbers):
 #
-# * **l4.** The deeper nets start *slower* (higher loss at step 1000: their
-#   factor ||W_e||^(2-2/N) is below 1 while W_e is small), then overtake
-#   depth 1, reach the target several times sooner and end far lower: the
-#   paper's acceleration. By the end their effective lr is several times
-#   depth 1's, of the order of what the flatter late stage tolerates
-#   (2/lambda_max at the least-squares fit), while depth 1 stays pinned to
-#   an lr the steep start allows. They stay balanced, so Theorem 1 is what
-#   we see. Depth 3 is not faster than depth 2: its factor ||W_e||^(4/3)
-#   grows faster, so it must start from a smaller lr and loses time early.
-# * **l2.** Depth 1, at lr just below 2/lambda_max, reaches the target
-#   first; the deeper nets get there later and end no lower: no gain from
-#   depth, as the paper says (here even a loss). The curvature is the same
-#   everywhere, so depth 1 runs at the largest stable step throughout; a
-#   deep net's growing step can only *reach* that bound, and past it the
-#   loss spikes (depth 3 in the figure) and the factors leave the balanced
-#   regime (large balancedness above), where Theorem 1 no longer applies.
-#   So the deep nets' final l2 loss hardly depends on the lr above a few
-#   1e-3 (per-lr table).
+# * :math:`\ell_4`. The deeper nets start *slower* (higher loss at step
+#   1000: their factor :math:`\|W_e\|^{2-2/N}` is below 1 while :math:`W_e`
+#   is small), then overtake depth 1, reach the target 2.3 to 3.4 times
+#   sooner and end far lower: the paper's acceleration. By the end their
+#   effective lr is several times depth 1's, of the order of what the
+#   flatter late stage tolerates (:math:`2/\lambda_{\max}` at the
+#   least-squares fit), while depth 1 stays pinned to an lr the steep start
+#   allows. They stay balanced, so Theorem 1 is what we see. Depth 3 is not
+#   faster than depth 2: its factor :math:`\|W_e\|^{4/3}` grows faster, so
+#   it must start from a smaller lr and loses time early.
+# * :math:`\ell_2`. Depth 1, at an lr just below :math:`2/\lambda_{\max}`,
+#   reaches the target first; the deeper nets get there later and end no
+#   lower: no gain from depth, as the paper says (here even a loss). The
+#   curvature is the same everywhere, so depth 1 runs at the largest stable
+#   step throughout; a deep net's growing step can only *reach* that bound,
+#   and past it the loss spikes (depth 3 in the figure) and the factors
+#   leave the balanced regime (large balancedness above), where Theorem 1
+#   no longer applies. So the deep nets' final :math:`\ell_2` loss hardly
+#   depends on the lr above a few :math:`10^{-3}` (per-lr table).
 #
 # The figure
 # ----------

@@ -1,4 +1,4 @@
-"""8. Width does not matter (from a balanced start)
+r"""8. Width does not matter (from a balanced start)
 ================================================
 
 Levy & Wang found that "the results heavily depend on the width of the
@@ -6,50 +6,50 @@ layers while the paper suggested that it did not have an impact on the
 learning dynamics". Both are right, about different starting points.
 
 Theorem 1 of Arora, Cohen & Hazan (tutorial 2) describes gradient descent
-from *balanced* factors by an update of W_e = W_N ... W_1 that contains
-the depth N and nothing else about the architecture. So from a balanced
-start with a given W_e, every width must give the same loss curve. The
-report trained from PyTorch's default initialization instead, which is
-neither balanced nor width-independent.
+from *balanced* factors by an update of :math:`W_e = W_N \cdots W_1` that
+contains the depth :math:`N` and nothing else about the architecture. So
+from a balanced start with a given :math:`W_e`, every width must give the
+same loss curve. The report trained from PyTorch's default initialization
+instead, which is neither balanced nor width-independent.
 
 This script trains depth-3 networks with hidden widths 1, 10, 64 and 512
-on Abalone, with SGD at one learning rate and the l2 loss, twice:
+on Abalone, with SGD at one learning rate and the :math:`\ell_2` loss, twice:
 
-* balanced factors of one and the same W_e (`init.balanced(...,
-  end_to_end=W_e)`): the four loss curves agree to rounding (~1e-15);
-* PyTorch's default init `init.default` (U(+-1/sqrt(fan_in)) entries, the
-  report's): the four curves differ.
+* balanced factors of one and the same :math:`W_e`
+  (``init.balanced(..., end_to_end=W_e)``): the four loss curves agree to
+  rounding (a relative spread of :math:`2 \times 10^{-15}` at most);
+* PyTorch's default init `init.default` (entries
+  :math:`\mathcal{U}(\pm 1/\sqrt{\mathrm{fan}_\mathrm{in}})`, the report's): the four
+  curves differ.
 
-It writes figures/08_width_does_not_matter.png (and .csv).
+A full run writes ``figures/08_width_does_not_matter.png`` and ``.csv`` (a
+quick run: a temporary folder).
 
 Note for readers of the report: it writes the product in the other order
-(W_1 first). Here W_1 touches the input and W_e = W_3 W_2 W_1.
+(:math:`W_1` first). Here :math:`W_1` touches the input and
+:math:`W_e = W_3 W_2 W_1`.
 """
 
 # %%
 import textwrap
-from pathlib import Path
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-import deeplinear as dl  # noqa: E402
-from deeplinear import tutorial  # noqa: E402
+import deeplinear as dl
+from deeplinear import tutorial
 
 SEED = 0
 rng = np.random.default_rng(SEED)
-FIGURES = tutorial.figures_dir(Path(__file__).resolve().parent.parent / "figures")
+FIGURES = tutorial.figures_dir()
 NAME = "08_width_does_not_matter"
 
 # %%
 # Data, architectures, one end-to-end matrix
 # ------------------------------------------
-# A single output (the number of rings), so W_e is a 1 x 10 row vector: it
-# has rank 1, and even a hidden width of 1 can represent it.
+# A single output (the number of rings), so :math:`W_e` is a
+# :math:`1 \times 10` row vector: it has rank 1, and even a hidden width of 1
+# can represent it.
 
 # %%
 data = tutorial.load_data("abalone")
@@ -75,33 +75,43 @@ print(f"W_e: shape {W_e.shape}, ||W_e|| = {np.linalg.norm(W_e):.4f}")
 # Two facts.
 #
 # **Gradient descent is equivariant under orthogonal changes of basis of the
-# hidden spaces.** Replace W_j by Q_j W_j Q_{j-1}^T with orthogonal Q_j on
-# every hidden space (Q_0 = Q_N = I). The product, hence the loss, does not
-# change, and each factor gradient transforms the same way, so the whole
-# trajectory is the old one seen in the new bases.
+# hidden spaces.** Replace :math:`W_j` by :math:`Q_j W_j Q_{j-1}^\top` with
+# orthogonal :math:`Q_j` on every hidden space (:math:`Q_0 = Q_N = I`). The
+# product, hence the loss, does not change, and each factor gradient
+# transforms the same way, so the whole trajectory is the old one seen in
+# the new bases.
 #
-# **Balanced factors of a rank-one W_e are one scalar chain, embedded.**
-# With W_e = s u v^T (here u = 1), `init.balanced` gives
+# **Balanced factors of a rank-one** :math:`W_e` **are one scalar chain,
+# embedded.** With :math:`W_e = s u v^\top` (here :math:`u = 1`),
+# `init.balanced` gives
 #
-#     W_1 = q_1 s^(1/3) v^T,   W_2 = q_2 s^(1/3) q_1^T,   W_3 = u s^(1/3) q_2^T
+# .. math::
 #
-# with unit vectors q_1, q_2 in R^width. Gradient descent keeps this shape:
-# with grad_e = G,
+#     W_1 = q_1 s^{1/3} v^\top, \qquad W_2 = q_2 s^{1/3} q_1^\top, \qquad
+#     W_3 = u s^{1/3} q_2^\top
 #
-#     dL/dW_1 = W_2^T W_3^T G        = q_1 (...)^T      (a row vector times q_1)
-#     dL/dW_2 = W_3^T G W_1^T        = q_2 (scalar) q_1^T
-#     dL/dW_3 = G W_1^T W_2^T        = (...) q_2^T
+# with unit vectors :math:`q_1, q_2 \in \mathbb{R}^{\text{width}}`. Gradient
+# descent keeps this shape: with :math:`G = \partial L / \partial W_e`,
 #
-# so at every step W_1 = q_1 a^T, W_2 = q_2 b q_1^T, W_3 = c q_2^T, and
-# (a, b, c) follow exactly the gradient descent of the width-1 network
-# [a^T], [b], [c]. The vectors q_1, q_2 are isometric embeddings of R into
-# R^width: the width never enters, in discrete time too, not just to O(lr).
-# (With k outputs W_e has rank up to k and the same holds for every width
-# >= that rank.)
+# .. math::
 #
-# We check this on the starting factors: the product is W_e for every
-# width, the factors are balanced, and W_1 has rank 1. The table also lists
-# ||W_1||_F^2 / d_0, the mean eigenvalue of W_1^T W_1, used below.
+#     \frac{\partial L}{\partial W_1} &= W_2^\top W_3^\top G = q_1 \, (\cdots)^\top, \\
+#     \frac{\partial L}{\partial W_2} &= W_3^\top G W_1^\top = q_2 (\text{scalar}) q_1^\top, \\
+#     \frac{\partial L}{\partial W_3} &= G W_1^\top W_2^\top = (\cdots) \, q_2^\top
+#
+# so at every step :math:`W_1 = q_1 a^\top`, :math:`W_2 = q_2 b q_1^\top`,
+# :math:`W_3 = c q_2^\top`, and :math:`(a, b, c)` follow exactly the gradient
+# descent of the width-1 network :math:`[a^\top], [b], [c]`. The vectors
+# :math:`q_1, q_2` are isometric embeddings of :math:`\mathbb{R}` into
+# :math:`\mathbb{R}^{\text{width}}`: the width never enters, in discrete time
+# too, not just to :math:`O(\mathrm{lr})`. (With :math:`k` outputs
+# :math:`W_e` has rank up to :math:`k` and the same holds for every width
+# :math:`\ge` that rank.)
+#
+# We check this on the starting factors: the product is :math:`W_e` for
+# every width, the factors are balanced, and :math:`W_1` has rank 1. The
+# table also lists :math:`\|W_1\|_F^2 / d_0`, the mean eigenvalue of
+# :math:`W_1^\top W_1`, used below.
 
 # %%
 starts = {"balanced": {}, "default": {}}
@@ -131,22 +141,24 @@ start_table = pd.DataFrame(rows)
 print(start_table.to_string(index=False, float_format="%.3g"))
 
 # %%
-# The last column is the first-step speed of W_e relative to plain gradient
-# descent on W_e. From balanced starts it is the same for every width: it is
-# Theorem 1's ||W_e||^(2-2/N) times the push along W_e, both functions of
-# W_e and N alone.
+# The last column is the first-step speed of :math:`W_e` relative to plain
+# gradient descent on :math:`W_e`. From balanced starts it is the same for
+# every width: it is Theorem 1's :math:`\|W_e\|^{2-2/N}` times the push along
+# :math:`W_e`, both functions of :math:`W_e` and :math:`N` alone.
 #
 # From the default init it grows with the width. The factors are far from
 # balanced, so Theorem 1 does not apply, and the speed comes from the
 # factors' own sizes. Each of them is a sum over paths through the hidden
-# units. For example W_1 (width x d_0, entries of variance 1/(3 d_0)) gives
-# W_1^T W_1 close to width / (3 d_0) times the identity (the column
-# ||W_1||_F^2 / d_0 above): its size grows
-# linearly with the width, while the forward signal does not (E ||W_e||^2 =
-# 1/27 for every width: each layer's fan-in scaling cancels its width). The initial W_e is also a different
-# random vector for every width (its norm varies a lot from draw to draw
-# for width 1). Same lr, different widths: different effective step sizes
-# and different starting points, so different curves.
+# units. For example :math:`W_1` (:math:`\text{width} \times d_0`, entries of
+# variance :math:`1/(3 d_0)`) gives :math:`W_1^\top W_1` close to
+# :math:`\text{width} / (3 d_0)` times the identity (the column
+# :math:`\|W_1\|_F^2 / d_0` above): its size grows linearly with the width,
+# while the forward signal does not (:math:`E \|W_e\|^2 = 1/27` for every
+# width: each layer's fan-in scaling cancels its width). The initial
+# :math:`W_e` is also a different random vector for every width (its norm
+# varies a lot from draw to draw for width 1). Same lr, different widths:
+# different effective step sizes and different starting points, so
+# different curves.
 
 # %%
 # Training
@@ -191,7 +203,7 @@ for init in starts:
 # %%
 # The figure and its data
 # -----------------------
-# Long format: `init, width, step, loss`.
+# Long format: ``init, width, step, loss``.
 
 # %%
 frame = pd.concat([pd.DataFrame({"init": init, "width": width, "step": h.steps, "loss": h.loss})

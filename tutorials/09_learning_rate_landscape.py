@@ -1,42 +1,37 @@
-"""9. The learning-rate landscape: how fragile is "the best lr" after 100 steps?
+r"""9. The learning-rate landscape: how fragile is "the best lr" after 100 steps?
 =============================================================================
 
-The report of Levy & Wang trains each architecture for 100 full-batch SGD
-steps at every lr of a grid (1e-5, 5e-5, ..., 1e-2) and keeps the lr with
-the lowest final loss. Two questions decide whether that comparison means
-anything: is the best lr inside the grid (if it sits at the top edge, a
-wider grid might pick another winner)? And what happens near the largest
-usable lr, where the report saw "unexplained bursts in the loss"?
+The report of Levy & Wang trains each architecture for 100 full-batch SGD steps at
+every lr of a grid (:math:`10^{-5}, 5 \times 10^{-5}, \dots, 10^{-2}`) and keeps the lr
+with the lowest final loss. Two questions decide whether that comparison means anything:
+is the best lr inside the grid (if it sits at the top edge, a wider grid might pick
+another winner)? And what happens near the largest usable lr, where the report saw
+"unexplained bursts in the loss"?
 
-The protocol is the report's (PyTorch's default init, plain SGD, l2, 100
-steps, all the data) on Abalone and Ethanol, on a wider grid (1e-5 to 1, 13
-lrs with the report's 7), and with 1000 steps. A heatmap cell is the mean
-final loss over seeds, *diverged* if any seed diverged (`Results.best`'s
-rule). W_e = W_N ... W_1 (the report writes W_1 first). It writes
-figures/09_learning_rate_landscape.png (and .csv).
+The protocol is the report's (PyTorch's default init, plain SGD, :math:`\ell_2`, 100
+steps, all the data) on Abalone and Ethanol, on a wider grid (:math:`10^{-5}` to 1, 13
+lrs with the report's 7), and with 1000 steps. A heatmap cell is the mean final loss
+over seeds, *diverged* if any seed diverged (`Results.best`'s rule).
+:math:`W_e = W_N \cdots W_1` (the report writes :math:`W_1` first). A full run writes
+``figures/09_learning_rate_landscape.png`` and ``.csv`` (a quick run: a temporary folder).
 """
 
 # %%
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-import deeplinear as dl  # noqa: E402
-from deeplinear import curvature, tutorial  # noqa: E402
-from deeplinear.experiments import (REPORT_HIDDEN, REPORT_LRS, arch_name, best_lrs,  # noqa: E402
+import deeplinear as dl
+from deeplinear import curvature, tutorial
+from deeplinear.experiments import (REPORT_HIDDEN, REPORT_LRS, arch_name, best_lrs,
                                     grid_search, lr_cells, lr_heatmap_legend,
                                     plot_edge_of_stability, plot_lr_heatmap)
 
 SEED = 0
 rng = np.random.default_rng(SEED)
-FIGURES = tutorial.figures_dir(Path(__file__).resolve().parent.parent / "figures")
+FIGURES = tutorial.figures_dir()
 NAME = "09_learning_rate_landscape"
 START = time.perf_counter()
 pd.set_option("display.width", 200)
@@ -56,11 +51,12 @@ for name in DATASETS:
 # %%
 # The stability edge of depth 1
 # -----------------------------
-# For depth 1 the l2 loss L(w) = mean((X w^T - Y)^2) is a quadratic, with the
-# constant Hessian H = 2 X^T X / n (`curvature.loss_hessian`). One SGD step
-# multiplies the error along H's top eigenvector by (1 - lr lambda_max(H)), so
-# GD converges if lr < 2 / lambda_max(H) and blows up exponentially if lr is
-# larger: no bursts. The sharpness (`curvature.loss_sharpness`) is the data's.
+# For depth 1 the :math:`\ell_2` loss :math:`L(w) = \mathrm{mean}((X w^\top - Y)^2)` is a
+# quadratic, with the constant Hessian :math:`H = 2 X^\top X / n`
+# (`curvature.loss_hessian`). One SGD step multiplies the error along :math:`H`'s top
+# eigenvector by :math:`1 - \mathrm{lr} \, \lambda_{\max}(H)`, so GD converges if
+# :math:`\mathrm{lr} < 2 / \lambda_{\max}(H)` and blows up exponentially if lr is larger:
+# no bursts. The sharpness (`curvature.loss_sharpness`) is the data's.
 
 # %%
 edge = {}
@@ -72,8 +68,8 @@ for name in DATASETS:
 # %%
 # The grid: every architecture, every lr, two step budgets
 # --------------------------------------------------------
-# `grid_search` starts all lrs of one (architecture, seed) from the same factors,
-# on two workers. `lr_cells` averages each cell over the seeds (diverged if any is).
+# `grid_search` starts all lrs of one (architecture, seed) from the same factors, on two
+# workers. `lr_cells` averages each cell over the seeds (diverged if any is).
 
 # %%
 results = {}
@@ -126,33 +122,35 @@ for name in DATASETS:
                   f"{d1['rank']}/{len(g)} at lr {d1['best_lr']:g} ({d1['loss']:.4g})")
 
 # %%
-# On the report's grid, after 100 steps, the best lr of (almost) every
-# architecture is its top value 0.01. On the wide grid each one moves up to
-# the largest lr it survives, and that limit differs: depth 1 on Ethanol
-# diverges right above 0.01 (its edge, above), while deeper nets, whose
-# sharpness at the start is several times smaller there, survive larger lrs
-# and catch up with or beat depth 1. Who "wins" after 100 steps is who
-# tolerates the largest lr, not who is lastingly faster. With the longer
-# budget the differences shrink and the ranking changes again.
+# In the full run (the committed CSV; a quick run prints other numbers), on the report's
+# grid, after 100 steps, the best lr of every architecture, on both data sets, is its top
+# value 0.01. On the wide grid each one moves up to the largest lr it survives, and that
+# limit differs: depth 1 on Ethanol diverges right above 0.01 (its edge, above), while
+# deeper nets, whose sharpness at the start is several times smaller there, survive larger
+# lrs and catch up with or beat depth 1. Who "wins" after 100 steps is who tolerates the
+# largest lr, not who is lastingly faster. With the longer budget the differences shrink
+# and the ranking changes again.
 #
 # Where the bursts come from: a sharpness that grows during training
 # ------------------------------------------------------------------
-# A deep net's sharpness (the top Hessian eigenvalue over all the factors)
-# changes during training. By Theorem 1, on balanced factors with one output
-# a step moves W_e by lr ||W_e||^(2 - 2/N) times the gradient (N times that
-# along W_e), so lr * sharpness is about lr * lambda_max(H) ||W_e||^(2 - 2/N)
-# (`curvature.balanced_sharpness`; it ignores the default init's imbalance,
-# which gradient descent conserves, so it misses part of the sharpness). It
-# grows with ||W_e||, so a run stable at the start can cross lr * sharpness
-# = 2 later: the error along the top direction then grows by
-# abs(1 - lr * sharpness) per step, from tiny, and the loss bursts. The burst
-# throws the weights to a smaller ||W_e||, hence a smaller sharpness, and
-# the run recovers and climbs again: the "edge of stability" (Cohen et al.,
-# 2021). `curvature.sharpness` measures it along real runs by power
-# iteration on Hessian-vector products, warm-started from the previous step;
-# here each product is a centred difference of two gradients (`eps=1e-4`;
-# without `eps` it is exact, and the two agree to ~1e-8). The run is plain
-# SGD written out, W_j <- W_j - lr dL/dW_j, which reproduces the grid's runs.
+# A deep net's sharpness (the top Hessian eigenvalue over all the factors) changes during
+# training. By Theorem 1, on balanced factors with one output a step moves :math:`W_e` by
+# :math:`\mathrm{lr} \, \|W_e\|^{2-2/N}` times the gradient (:math:`N` times that along
+# :math:`W_e`), so :math:`\mathrm{lr} \cdot \text{sharpness}` is about
+# :math:`\mathrm{lr} \, \lambda_{\max}(H) \, \|W_e\|^{2-2/N}`
+# (`curvature.balanced_sharpness`; it ignores the default init's imbalance, which gradient
+# descent conserves, so it misses part of the sharpness). It grows with :math:`\|W_e\|`,
+# so a run stable at the start can cross :math:`\mathrm{lr} \cdot \text{sharpness} = 2`
+# later: the error along the top direction then grows by
+# :math:`|1 - \mathrm{lr} \cdot \text{sharpness}|` per step, from tiny, and the loss
+# bursts. The burst throws the weights to a smaller :math:`\|W_e\|`, hence a smaller
+# sharpness, and the run recovers and climbs again: the "edge of stability" (Cohen et al.,
+# 2021). `curvature.sharpness` measures it along real runs by power iteration on
+# Hessian-vector products, warm-started from the previous step; here each product is a
+# centred difference of two gradients (``eps=1e-4``; without ``eps`` it is exact, and the
+# two agree to about :math:`10^{-8}`). The run is plain SGD written out,
+# :math:`W_j \leftarrow W_j - \mathrm{lr} \, \partial L / \partial W_j`, which reproduces
+# the grid's runs.
 
 
 # %%
@@ -218,15 +216,16 @@ print(first[first["step"] % 10 == 0][["step", "loss", "lr_sharpness", "lr_sharpn
                                                                     float_format="%.3g"))
 
 # %%
-# In each deep run lr * sharpness climbs past 2 with ||W_e||, the loss keeps
-# falling for a few dozen steps while the unstable direction grows from
-# rounding size, then it bursts. Depth 1 sits at a constant lr * sharpness
-# below 2 and never bursts. The report's Figure 3 shows the same shape for
-# its [64,64] net on Ethanol (a spike near step 60 that recovers).
+# In each deep run :math:`\mathrm{lr} \cdot \text{sharpness}` climbs past 2 with
+# :math:`\|W_e\|`, the loss keeps falling for some 30 to 110 steps (in the full run) while
+# the unstable direction grows from rounding size, then it bursts. Depth 1 sits at a
+# constant :math:`\mathrm{lr} \cdot \text{sharpness}` below 2 (1.38) and never bursts. The
+# report's Figure 3 shows the same shape for its ``[64,64]`` net on Ethanol (a spike near
+# step 60 that recovers).
 #
-# How common are bursts in the grid? Per architecture, the runs that did not
-# diverge but rose above 1.5 times their running minimum, and the runs that
-# diverged only after 20 steps. Depth 1 has neither.
+# How common are bursts in the grid? Per architecture, the runs that did not diverge but
+# rose above 1.5 times their running minimum, and the runs that diverged only after 20
+# steps. Depth 1 has neither.
 
 def burst_counts(res, name, steps):
     return [{"dataset": name, "steps": steps, "arch": row.arch, "lr": row.lr,
@@ -287,8 +286,9 @@ fig.suptitle(
     "with ‖W_e‖ until lr·sharpness > 2: the loss bursts, ‖W_e‖ drops, and it recovers "
     "(the report's 'unexplained bursts').", fontsize=10.5)
 
-# %% The data behind the figure, one CSV in long format with a `kind` column: `run` rows
-# are the grid (final_loss inf for a diverged run), `curve` rows the example runs.
+# %%
+# The data behind the figure: one CSV in long format with a ``kind`` column: ``run`` rows
+# are the grid (``final_loss`` inf for a diverged run), ``curve`` rows the example runs.
 run_rows = runs.assign(kind="run")[["kind", "dataset", "arch", "depth", "lr", "steps_budget",
                                     "seed", "final_loss", "diverged"]]
 curve_rows = curves.assign(kind="curve", steps_budget=CURVE_STEPS, diverged=False)

@@ -1,48 +1,45 @@
-"""10. The long horizon: the paper's headline at 1e6 steps, with seeds
+r"""10. The long horizon: the paper's headline at 1e6 steps, with seeds
 ===================================================================
 
-Tutorial 7 compared gradient descent (GD) on a depth-2 linear net of
-hidden width 1 with GD, AdaGrad and AdaDelta on the linear model, on the
-Ethanol l4 regression, for 1e5 steps. The paper (Arora, Cohen & Hazan,
-2018) ran to about 1e6 steps, where our curves are still falling. There a
-slow starter can catch up, and an lr that was best for 1e5 steps can be
-too large: depth-2 GD at 5e-4 diverges near step 1e5.
+Tutorial 7 compared gradient descent (GD) on a depth-2 linear net of hidden width 1 with
+GD, AdaGrad and AdaDelta on the linear model, on the Ethanol :math:`\ell_4` regression,
+for :math:`10^5` steps. The paper (Arora, Cohen & Hazan, 2018) ran to about
+:math:`10^6` steps, where our curves are still falling. There a slow starter can catch
+up, and an lr that was best for :math:`10^5` steps can be too large: depth-2 GD at
+:math:`5 \times 10^{-4}` diverges near step :math:`10^5`.
 
-The preset "paper-headline" (also `python -m deeplinear.experiments ethanol
---preset paper-headline`): one balanced start per seed, the same end-to-end row
-W_e for every method (we write W_e = W_2 W_1; the Levy & Wang report writes W_1
-W_2), l4, 1e6 full-batch steps, 3 seeds, 6 lrs per method, each method's best
-lr (lowest mean final loss, no seed diverged) inside its grid. AdaDelta uses
-TensorFlow's rho 0.95, eps 1e-8, as the paper did; a second grid with torch's
-rho 0.9, eps 1e-6 shows whether that matters.
+The preset "paper-headline" (also ``python -m deeplinear.experiments ethanol --preset
+paper-headline``): one balanced start per seed, the same end-to-end row :math:`W_e` for
+every method (we write :math:`W_e = W_2 W_1`; the Levy & Wang report writes
+:math:`W_1 W_2`), :math:`\ell_4`, :math:`10^6` full-batch steps, 3 seeds, 6 lrs per
+method, each method's best lr (lowest mean final loss, no seed diverged) inside its
+grid. AdaDelta uses TensorFlow's :math:`\rho = 0.95`, :math:`\epsilon = 10^{-8}`, as the
+paper did; a second grid with torch's :math:`\rho = 0.9`, :math:`\epsilon = 10^{-6}`
+shows whether that matters.
 
-Then: why does depth-2 GD diverge late? Theorem 1 gives it the effective
-lr lr ||W_e||^(2-2/N), which grows with ||W_e||, and GD is stable while
-lr * sharpness < 2 (the top Hessian eigenvalue over the factors). We track
-all three, and try a decaying lr.
+Then: why does depth-2 GD diverge late? Theorem 1 gives it the effective lr
+:math:`\mathrm{lr} \, \|W_e\|^{2-2/N}`, which grows with :math:`\|W_e\|`, and GD is
+stable while :math:`\mathrm{lr} \cdot \text{sharpness} < 2` (the sharpness is the top
+Hessian eigenvalue over the factors). We track all three, and try a decaying lr.
 
-Quick mode (DEEPLINEAR_QUICK=1): 3000 steps, 2 seeds, 2 lrs per method, in
-seconds; its numbers mean nothing. The text quotes the full run (about 22
-min on 2 cores). It writes figures/10_the_long_horizon.png (and .csv).
+Quick mode (``DEEPLINEAR_QUICK=1``): 3000 steps, 2 seeds, 2 lrs per method, in seconds;
+its numbers mean nothing. The text quotes the full run (about 22 min on 2 cores), whose
+curves are in the committed CSV. A full run writes ``figures/10_the_long_horizon.png``
+and ``.csv`` (a quick run: a temporary folder).
 """
 
 # %%
 import time
-from pathlib import Path
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-import deeplinear as dl  # noqa: E402
-from deeplinear import curvature, tutorial  # noqa: E402
-from deeplinear.experiments import PRESETS, Results, run_grids, starting_factors  # noqa: E402
+import deeplinear as dl
+from deeplinear import curvature, tutorial
+from deeplinear.experiments import PRESETS, Results, run_grids, starting_factors
 
 SEEDS = tutorial.pick((0, 1, 2), (0, 1))
-FIGURES = tutorial.figures_dir(Path(__file__).resolve().parent.parent / "figures")
+FIGURES = tutorial.figures_dir()
 NAME = "10_the_long_horizon"
 pd.set_option("display.width", 160)
 
@@ -60,10 +57,10 @@ print(f"preset {PRESET.name!r}: {PRESET.description}")
 # %%
 # The runs
 # --------
-# The preset's four grids as one batch of tasks on two cores (`run_grids`
-# submits them together, the longest first; this is what `run_preset` and
-# the command line do), timed; then AdaDelta again with torch's settings on
-# the same lr grid. Quick mode keeps two lrs per method.
+# The preset's four grids as one batch of tasks on two cores (`run_grids` submits them
+# together, the longest first; this is what `run_preset` and the command line do), timed;
+# then AdaDelta again with torch's settings on the same lr grid. Quick mode keeps two lrs
+# per method.
 
 
 # %%
@@ -88,7 +85,7 @@ per_grid = [len(g["lrs"]) * len(SEEDS) for g in grids + [torch_grid]]
 runs["method"] = np.repeat(METHODS, per_grid)
 
 # %%
-# Mean final loss over the seeds per lr; "div@step": a seed diverged there.
+# Mean final loss over the seeds per lr; ``div@step``: a seed diverged there.
 for name, group in runs.groupby("method", sort=False):
     cells = []
     for lr, at in group.groupby("lr"):
@@ -101,8 +98,8 @@ for name, group in runs.groupby("method", sort=False):
 # %%
 # Steps to the targets, and final losses, with the spread over seeds
 # ------------------------------------------------------------------
-# Targets: 1.1x and 1.0x GD depth 1's best mean final loss. Per seed, the first
-# step recorded at or below it; mean [min, max] over seeds ("never": not all).
+# Targets: 1.1 and 1.0 times GD depth 1's best mean final loss. Per seed, the first step
+# recorded at or below it; mean [min, max] over seeds (``never``: not all).
 
 
 # %%
@@ -155,12 +152,13 @@ for other in METHODS:
 # %%
 # Why depth-2 GD diverges late
 # ----------------------------
-# Depth-2 GD from seed 0's start at its best lr, the next larger one, 5e-4
-# (its best for 1e5 steps) and 5e-4 / sqrt(1 + t / 1e5), in segments of
-# SEGMENT steps (plain GD has no state: the same run, bit for bit, as one
-# call; checked below). Between segments: ||W_e||, the effective lr
-# lr ||W_e||^(2-2/N), and the sharpness, the top eigenvalue of the exact
-# Hessian over the 129 parameters (`curvature.factor_hessian`).
+# Depth-2 GD from seed 0's start at its best lr, the next larger one,
+# :math:`5 \times 10^{-4}` (its best for :math:`10^5` steps) and
+# :math:`5 \times 10^{-4} / \sqrt{1 + t / 10^5}`, in segments of ``SEGMENT`` steps (plain
+# GD has no state: the same run, bit for bit, as one call; checked below). Between
+# segments: :math:`\|W_e\|`, the effective lr :math:`\mathrm{lr} \, \|W_e\|^{2-2/N}`, and
+# the sharpness, the top eigenvalue of the exact Hessian over the 129 parameters
+# (`curvature.factor_hessian`).
 
 # %%
 objective = dl.Objective(data.X, data.Y, "l4")
@@ -221,34 +219,36 @@ print(f"segments reproduce the grid's run bit for bit: {same}")
 # %%
 # What holds, and where we disagree with the paper (full run)
 # -----------------------------------------------------------
-# * **Depth 2 beats GD and AdaGrad: holds.** Depth-2 GD ends at 0.191
-#   [0.191, 0.192] (mean [min, max], 3 seeds), GD at 0.247, AdaGrad at
-#   0.260 [0.258, 0.262], lower in every seed; it reaches 1.1x GD's best
-#   2.9x sooner than GD (194,000 against 570,000 steps; AdaGrad 781,000).
-# * **Depth 2 beats AdaDelta: does not hold at 1e6 steps.** TensorFlow's
-#   AdaDelta ends lower in every seed (0.1848 against 0.1912) and reaches
-#   1.1x sooner (133,000 steps). Torch's ends level (0.1908, lower by 4e-4
-#   in every seed) and gets there in 157,000. The setting does not rescue
-#   the claim; at 1e5 steps (tutorial 7) the two were still close.
-# * **The late divergence is the edge of stability.** ||W_e|| grows from
-#   0.11 to about 24, and the factors' sharpness with it. At lr 3e-4,
-#   lr x sharpness first exceeds 2 at the measurement of step 790,000, and
-#   the run blows up 1,500 steps later; at 5e-4 the same happens near step
-#   108,000. At the best lr, 2.5e-4, it reaches 1.72 by step 1e6.
-# * **Smaller or decaying lrs keep the lead over GD and AdaGrad.** Depth 2
-#   at 1.5e-4 ends at 0.214, at 2e-4 at 0.2015; 5e-4 / sqrt(1 + t/1e5)
-#   stays below the edge (at most 1.32) and ends at 0.194; none beats AdaDelta.
-# * **Why we differ from the paper.** What we can test: AdaDelta's lr.
-#   TensorFlow's default, 0.001, lies below our grid; there (`--preset
-#   paper-headline --lrs 0.001`) AdaDelta (TF) ends at 0.248, behind depth
-#   2: an untuned AdaDelta loses, as in the paper. And the horizon: the
-#   ranking changes between 1e5 and 1e6 steps. What we cannot: the two
-#   missing batches (1316 of 2565 rows), the paper's start and lr grids.
+# * **Depth 2 beats GD and AdaGrad: holds.** Depth-2 GD ends at 0.191 [0.191, 0.192] (mean
+#   [min, max], 3 seeds), GD at 0.247, AdaGrad at 0.260 [0.258, 0.262], lower in every
+#   seed; it reaches 1.1 times GD's best 2.9 times sooner than GD (194,000 against 570,000
+#   steps; AdaGrad 781,000).
+# * **Depth 2 beats AdaDelta: does not hold at a million steps.** TensorFlow's
+#   AdaDelta ends lower in every seed (0.1848 against 0.1912) and reaches 1.1 times sooner
+#   (133,000 steps). Torch's ends level (0.1908, lower in every seed, by
+#   :math:`4 \times 10^{-4}` on average) and gets there in 157,000. The setting does not
+#   rescue the claim; at :math:`10^5` steps (tutorial 7) the two were still close.
+# * **The late divergence is the edge of stability.** :math:`\|W_e\|` grows from 0.11 to
+#   about 24 or 25, and the factors' sharpness with it. At lr :math:`3 \times 10^{-4}`,
+#   :math:`\mathrm{lr} \cdot \text{sharpness}` first exceeds 2 at the measurement of step
+#   790,000, and the run blows up 1,500 steps later; at :math:`5 \times 10^{-4}` it is 1.97
+#   at step 100,000 and the run blows up near step 108,000, before the next measurement.
+#   At the best lr, :math:`2.5 \times 10^{-4}`, it reaches 1.72 at step :math:`10^6`.
+# * **Smaller or decaying lrs keep the lead over GD and AdaGrad.** Depth 2 at
+#   :math:`1.5 \times 10^{-4}` ends at 0.214, at :math:`2 \times 10^{-4}` at 0.2015;
+#   :math:`5 \times 10^{-4} / \sqrt{1 + t / 10^5}` stays below the edge (at most 1.32) and
+#   ends at 0.194; none beats AdaDelta.
+# * **Why we differ from the paper.** What we can test: AdaDelta's lr. TensorFlow's
+#   default, 0.001, lies below our grid; there (``--preset paper-headline --lrs 0.001``)
+#   AdaDelta (TF) ends at 0.248, behind depth 2: an untuned AdaDelta loses, as in the
+#   paper. And the horizon: the ranking changes between :math:`10^5` and :math:`10^6`
+#   steps. What we cannot: the two missing batches (1316 of 2565 rows), the paper's start
+#   and lr grids.
 #
 # The figure
 # ----------
-# Left: best-lr curves, log-log, mean and range over seeds. Right: depth-2
-# GD's tracked runs, and their sharpness against 2/lr (dashed).
+# Left: best-lr curves, log-log, mean and range over seeds. Right: depth-2 GD's tracked
+# runs, and their sharpness against :math:`2/\mathrm{lr}` (dashed).
 
 # %%
 COLORS = dict(zip(METHODS, ["C0", "C1", "C4", "C5", "C2"]))

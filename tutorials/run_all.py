@@ -3,8 +3,12 @@
     python tutorials/run_all.py            # full mode: the committed figures
     DEEPLINEAR_QUICK=1 python tutorials/run_all.py     # seconds per script
 
-Figures and their CSVs go to ``figures/`` (or ``$DEEPLINEAR_FIGURES_DIR``).
-Prints the wall time of each script and exits non-zero if any failed.
+A full run writes the figures and their CSVs into the repository's ``figures/``
+(the committed ones); a quick run writes them into a temporary folder
+(``deeplinear-quick-figures``) and never into ``figures/``;
+``$DEEPLINEAR_FIGURES_DIR`` overrides both (``deeplinear.tutorial.figures_dir``).
+Prints the wall time of each script, where the figures went, and exits non-zero
+if any failed.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ def tutorial_scripts():
 
 
 def main() -> int:
+    from deeplinear.tutorial import figures_dir, quick_mode
+
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    mode = "quick" if env.get("DEEPLINEAR_QUICK", "").strip().lower() in {"1", "true", "yes"} \
-        else "full"
+    mode = "quick" if quick_mode() else "full"
     rows, failed = [], []
     start = time.perf_counter()
     for script in tutorial_scripts():
@@ -43,6 +48,7 @@ def main() -> int:
     total = time.perf_counter() - start
     print(f"{'all (' + mode + ' mode)':<42} {total:7.1f} s  "
           f"{'ok' if not failed else 'FAILED: ' + ', '.join(failed)}")
+    print(f"figures and CSVs in {figures_dir()}")
     return 1 if failed else 0
 
 

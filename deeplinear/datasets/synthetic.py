@@ -23,11 +23,16 @@ def _check_size(value, name: str) -> int:
 
 
 def load_synthetic(n=1000, d=20, k=1, noise=0.1, seed=0, standardize=False) -> Dataset:
-    """A linear teacher plus Gaussian noise.
+    r"""A linear teacher plus Gaussian noise.
 
-    Equations::
+    .. math::
 
-        X ~ N(0, I_d),  W* ~ N(0, 1/d),  Y = X W*^T + noise * N(0, I_k)
+        x_i \sim \mathcal{N}(0, I_d), \qquad
+        W^\star_{ab} \sim \mathcal{N}(0, 1/d), \qquad
+        y_i = W^\star x_i + \sigma\, \varepsilon_i, \quad \varepsilon_i \sim \mathcal{N}(0, I_k)
+
+    for each sample :math:`i` (a row of ``X`` and ``Y``, so
+    :math:`Y = X W^{\star\top} + \sigma E`), with :math:`\sigma` = ``noise``.
 
     Parameters
     ----------
@@ -56,12 +61,12 @@ def load_synthetic(n=1000, d=20, k=1, noise=0.1, seed=0, standardize=False) -> D
 
     Notes
     -----
-    With ``W* ~ N(0, 1/d)`` every output has variance about ``1 + noise**2``
-    whatever ``d``, so learning rates tuned on one size carry over to
-    another. The least-squares residual of each output is about
-    ``noise**2`` per sample when ``n`` is much larger than ``d``.
+    With :math:`W^\star_{ab} \sim \mathcal{N}(0, 1/d)` every output has variance
+    about :math:`1 + \sigma^2` whatever :math:`d`, so learning rates tuned on
+    one size carry over to another. The least-squares residual of each output
+    is about :math:`\sigma^2` per sample when :math:`n \gg d`.
 
-    ``X``, then ``W*``, then the noise are drawn from one Generator, in that
+    ``X``, then :math:`W^\star`, then the noise are drawn from one Generator, in that
     order: the same seed gives the same data set from one release to the
     next, but another ``n`` (or ``d``) gives another teacher as well, since
     ``X`` is drawn first.

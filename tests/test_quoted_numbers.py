@@ -1,0 +1,438 @@
+"""The numbers that the README's findings quote, recomputed from the committed CSVs.
+
+Each case names a phrase of README.md ("Tutorials and figures", which
+docs/findings.md includes, so the site says the same) by a regular expression
+with one group, the quoted number, and a function that computes that number
+from ``figures/NN_*.csv``. The tolerance is the number's own precision: the
+value must round to the quoted digits, i.e. lie within half a unit of its
+last quoted digit (``0.273`` covers [0.2725, 0.2735]; ``19,300`` covers
+±50; ``3.4×`` covers ±0.05). A case may widen this, and says why.
+
+The test fails if the sentence is gone, if it quotes another number, or if
+the CSV gives another one; ``test_a_changed_number_fails`` checks the
+comparison itself on every case.
+
+Claims whose numbers are not in the committed CSVs (the seed ranges of
+tutorial 5, the stability limit 0.0145, the steps of a blow-up, ...) are
+not covered here; the tutorials print them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIGURES = ROOT / "figures"
+
+
+@cache
+def readme() -> str:
+    return " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+
+
+@cache
+def csv(number: str) -> pd.DataFrame:
+    (path,) = FIGURES.glob(f"{number}_*.csv")
+    return pd.read_csv(path)
+
+
+WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
+
+
+def parse(text: str) -> tuple[float, float]:
+    """A quoted number and its unit in the last place: '19,300' -> (19300, 100)."""
+    if text in WORDS:
+        return float(WORDS[text]), 1.0
+    text = text.replace("\u2212", "-").replace(",", "").rstrip("%×x")
+    mantissa, _, exponent = text.lower().partition("e")
+    decimals = len(mantissa.partition(".")[2])
+    unit = 10.0 ** -decimals
+    if "." not in mantissa:                       # 19300: trailing zeros are not digits
+        digits = mantissa.lstrip("+-")
+        unit = 10.0 ** (len(digits) - len(digits.rstrip("0"))) if digits.strip("0") else 1.0
+    scale = 10.0 ** int(exponent) if exponent else 1.0
+    return float(mantissa) * scale, unit * scale
+
+
+def close(number: float, unit: float, value: float, slack: float = 0.0) -> bool:
+    """True if ``value`` rounds to ``number`` quoted to ``unit`` (half a unit, plus ``slack``)."""
+    return abs(value - number) <= 0.5 * unit * (1 + 1e-9) + slack
+
+
+# --- the computations, one small function per kind of number ----------------------
+
+def fd_minimum(column):
+    d = csv("01")
+    return float(d.loc[d["relative_error"].idxmin(), column])
+
+
+def gap_over_lr(pick):
+    g = csv("02").query("panel == 'gap'")
+    return float(pick(g["value"] / g["lr"]))
+
+
+def gap_slope():
+    g = csv("02").query("panel == 'gap'")
+    return float(np.polyfit(np.log(g["lr"]), np.log(g["value"]), 1)[0])
+
+
+def report_final(dataset, grid):
+    """Tutorial 3: final losses, one row per seed, one column per architecture."""
+    d = csv("03").query("dataset == @dataset and lr_grid == @grid")
+    return d[d["step"] == d["step"].max()].pivot_table(index="seed", columns="arch", values="loss")
+
+
+def vs_depth1_mean(dataset, grid, arch):
+    f = report_final(dataset, grid).mean()
+    return 100 * (f[arch] / f["[]"] - 1)
+
+
+def vs_depth1_seed(dataset, grid, arch, pick):
+    f = report_final(dataset, grid)
+    return float(pick(100 * (f[arch] / f["[]"] - 1)))
+
+
+def deeper_vs_depth1(dataset, pick):
+    f = report_final(dataset, "report").mean()
+    return float(pick(100 * (f.drop("[]") / f["[]"] - 1)))
+
+
+def deeper_vs_depth1_any_seed(dataset, pick):
+    f = report_final(dataset, "report")
+    return float(pick((100 * (f.drop(columns="[]").div(f["[]"], axis=0) - 1)).to_numpy()))
+
+
+def within_1pct_of_best(dataset, grid):
+    f = report_final(dataset, grid).mean()
+    return int((f <= f.min() * 1.01).sum())
+
+
+def init_final_means():
+    d = csv("04")
+    last = d[d["step"] == d["step"].max()]
+    return last.groupby(["dataset", "init", "depth", "arch"])["loss"].mean().reset_index()
+
+
+def width_spread(inits, pick):
+    m = init_final_means().query("depth > 1 and init in @inits")
+    spread = m.groupby(["dataset", "init", "depth"])["loss"].agg(lambda v: v.max() / v.min() - 1)
+    return float(pick(spread))
+
+
+def adam_vs_sgd(count):
+    d = csv("05")
+    last = d[d["step"] == d["step"].max()]
+    s = last.groupby(["dataset", "arch", "optimizer"])["loss"].agg(["mean", "min", "max"]).unstack()
+    if count == "pairs":
+        return int(len(s))
+    if count == "mean below":
+        return int((s[("mean", "adam")] < s[("mean", "sgd")]).sum())
+    return int((s[("max", "adam")] < s[("min", "sgd")]).sum())   # seed ranges apart
+
+
+def curves(number, key, value="value"):
+    d = csv(number)
+    return {k: g.set_index("step")[value] for k, g in d.groupby(key)}
+
+
+def first_hit(curve, target):
+    return int(curve[curve <= target].index.min())
+
+
+def l2_l4(loss):
+    return curves("06", "arch", "value") if loss is None else {
+        k: g.set_index("step")["value"] for k, g in csv("06").query("loss == @loss").groupby("arch")}
+
+
+def l2_l4_steps(loss, arch):
+    c = l2_l4(loss)
+    return first_hit(c[arch], 1.1 * c["[]"].min())
+
+
+def l2_l4_speedup(loss, arch):
+    return l2_l4_steps(loss, "[]") / l2_l4_steps(loss, arch)
+
+
+def l2_l4_final(loss, arch):
+    return float(l2_l4(loss)[arch].iloc[-1])
+
+
+M07 = {"gd1": "GD, depth 1 []", "gd2": "GD, depth 2 [1], one extra scalar",
+       "gd2w10": "GD, depth 2 [10]", "adagrad": "AdaGrad, depth 1 []",
+       "adadelta": "AdaDelta, depth 1 []"}
+
+
+def m07(method):
+    return curves("07", "method")[M07[method]]
+
+
+def m07_steps(method):
+    return first_hit(m07(method), 1.1 * m07("gd1").min())
+
+
+def width_gap_07():
+    a, b = m07("gd2"), m07("gd2w10")
+    return float(((a - b).abs() / b).max())
+
+
+def width_08(init):
+    d = csv("08").query("init == @init").pivot(index="step", columns="width", values="loss")
+    return float(d.sub(d[1], axis=0).abs().div(d[1], axis=0).max().max())
+
+
+def landscape_best(dataset, budget):
+    """Tutorial 9: each architecture's best mean final loss (no seed diverged)."""
+    r = csv("09").query("kind == 'run' and dataset == @dataset and steps_budget == @budget")
+    g = r.groupby(["arch", "lr"])
+    means = g["final_loss"].mean()[~g["diverged"].any()]
+    return means.groupby(level="arch").agg(["min", "idxmin"])
+
+
+def landscape_spread(budget):
+    return max(100 * (b["min"].max() / b["min"].min() - 1)
+               for b in (landscape_best(ds, budget) for ds in ("abalone", "ethanol")))
+
+
+def horizon(run, column="loss"):
+    d = csv("10").query("panel == 'best-lr curves' and run == @run")
+    return d.set_index("step")[column]
+
+
+def horizon_steps(run, column="loss"):
+    """Steps to 1.1x GD depth 1's best mean final loss: on the seed mean curve
+    ('loss'), or on the seed band's edges ('loss_min': the first seed,
+    'loss_max': the last one, the curves being monotone there)."""
+    return first_hit(horizon(run, column), 1.1 * horizon("GD, depth 1").iloc[-1])
+
+
+def horizon_final(run, column="loss"):
+    return float(horizon(run, column).iloc[-1])
+
+
+def tracked(run):
+    d = csv("10").query("panel == 'tracked depth-2 GD' and run == @run")
+    return d.set_index("step")
+
+
+def first_past_2(run):
+    t = tracked(run)
+    product = t["lr"] * t["sharpness"]
+    return int(product[product > 2].index.min())
+
+
+# --- the cases ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    pattern: str            # a regex on the README (whitespace collapsed), one group: the number
+    compute: Callable[[], float]
+    slack: float = 0.0      # beyond half a unit of the last digit; the case says why
+
+    def quoted(self) -> str:
+        text = finding(int(self.id[:2]))
+        found = re.findall(self.pattern, text)
+        assert len(found) == 1, (
+            f"{self.id}: expected finding {int(self.id[:2])} of the README to say "
+            f"{self.pattern!r} once, found {len(found)}")
+        return found[0]
+
+
+def finding(n: int) -> str:
+    """The README's paragraph on tutorial n, from "**n. [" to the next one."""
+    text = readme()
+    start = text.index(f"**{n}. [")
+    end = text.find(f"**{n + 1}. [", start)
+    return text[start:end if end > 0 else text.index("## For instructors", start)]
+
+
+N = r"([\u2212+-]?[\d,]*\d(?:\.\d+)?(?:e-?\d+)?)"   # a quoted number
+STEP_RECORD = 1000   # tutorial 10 records every 1,000 steps
+CASES = [
+    # 1. finite differences
+    Case("01 smallest error", rf"it is smallest, {N}, at \$h\$ = ", lambda: fd_minimum("relative_error")),
+    Case("01 at h", rf"it is smallest, [^,]+, at \$h\$ = {N};", lambda: fd_minimum("h")),
+    # 2. the closed form of Theorem 1
+    Case("02 gap/lr low", rf"relative gap of {N}–", lambda: gap_over_lr(np.min)),
+    Case("02 gap/lr high", rf"relative gap of [\d.]+–{N} × lr", lambda: gap_over_lr(np.max)),
+    Case("02 slope", rf"log-log slope {N} over", gap_slope),
+    Case("02 largest lr", rf"over lr = {N} …", lambda: csv("02").query("panel == 'gap'")["lr"].max()),
+    Case("02 smallest lr", rf"over lr = [\d.]+ … {N},", lambda: csv("02").query("panel == 'gap'")["lr"].min()),
+    # 3. the report's Figure 2
+    Case("03 ethanol depth 1", rf"best on Ethanol \({N};",
+         lambda: report_final("ethanol", "report").mean()["[]"]),
+    Case("03 ethanol deeper low", rf"deeper nets are {N}–", lambda: deeper_vs_depth1("ethanol", np.min)),
+    Case("03 ethanol deeper high", rf"deeper nets are \d+–{N}% worse",
+         lambda: deeper_vs_depth1("ethanol", np.max)),
+    Case("03 ethanol any seed low", rf"every seed from {N}% to",
+         lambda: deeper_vs_depth1_any_seed("ethanol", np.min)),
+    Case("03 ethanol any seed high", rf"every seed from [+\d.]+% to {N}%\)",
+         lambda: deeper_vs_depth1_any_seed("ethanol", np.max)),
+    Case("03 [64] mean", rf"depth 1 on average \(by {N}% \[",
+         lambda: -vs_depth1_mean("abalone", "report", "[64]")),
+    Case("03 [64] seed low", rf"\(by [\d.]+% \[{N}%,", lambda: vs_depth1_seed("abalone", "report", "[64]", np.min)),
+    Case("03 [64] seed high", rf"\(by [\d.]+% \[[^,]+, {N}%\] and",
+         lambda: vs_depth1_seed("abalone", "report", "[64]", np.max)),
+    Case("03 [64,64] mean", rf"\] and {N}% \[", lambda: -vs_depth1_mean("abalone", "report", "[64,64]")),
+    Case("03 [64,64] seed low", rf"\] and [\d.]+% \[{N}%,",
+         lambda: vs_depth1_seed("abalone", "report", "[64,64]", np.min)),
+    Case("03 [64,64] seed high", rf"\] and [\d.]+% \[[^,]+, {N}%\]: not in",
+         lambda: vs_depth1_seed("abalone", "report", "[64,64]", np.max)),
+    Case("03 14 best lrs at the top", rf"But all {N} best lrs are the grid's top value",
+         lambda: int((csv("03").query("lr_grid == 'report'").groupby(["dataset", "arch"])["lr"].first()
+                      == csv("03")["lr"].loc[csv("03")["lr_grid"] == "report"].max()).sum())),
+    Case("03 the top value", rf"the grid's top value, {N}\.",
+         lambda: csv("03").query("lr_grid == 'report'")["lr"].max()),
+    Case("03 abalone wide within 1%", r"grid widened to 0.5, (five) of the seven Abalone nets",
+         lambda: within_1pct_of_best("abalone", "wide")),
+    Case("03 [64,64] stable at", rf"`\[64,64\]` is stable at {N} and",
+         lambda: csv("03").query("dataset == 'ethanol' and lr_grid == 'wide' and arch == '[64,64]'")["lr"].iloc[0]),
+    Case("03 [64,64] wide mean", rf"and beats it by {N}% \[",
+         lambda: -vs_depth1_mean("ethanol", "wide", "[64,64]")),
+    Case("03 [64,64] wide seed low", rf"beats it by [\d.]+% \[{N}%,",
+         lambda: vs_depth1_seed("ethanol", "wide", "[64,64]", np.min)),
+    Case("03 [64,64] wide seed high", rf"beats it by [\d.]+% \[[^,]+, {N}%\]",
+         lambda: vs_depth1_seed("ethanol", "wide", "[64,64]", np.max)),
+    # 4. initializations
+    Case("04 balanced spread", rf"\(spread ≤ {N}\)", lambda: width_spread(["balanced"], np.max)),
+    Case("04 other inits low", rf"vary with width by {N}–",
+         lambda: 100 * width_spread(["near_zero", "near_identity"], np.min)),
+    Case("04 other inits high", rf"vary with width by \d+–{N}%",
+         lambda: 100 * width_spread(["near_zero", "near_identity"], np.max)),
+    # 5. SGD against Adam
+    Case("05 pairs", rf"Adam ends below SGD in all {N} \(architecture", lambda: adam_vs_sgd("mean below")),
+    Case("05 pairs total", rf"Adam ends below SGD in all {N} \(architecture", lambda: adam_vs_sgd("pairs")),
+    Case("05 seed ranges apart", rf"below SGD's in {N} of them", lambda: adam_vs_sgd("apart")),
+    # 6. l2 against l4 (the seed mean curves)
+    Case("06 l4 speed-up", rf"best loss {N}× sooner", lambda: l2_l4_speedup("l4", "[10]")),
+    Case("06 l4 depth 2 steps", rf"sooner \({N} \[", lambda: l2_l4_steps("l4", "[10]")),
+    Case("06 l4 depth 1 steps", rf"steps against {N} \[65", lambda: l2_l4_steps("l4", "[]")),
+    Case("06 l4 depth 3 speed-up", rf"depth 3: {N}×\)", lambda: l2_l4_speedup("l4", "[10,10]")),
+    Case("06 l4 depth 2 final", rf"and ends at {N} \[[^]]+\] against 0", lambda: l2_l4_final("l4", "[10]")),
+    Case("06 l4 depth 1 final", rf"and ends at [\d.]+ \[[^]]+\] against {N} \[",
+         lambda: l2_l4_final("l4", "[]")),
+    Case("06 l2 slow-down low", rf"\({N}–[\d.]+× as fast",
+         lambda: min(l2_l4_speedup("l2", a) for a in ("[10]", "[10,10]"))),
+    Case("06 l2 slow-down high", rf"\([\d.]+–{N}× as fast",
+         lambda: max(l2_l4_speedup("l2", a) for a in ("[10]", "[10,10]"))),
+    # 7. depth against AdaGrad and AdaDelta at 1e5 steps
+    Case("07 width 1 = width 10", rf"the same curve as width 10 to {N}\)", width_gap_07),
+    Case("07 speed-up", rf"\({N}× sooner to the target",
+         lambda: m07_steps("gd1") / m07_steps("gd2")),
+    Case("07 depth 2 final", rf"sooner to the target; {N} \[", lambda: float(m07("gd2").iloc[-1])),
+    Case("07 depth 1 final", rf"\] against {N}\) and AdaGrad", lambda: float(m07("gd1").iloc[-1])),
+    Case("07 adagrad final", rf"and AdaGrad \({N} \[", lambda: float(m07("adagrad").iloc[-1])),
+    Case("07 adadelta steps", rf"AdaDelta reaches the target in {N} \[", lambda: m07_steps("adadelta")),
+    Case("07 depth 2 steps", rf"steps against {N} \[19", lambda: m07_steps("gd2")),
+    Case("07 adadelta final", rf"ends at {N} \[0.2744", lambda: float(m07("adadelta").iloc[-1])),
+    Case("07 depth 2 final (4 digits)", rf"\] against {N}\. Tutorial 10", lambda: float(m07("gd2").iloc[-1])),
+    # 8. width does not matter
+    Case("08 balanced", rf"trace the same Abalone curve to {N}\.", lambda: width_08("balanced")),
+    Case("08 default", rf"the curves differ by up to {N}%:", lambda: 100 * width_08("default")),
+    # 9. the learning-rate landscape
+    Case("09 [64,64] best lr", rf"and `\[64,64\]` at lr {N} is best on a wider one",
+         lambda: landscape_best("ethanol", 100).loc["[64,64]", "idxmin"][1]),   # (arch, lr)
+    Case("09 1000 steps", rf"After 1000 steps all nets end within about {N}% of each other",
+         lambda: landscape_spread(1000)),
+    # 10. the long horizon (seed mean curve, and the seed band's edges)
+    Case("10 depth 2 final", rf"ends at {N} \[[\d.]+, [\d.]+\], against", lambda: horizon_final("GD, depth 2 [1]")),
+    Case("10 depth 2 final min", rf"ends at [\d.]+ \[{N}, [\d.]+\], against",
+         lambda: horizon_final("GD, depth 2 [1]", "loss_min")),
+    Case("10 depth 2 final max", rf"ends at [\d.]+ \[[\d.]+, {N}\], against",
+         lambda: horizon_final("GD, depth 2 [1]", "loss_max")),
+    Case("10 GD final", rf"against {N} \[[\d.]+, [\d.]+\] for GD", lambda: horizon_final("GD, depth 1")),
+    Case("10 GD final min", rf"against [\d.]+ \[{N}, [\d.]+\] for GD",
+         lambda: horizon_final("GD, depth 1", "loss_min")),
+    Case("10 GD final max", rf"against [\d.]+ \[[\d.]+, {N}\] for GD",
+         lambda: horizon_final("GD, depth 1", "loss_max")),
+    Case("10 AdaGrad final", rf"and {N} \[[\d.]+, [\d.]+\] for AdaGrad", lambda: horizon_final("AdaGrad")),
+    Case("10 AdaGrad final min", rf"and [\d.]+ \[{N}, [\d.]+\] for AdaGrad",
+         lambda: horizon_final("AdaGrad", "loss_min")),
+    Case("10 AdaGrad final max", rf"and [\d.]+ \[[\d.]+, {N}\] for AdaGrad",
+         lambda: horizon_final("AdaGrad", "loss_max")),
+    # the quoted steps are the mean of the seeds' own first hits; the CSV holds the
+    # seed mean curve, whose hit may differ by one record (1,000 steps)
+    Case("10 speed-up", rf"GD's best {N}× sooner than GD",
+         lambda: horizon_steps("GD, depth 1") / horizon_steps("GD, depth 2 [1]"), slack=0.02),
+    Case("10 depth 2 steps", rf"sooner than GD \({N} \[", lambda: horizon_steps("GD, depth 2 [1]"),
+         slack=STEP_RECORD),
+    Case("10 depth 2 steps first seed", rf"sooner than GD \([\d,]+ \[{N},",
+         lambda: horizon_steps("GD, depth 2 [1]", "loss_min")),
+    Case("10 depth 2 steps last seed", rf"sooner than GD \([\d,]+ \[[\d,]+, {N}\]",
+         lambda: horizon_steps("GD, depth 2 [1]", "loss_max")),
+    Case("10 GD steps", rf"steps against {N} \[568", lambda: horizon_steps("GD, depth 1"), slack=STEP_RECORD),
+    Case("10 GD steps first seed", rf"steps against [\d,]+ \[{N}, [\d,]+\]\)\.",
+         lambda: horizon_steps("GD, depth 1", "loss_min")),
+    Case("10 GD steps last seed", rf"steps against [\d,]+ \[[\d,]+, {N}\]\)\.",
+         lambda: horizon_steps("GD, depth 1", "loss_max")),
+    Case("10 AdaDelta TF final", rf"ends lower in every seed, at {N} \[", lambda: horizon_final("AdaDelta (TF)")),
+    Case("10 AdaDelta TF final min", rf"every seed, at [\d.]+ \[{N},",
+         lambda: horizon_final("AdaDelta (TF)", "loss_min")),
+    Case("10 AdaDelta TF final max", rf"every seed, at [\d.]+ \[[\d.]+, {N}\]",
+         lambda: horizon_final("AdaDelta (TF)", "loss_max")),
+    Case("10 AdaDelta TF steps", rf"gets to 1.1× in {N} \[", lambda: horizon_steps("AdaDelta (TF)"),
+         slack=STEP_RECORD),
+    Case("10 AdaDelta TF steps first seed", rf"gets to 1.1× in [\d,]+ \[{N},",
+         lambda: horizon_steps("AdaDelta (TF)", "loss_min")),
+    Case("10 AdaDelta TF steps last seed", rf"gets to 1.1× in [\d,]+ \[[\d,]+, {N}\]",
+         lambda: horizon_steps("AdaDelta (TF)", "loss_max")),
+    Case("10 AdaDelta torch final", rf"it ends level \({N} \[", lambda: horizon_final("AdaDelta (torch)")),
+    Case("10 AdaDelta torch final min", rf"it ends level \([\d.]+ \[{N},",
+         lambda: horizon_final("AdaDelta (torch)", "loss_min")),
+    Case("10 AdaDelta torch final max", rf"it ends level \([\d.]+ \[[\d.]+, {N}\]\)",
+         lambda: horizon_final("AdaDelta (torch)", "loss_max")),
+    Case("10 AdaDelta torch steps", rf"and gets there in {N}\.", lambda: horizon_steps("AdaDelta (torch)"),
+         slack=STEP_RECORD),
+    Case("10 norm from", rf"grows from {N} to about", lambda: float(tracked("lr 0.0003")["norm_e"].iloc[0])),
+    Case("10 norm to", rf"grows from [\d.]+ to about {N} and",
+         lambda: float(tracked("lr 0.0003")["norm_e"].iloc[-1])),
+    Case("10 first past 2", rf"first passes 2 at step {N},", lambda: first_past_2("lr 0.0003")),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_quoted_number_matches_its_csv(case):
+    quoted, value = case.quoted(), case.compute()
+    assert math.isfinite(value), f"{case.id}: the CSV gives {value}"
+    number, unit = parse(quoted)
+    assert close(number, unit, value, case.slack), (
+        f"{case.id}: the README says {quoted}, the committed CSV gives {value:.6g} "
+        f"(tolerance {0.5 * unit:g}{f' + {case.slack:g}' if case.slack else ''})")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_a_changed_number_fails(case):
+    """The same comparison rejects the README's number, or the CSV's value,
+    moved by the smallest whole number of last-digit units that exceeds the
+    tolerance on both sides (two units when there is no slack)."""
+    quoted, value = case.quoted(), case.compute()
+    number, unit = parse(quoted)
+    units = 2 + math.ceil(2 * case.slack / unit)
+    for sign in (-1, 1):
+        assert not close(number + sign * units * unit, unit, value, case.slack), "README moved"
+        assert not close(number, unit, value + sign * units * unit, case.slack), "CSV moved"
+
+
+def test_docs_findings_quote_the_readme():
+    """docs/findings.md has no sentences of its own: it includes the README's."""
+    page = (ROOT / "docs" / "findings.md").read_text(encoding="utf-8")
+    assert "{include} ../README.md" in page
+    assert not re.search(r"\d\.\d", page), "docs/findings.md quotes numbers of its own: test them"
+
+
+@pytest.mark.parametrize("text, number, unit", [
+    ("19,300", 19300, 100), ("0.273", 0.273, 0.001), ("3.8e-9", 3.8e-9, 1e-10),
+    ("\u221216.5%", -16.5, 0.1), ("+3.8%", 3.8, 0.1), ("570,000", 570000, 10000), ("14", 14, 1),
+    ("3.4×", 3.4, 0.1), ("1.1e-15", 1.1e-15, 1e-16),
+])
+def test_parse(text, number, unit):
+    assert parse(text) == pytest.approx((number, unit))
