@@ -56,13 +56,15 @@ def test_grid_runs_every_combination(small):
     assert_array_equal(frame.query("run == 5")["value"], r.curves[5][1])
 
 
-def _fake_results(curves_by_run):
-    """Results built by hand: rows (arch, depth, lr, seed, diverged) and a curve each."""
+def _fake_results(curves_by_run, optimizers=None):
+    """Results built by hand: rows (arch, depth, lr, seed, diverged) and a curve each;
+    ``optimizers``: one per run (default all "sgd")."""
     rows, curves = [], []
     for run, (arch, depth, lr, seed, curve, diverged) in enumerate(curves_by_run):
         curve = np.asarray(curve, dtype=float)
         rows.append(dict(run=run, arch=arch, hidden=(), depth=depth, init="default",
-                         optimizer="sgd", options="", weight_decay=0.0, loss="l2", lr=lr,
+                         optimizer=optimizers[run] if optimizers else "sgd", options="",
+                         weight_decay=0.0, loss="l2", lr=lr,
                          seed=seed, final_loss=math.inf if diverged else curve[-1],
                          diverged=diverged, failed=False, error="", steps_run=len(curve) - 1,
                          seconds=0.0))
@@ -288,6 +290,40 @@ def test_one_worker_gets_one_task_per_configuration_and_seed():
     split = [(t.config, t.seed, lr) for part in plan.plan_grids([spec], 2) for t in part
              for lr in t.lrs]
     assert runs == split  # the same runs, in the same order
+
+
+def test_the_fastest_lr_is_the_papers_criterion_and_the_target_is_gd_depth_1s():
+    r = _fake_results([
+        # GD depth 1: lr 0.1 ends lower (mean 1.1), lr 1.0 gets to the target sooner
+        ("[]", 1, 0.1, 0, [4, 3, 2, 1.5, 1.0], False),
+        ("[]", 1, 0.1, 1, [4, 3, 2, 1.5, 1.2], False),
+        ("[]", 1, 1.0, 0, [4, 1.2, 1.2, 1.2, 1.2], False),
+        ("[]", 1, 1.0, 1, [4, 3, 1.2, 1.2, 1.2], False),
+        # Adam depth 1 ends far lower: the target stays 1.1x GD depth 1's best
+        ("[]", 1, 0.1, 0, [4, 2, 0.5, 0.3, 0.2], False),
+        ("[]", 1, 0.1, 1, [4, 2, 0.5, 0.3, 0.2], False),
+    ], optimizers=["sgd"] * 4 + ["adam"] * 2)
+    assert r.targets() == {"l2": pytest.approx(1.21)}
+    s = r.summary().set_index("optimizer")
+    assert s.loc["sgd", "best_lr"] == 0.1 and s.loc["sgd", "steps_to_target"] == 4
+    # per seed at lr 1.0: steps 1 and 2 (mean 1.5) against 4 and 4 at lr 0.1
+    assert s.loc["sgd", "fastest_lr"] == 1.0
+    assert (s.loc["sgd", "fastest_steps"], s.loc["sgd", "fastest_min"],
+            s.loc["sgd", "fastest_max"]) == (1.5, 1, 2)
+    assert s.loc["sgd", "fastest_final"] == pytest.approx(1.2)
+    assert s.loc["adam", "fastest_lr"] == 0.1 and s.loc["adam", "fastest_steps"] == 2
+    table = r.format_table()
+    # "lr: mean steps [min, max]" (1.5 shown as 2)
+    assert "steps to 1.1x depth-1 GD best" in table and "  1: 2 [1, 2]  " in table
+    # An lr that brings only some seeds to the target is never the fastest.
+    # (lr 1.0: seed 0 at step 1, seed 1 never; lr 0.1: both at step 2.)
+    r = _fake_results([("[]", 1, 0.1, 0, [4, 2, 1.0], False),
+                       ("[]", 1, 0.1, 1, [4, 2, 1.2], False),
+                       ("[]", 1, 1.0, 0, [4, 0.5, 0.5], False),
+                       ("[]", 1, 1.0, 1, [4, 3.0, 3.0], False)])
+    assert r.targets()["l2"] == pytest.approx(1.21)
+    fastest = r.fastest()
+    assert fastest["fastest_lr"].tolist() == [0.1] and fastest["fastest_max"][0] == 2
 
 
 def test_every_preset_is_valid_and_runs(small):

@@ -95,7 +95,8 @@ def format_table(results) -> str:
     failed = bool(summary["failed"].sum())  # the column only when some run failed
     cols = ([col.replace("_", " ") for col in shown]
             + ["arch", "depth", "best lr", "final loss (mean ± std)",
-               "steps to 1.1x depth-1 best", "diverged"] + (["failed"] if failed else []))
+               f"steps to 1.1x {_reference(summary)} best", "fastest lr: steps [min, max]",
+               "diverged"] + (["failed"] if failed else []))
     body = []
     for row in summary.itertuples():
         if math.isfinite(row.final_mean):
@@ -105,8 +106,12 @@ def format_table(results) -> str:
             final = "all lrs failed or diverged" if row.failed else "all lrs diverged"
             lr = "-"
         reach = "never" if pd.isna(row.steps_to_target) else str(row.steps_to_target)
+        fast = ("never" if math.isnan(row.fastest_lr) else
+                f"{row.fastest_lr:g}: {row.fastest_steps:.0f} [{row.fastest_min:.0f}, "
+                f"{row.fastest_max:.0f}]")
         body.append([_cell(getattr(row, v)) for v in shown]
-                    + [row.arch, str(row.depth), lr, final, reach, f"{row.diverged}/{row.runs}"]
+                    + [row.arch, str(row.depth), lr, final, reach, fast,
+                       f"{row.diverged}/{row.runs}"]
                     + ([f"{row.failed}/{row.runs}"] if failed else []))
     widths = [max(len(str(x)) for x in [col] + [b[i] for b in body])
               for i, col in enumerate(cols)]
@@ -116,6 +121,12 @@ def format_table(results) -> str:
     lines += [""] + acceleration(results, summary) + results.edge_notes(summary)
     lines += results.failure_notes()
     return "\n".join(line.rstrip() for line in lines)
+
+
+def _reference(summary):
+    """Whose best final loss the targets are 1.1x of (``Results.targets``)."""
+    return "depth-1 GD" if ((summary["depth"] == 1) & (summary["optimizer"] == "sgd")).any() \
+        else "depth-1"
 
 
 def _cell(value):

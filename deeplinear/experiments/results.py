@@ -5,8 +5,14 @@ optimizer and its options, weight decay, loss) is the one with the lowest
 final training loss averaged over seeds, among the
 learning rates for which *no* seed diverged; a diverged run counts as an
 infinite loss and is never picked. "Steps to target" is the first recorded
-step at which that best curve (averaged over seeds) reaches 1.1 times the
-best final loss of depth 1 on the same loss function.
+step at which that best curve (averaged over seeds) reaches the target of
+its loss function: 1.1 times the best final loss of depth-1 gradient descent
+(of depth 1 with any optimizer if the grid has no depth-1 gradient descent).
+
+That is one criterion for an lr; the paper's is speed. ``Results.fastest``
+picks, per configuration, the lr whose seeds reach the target in the fewest
+steps (the mean over seeds of each seed's first recorded step at or below
+it), and ``summary`` shows both.
 
 ``Results.write`` writes a folder (``FILES``) that ``Results.read`` loads back.
 """
@@ -167,19 +173,62 @@ class Results:
                                           "largest_lr"])
 
     def targets(self, best=None) -> dict:
-        """Per loss: 1.1x the best final loss of depth 1 (or of all, if no depth 1)."""
+        """Per loss: 1.1x the best final loss of depth-1 gradient descent ("sgd");
+        without it, of depth 1 with any optimizer; without depth 1, of all."""
         best = self.best() if best is None else best
         targets = {}
         for loss, group in best.groupby("loss", sort=False):
-            ref = group[(group["depth"] == 1) & np.isfinite(group["final_mean"])]
-            if not len(ref):
-                ref = group[np.isfinite(group["final_mean"])]
+            done = group[np.isfinite(group["final_mean"])]
+            shallow = done[done["depth"] == 1]
+            gd = shallow[shallow["optimizer"] == "sgd"]
+            ref = gd if len(gd) else shallow if len(shallow) else done
             targets[loss] = TARGET_FACTOR * float(ref["final_mean"].min()) if len(ref) else None
         return targets
 
+    def fastest(self, targets=None) -> pd.DataFrame:
+        """Per configuration, the lr that reaches its loss's target in the fewest steps.
+
+        Parameters
+        ----------
+        targets : dict, optional
+            Loss name -> target value (default: :meth:`targets`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The columns of ``KEY``, fastest_lr (NaN if no lr brought every seed
+            to the target), and at it fastest_steps (the mean over seeds of
+            each seed's first recorded step at or below the target),
+            fastest_min and fastest_max (over seeds), fastest_final (mean
+            final loss).
+        """
+        targets = self.targets() if targets is None else targets
+        out = []
+        for key, group in self.runs.groupby(list(KEY), sort=False):
+            target, choice = targets.get(group["loss"].iloc[0]), None
+            for lr, at in group.groupby("lr", sort=True):
+                if target is None or at["failed"].any():
+                    continue
+                steps = [self._first_step(run, target) for run in at["run"]]
+                if None not in steps and (choice is None or np.mean(steps) < choice[1]):
+                    choice = (lr, float(np.mean(steps)), min(steps), max(steps),
+                              float(at["final_loss"].mean()))
+            out.append({**dict(zip(KEY, key)),
+                        **dict(zip(["fastest_lr", "fastest_steps", "fastest_min", "fastest_max",
+                                    "fastest_final"], choice or (math.nan,) * 5))})
+        return pd.DataFrame(out, columns=[*KEY, "fastest_lr", "fastest_steps", "fastest_min",
+                                          "fastest_max", "fastest_final"])
+
+    def _first_step(self, run, target):
+        """The first recorded step of ``run`` at or below ``target``; None if never."""
+        steps, values = self.curves[run]
+        hit = np.nonzero(values <= target)[0]
+        return int(steps[hit[0]]) if hit.size else None
+
     def summary(self) -> pd.DataFrame:
         """The table: ``best()`` (without run_ids) with, per configuration, the
-        target of its loss and the steps its best curve took to reach it."""
+        target of its loss, the steps its best curve took to reach it, and
+        the columns of :meth:`fastest` (the other criterion for the lr)."""
         best = self.best()
         targets = self.targets(best)
         reach = []
@@ -193,6 +242,9 @@ class Results:
             reach.append(int(steps[hit[0]]) if hit.size else None)
         best["target"] = [targets[loss] for loss in best["loss"]]
         best["steps_to_target"] = pd.array(reach, dtype="Int64")
+        fastest = self.fastest(targets)
+        for column in fastest.columns[len(KEY):]:
+            best[column] = fastest[column].to_numpy()  # the same groups, in the same order
         return best.drop(columns="run_ids")
 
     # -------------------------------------------------------------------- text
