@@ -13,6 +13,9 @@ This module drives it, and with its helpers is the only code outside
   then.
 - :func:`optimizer_args`, :func:`run_args`, :func:`train_loop`: one call of
   the loop for the runs of one ``RunSettings``.
+- :class:`EndToEndRule`: the kernel tables of ``optimizer="e2e"`` (the
+  end-to-end update of Theorem 1 for one output, without weight decay),
+  which the loop runs on the one-factor chain ``[W_e]``.
 
 Its helpers, one job each: ``deeplinear._chain`` (the workspace of one
 architecture, in the kernels' orientation), ``deeplinear._kernel_data`` (the
@@ -46,7 +49,7 @@ except ModuleNotFoundError as exc:  # only a missing _kernels package is "no ker
         raise
     kernel_train = None
 
-__all__ = ["available", "require", "optimizer_args", "run_args", "train_loop"]
+__all__ = ["available", "require", "EndToEndRule", "optimizer_args", "run_args", "train_loop"]
 
 
 def available() -> bool:
@@ -64,12 +67,55 @@ def require() -> None:
         )
 
 
+class EndToEndRule:
+    """The end-to-end update as the compiled loop reads an optimizer.
+
+    ``optimizer="e2e"`` with one output and no weight decay runs the loop on
+    the one-factor chain ``[W_e]``: its factor gradient is ``grad_e``, its
+    loss the data loss of ``W_e``, and its update the kernel
+    ``_kernels.optim.e2e_update`` (the twin of
+    ``deeplinear.dynamics.e2e_update_single_output``). This class gives
+    :func:`optimizer_args` what it reads of an ``Optimizer``: the rule's
+    ``name``, its kernel tables and its (empty) initial state.
+
+    Parameters
+    ----------
+    depth : int
+        N of the update, >= 1 (checked by ``RunSettings`` or the caller).
+
+    Attributes
+    ----------
+    name : str
+        ``"e2e"``, the key of the rule's code in ``_kernels.train.CODES``.
+    kernel_fields : tuple of str
+        ``("lr", "depth")``, the hyperparameters of ``e2e_update`` by its
+        parameter names.
+    kernel_state : tuple of str
+        Empty: the update keeps no state.
+    depth : int
+    state : list of dict
+        One empty dict (the one factor ``W_e``).
+    """
+
+    name = "e2e"
+    kernel_fields = ("lr", "depth")
+    kernel_state = ()
+
+    def __init__(self, depth):
+        self.depth = int(depth)
+        self.state = [{}]
+
+    def kernel_hyperparameters(self) -> dict:
+        """``{"depth": N}`` (``lr`` is each run's, set by :func:`optimizer_args`)."""
+        return {"depth": self.depth}
+
+
 def optimizer_args(opt, lrs):
     """The kernel arguments of B runs of one optimizer's rule and options, packed by name.
 
     Parameters
     ----------
-    opt : Optimizer
+    opt : Optimizer or EndToEndRule
         Built with the runs' options on one run's factors (in the kernels'
         orientation): its hyperparameters but ``lr``, and its initial state,
         are every run's.
@@ -109,7 +155,7 @@ def run_args(settings):
                    divergence_factor=settings.divergence_factor)
 
 
-def train_loop(objective, factors, lrs, settings):
+def train_loop(objective, factors, lrs, settings, depth=None):
     """All the steps of one run per learning rate, in one call of
     ``_kernels.train.train_loop``: the runs go in lockstep, and each is the
     same, bit for bit, as it would be alone.
@@ -127,7 +173,12 @@ def train_loop(objective, factors, lrs, settings):
     lrs : list of float
         Checked, > 0.
     settings : RunSettings
-        Of an optimizer with a kernel (not "e2e").
+        Of an optimizer with a kernel, or of ``"e2e"``: then ``factors`` is
+        ``[W_e]`` of one output (shape (1, d_0)), the objective has no
+        weight decay, and every step is the end-to-end update of depth
+        ``depth`` (see :class:`EndToEndRule`).
+    depth : int, optional
+        For ``"e2e"`` only: N of the update, >= 1.
 
     Returns
     -------
@@ -144,8 +195,14 @@ def train_loop(objective, factors, lrs, settings):
     # One optimizer for the rule, options and initial state of every run
     # (they differ only in lr); the optimizer class checks them as it would
     # for a Python run.
-    opt = make_optimizer(settings.optimizer, ch.views(params[0].copy()), lr=lrs[0],
-                         **settings.optimizer_options)
+    if settings.optimizer == "e2e":
+        if len(factors) != 1 or factors[0].shape[0] != 1 or objective.weight_decay != 0.0:
+            raise ValueError("optimizer: the compiled e2e loop takes [W_e] of one output "
+                             "and an objective without weight decay")
+        opt = EndToEndRule(depth)
+    else:
+        opt = make_optimizer(settings.optimizer, ch.views(params[0].copy()), lr=lrs[0],
+                             **settings.optimizer_options)
     optimizer, states = optimizer_args(opt, lrs)
     run = run_args(settings)
     size = run.steps // run.record_every + 2

@@ -109,8 +109,10 @@ def train(factors, X, Y, *, lr, steps, loss="l2", weight_decay=0.0, optimizer="s
         means compiled when this copy of deeplinear has its kernels (a
         student release has none), else the Python loop. ``True`` without
         the kernels raises ``ValueError``. ``History.info["compiled"]`` says
-        which loop ran. Otherwise ignored for ``optimizer="e2e"``, which
-        always runs in Python (one SVD per step), and with ``track=True``.
+        which loop ran. Ignored with ``track=True``. For ``optimizer="e2e"``
+        the compiled loop runs one output without weight decay (the twin of
+        ``e2e_update_single_output``); several outputs or a weight decay run
+        in Python (one SVD per step) whatever ``compiled`` says.
 
     Returns
     -------
@@ -118,7 +120,8 @@ def train(factors, X, Y, *, lr, steps, loss="l2", weight_decay=0.0, optimizer="s
 
     Notes
     -----
-    With ``optimizer="e2e"`` each step is ``deeplinear.e2e_update``, with
+    With ``optimizer="e2e"`` each step is ``deeplinear.e2e_update`` (or its
+    one-output form, compiled), with
     :math:`\eta` = ``lr``, :math:`\lambda` = ``weight_decay`` and :math:`L` the
     data loss (no penalty):
 
@@ -137,8 +140,8 @@ def train(factors, X, Y, *, lr, steps, loss="l2", weight_decay=0.0, optimizer="s
     ``final_factors`` is ``[W_e]``; with ``track=True``, ``norm_e`` is
     :math:`\lVert W_e \rVert_F` and ``balancedness`` is 0 at
     every record (a single matrix has no pair of adjacent factors, as in
-    ``deeplinear.balancedness([W_e])``). ``info`` holds ``compiled=False``,
-    ``optimizer="e2e"`` and ``depth=N``. A gradient that overflows while the
+    ``deeplinear.balancedness([W_e])``). ``info`` holds ``compiled`` (which
+    loop ran), ``optimizer="e2e"`` and ``depth=N``. A gradient that overflows while the
     loss does not (possible only within a few powers of the float range)
     cannot be stepped with, and counts as divergence there.
     """
@@ -205,8 +208,8 @@ def train_runs(factors, objective, lrs, settings, *, track=False,
     others go on. Each run is the same, bit for bit, as
     ``train_objective(..., lr=lr)`` alone; its ``History.seconds`` is an
     equal share of the call's time. The Python loop (``compiled=False``, a
-    student release, ``track=True``, ``optimizer="e2e"``) runs one after the
-    other.
+    student release, ``track=True``, ``optimizer="e2e"`` with several
+    outputs or weight decay) runs one after the other.
 
     Parameters
     ----------
@@ -235,16 +238,20 @@ def train_runs(factors, objective, lrs, settings, *, track=False,
     lrs = _check_lrs(lrs)
     use_compiled = _use_compiled(compiled, track)
     factors = [W.copy() for W in objective.check_factors(factors)]
+    info, depth = {"compiled": True}, None
     if settings.optimizer == "e2e":
         depth = settings.optimizer_options.get("depth", len(factors))
         W_e = end_to_end(factors)
-        return [_train_e2e(objective, W_e.copy(), depth, lr, settings, track) for lr in lrs]
+        # Compiled: one output, no weight decay (whose recorded penalty needs balanced factors).
+        if not (use_compiled and W_e.shape[0] == 1 and objective.weight_decay == 0.0):
+            return [_train_e2e(objective, W_e.copy(), depth, lr, settings, track) for lr in lrs]
+        factors, info = [W_e], {"compiled": True, "optimizer": "e2e", "depth": depth}
     if use_compiled:
         from . import _compiled  # the numba kernels and their workspaces
 
-        runs = _compiled.train_loop(objective, factors, lrs, settings)
+        runs = _compiled.train_loop(objective, factors, lrs, settings, depth=depth)
         return [History(loss=losses, steps=recorded, diverged=diverged, final_factors=trained,
-                        seconds=seconds, info={"compiled": True})
+                        seconds=seconds, info=dict(info))
                 for losses, recorded, diverged, trained, seconds in runs]
     histories = []
     for lr in lrs:

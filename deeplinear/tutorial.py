@@ -118,8 +118,8 @@ def save(fig, frame, name, folder) -> None:
     plt.close(fig)
 
 
-def load_data(name):
-    """``datasets.load(name)``, with the partial-data warning turned into a note.
+def load_data(name, **options):
+    """``datasets.load(name, **options)``, with the partial-data warning turned into a note.
 
     Only 8 of the 10 gas-sensor batches are available offline, so Ethanol
     has 1316 of its 2565 rows; ``data_caption`` says so in every figure.
@@ -128,7 +128,7 @@ def load_data(name):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", datasets.PartialDataWarning)
-        return datasets.load(name)
+        return datasets.load(name, **options)
 
 
 def data_caption(data) -> str:

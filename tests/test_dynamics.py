@@ -145,3 +145,96 @@ def test_balance_is_conserved_to_second_order(rng, dims):
             assert_allclose(after[j] - before[j], second, rtol=0,
                             atol=1e-12 * np.abs(before[j]).max() + 1e-6 * scale,
                             err_msg=f"imbalance {j} moved by more than O(lr^2) at lr={lr}")
+
+
+# --- Theorem 1's update is not a gradient field (so no regularizer gives it) --------
+
+def _direction(obj, depth):
+    """F(w) = (W_e - W_e_new) / lr of the single-output update (lr 1, no weight decay)."""
+    def F(w):
+        W = w[None, :]
+        return (W - e2e_update_single_output(W, obj.value_and_grad_e(W)[1], depth, 1.0))[0]
+    return F
+
+
+def _fd_jacobian(F, w, h=1e-5):
+    """J[i, k] = dF_i / dw_k by central differences, one column per coordinate."""
+    return np.column_stack([(F(w + h * e) - F(w - h * e)) / (2 * h) for e in np.eye(w.size)])
+
+
+def _asymmetry(J):
+    return np.linalg.norm(J - J.T) / np.linalg.norm(J)
+
+
+@pytest.mark.parametrize("loss", ["l2", "l4"])
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_update_jacobian_is_asymmetric_for_depth_two_or_more(rng, loss, depth):
+    # A gradient field has a symmetric Jacobian (the Hessian of its potential),
+    # so a depth >= 2 asymmetry far above the finite-difference error means no
+    # function L + R has F as its gradient. At depth 1, F = grad L exactly.
+    obj = _problem(rng, d_in=6, d_out=1, loss=loss)
+    F = _direction(obj, depth)
+    asym = [_asymmetry(_fd_jacobian(F, w)) for w in rng.standard_normal((4, 6))]
+    if depth == 1:
+        # Finite-difference error relative to ||J||: rounding ~ eps ||F|| / h
+        # (about 1e-11 at h = 1e-5), and for l4 truncation ~ h^2 (the third
+        # derivatives of a quartic): measured <= 5e-11. 1e-8 leaves a margin of 200.
+        assert max(asym) < 1e-8, asym
+    else:
+        # Measured 0.04-0.35 at these points: 1e-2 is a factor of 4 below the
+        # least and 1e8 above the depth-1 (finite-difference) level.
+        assert min(asym) > 1e-2, asym
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 5])
+def test_update_jacobian_skew_part_matches_closed_form(rng, depth):
+    # Differentiating F = r^p (g + (N-1) (g.u) u), r = ||w||, u = w / r,
+    # p = 2 - 2/N, with the symmetric Hessian H of L gives
+    #   J - J^T = r^(p-1) [(3 - N - 2/N) (g u^T - u g^T) + (N-1) r (u u^T H - H u u^T)],
+    # zero for N = 1 (both coefficients vanish) and generically not for N >= 2.
+    obj = _problem(rng, d_in=6, d_out=1, loss="l2")
+    X = obj.X
+    H = 2.0 * X.T @ X / X.shape[0]               # Hessian of mean((X w - y)^2)
+    N, p = depth, 2.0 - 2.0 / depth
+    for w in rng.standard_normal((3, 6)):
+        g = obj.value_and_grad_e(w[None, :])[1][0]
+        r = np.linalg.norm(w)
+        u = w / r
+        uuH = np.outer(u, u) @ H
+        skew = r ** (p - 1) * ((3 - N - 2 / N) * (np.outer(g, u) - np.outer(u, g))
+                               + (N - 1) * r * (uuH - uuH.T))
+        J = _fd_jacobian(_direction(obj, depth), w)
+        # l2 makes g affine in w, so the central differences of F carry
+        # truncation ~ h^2 (from the norms) and rounding ~ eps ||F|| / h: both
+        # below 1e-9 of ||J|| (measured <= 2e-11).
+        assert_allclose(J - J.T, skew, rtol=0, atol=1e-8 * np.linalg.norm(J))
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_update_has_work_around_a_closed_loop_for_depth_two_or_more(rng, depth):
+    # The line integral of a gradient field around a closed loop is 0. Around a
+    # circle of radius rho in the plane of orthonormal a, b, Stokes gives
+    # pi rho^2 (b.J a - a.J b) + O(rho^4) for any smooth F.
+    obj = _problem(rng, d_in=6, d_out=1, loss="l4")
+    F = _direction(obj, depth)
+    w = rng.standard_normal(6)
+    a, b = np.linalg.qr(rng.standard_normal((6, 2)))[0].T
+    rho, m = 1e-3 * np.linalg.norm(w), 64
+    t = 2 * np.pi * np.arange(m) / m
+    # The trapezoid rule on a periodic integrand: exact for a trigonometric
+    # polynomial of degree < m (depth 1 with l4: degree 4), spectrally accurate otherwise.
+    work = sum(F(w + rho * (np.cos(s) * a + np.sin(s) * b)) @ (np.cos(s) * b - np.sin(s) * a)
+               for s in t) * rho * 2 * np.pi / m
+    J = _fd_jacobian(F, w)
+    scale = np.pi * rho**2 * np.linalg.norm(J)    # the size of a nonzero circulation
+    if depth == 1:
+        # Rounding of the sum: m terms of size ||F|| rho, eps each (measured 1e-14 of scale).
+        assert abs(work) < 1e-8 * scale, (work, scale)
+    else:
+        stokes = np.pi * rho**2 * (b @ J @ a - a @ J @ b)
+        # Measured 0.019 (depth 2) and 0.053 (depth 3) of scale: 1e-3 is a
+        # factor of 19 below the least and 1e11 above depth 1's 1e-14.
+        assert abs(stokes) > 1e-3 * scale, (stokes, scale)
+        # The O(rho^4) remainder is ~ (rho / ||w||)^2 = 1e-6 of it (measured
+        # 2e-6 to 4e-6); 1e-4 leaves room.
+        assert_allclose(work, stokes, rtol=1e-4)

@@ -63,20 +63,25 @@ for case in json.loads(sys.argv[1]):
     factors = [rng.standard_normal((h, d0)) * 0.3, rng.standard_normal((h, h)) * 0.3,
                rng.standard_normal((dN, h)) * 0.3]
     hist = dl.train(factors, X, Y, lr=1e-2, steps=12, record_every=4, loss=case["loss"],
-                    weight_decay=1e-3, optimizer=case["optimizer"], compiled=True)
+                    weight_decay=case["weight_decay"], optimizer=case["optimizer"],
+                    compiled=True)
+    assert hist.info["compiled"], case["name"]
     W = np.concatenate([W.ravel() for W in hist.final_factors])
     out[case["name"]] = [v.hex() for v in np.concatenate([hist.loss, W]).tolist()]
 print(json.dumps(out))
 """
 
 # Widths above 16 (matmul_bt's vector order), one and several outputs, the
-# transposed chain (d_0 < d_N), every optimizer and the three kinds of data.
+# transposed chain (d_0 < d_N), every optimizer and the three kinds of data;
+# and the compiled end-to-end update (one output, no weight decay: the loop
+# on [W_e] with the kernel optim.e2e_update), at depth 3 and at depth 1.
 CASES = [dict(name=f"{opt}-{loss}-{'x'.join(map(str, dims))}", optimizer=opt, loss=loss,
-              dims=dims, seed=k)
+              dims=dims, seed=k, weight_decay=0.0 if opt == "e2e" else 1e-3)
          for k, (opt, loss, dims) in enumerate([
              ("sgd", "l2", [7, 21, 3]), ("adam", "l2", [5, 18, 1]), ("adagrad", "l4", [6, 19, 1]),
              ("adadelta", "l4", [3, 17, 8]), ("adam", "l3", [9, 20, 2]),
-             ("sgd", "l3", [2, 33, 5])])]
+             ("sgd", "l3", [2, 33, 5]), ("e2e", "l2", [21, 17, 1]), ("e2e", "l4", [20, 3, 1]),
+             ("e2e", "l3", [35, 1, 1])])]
 
 
 def _run(disable_jit):

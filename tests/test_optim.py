@@ -275,10 +275,24 @@ def test_kernel_tables_are_the_kernels_parameter_names(cls):
     assert set(cls.kernel_fields) - set(cls.hyperparameters) <= {"beta1", "beta2"}
 
 
+def test_the_e2e_kernel_table_is_the_kernels_parameter_names():
+    """The end-to-end update (``optimizer="e2e"``, compiled on [W_e]) has the
+    tables of an optimizer in ``_compiled.EndToEndRule``: no state, no
+    ``t``, hyperparameters ``lr`` and ``depth``."""
+    from deeplinear._compiled import EndToEndRule
+
+    kernel = kernels.e2e_update
+    names = list(inspect.signature(getattr(kernel, "py_func", kernel)).parameters)
+    assert names == ["p", "g", *EndToEndRule.kernel_state, *EndToEndRule.kernel_fields]
+    assert EndToEndRule.kernel_fields == ("lr", "depth") and EndToEndRule.kernel_state == ()
+    assert EndToEndRule(4).kernel_hyperparameters() == {"depth": 4}
+
+
 def test_the_kernel_tuples_hold_the_union_of_the_tables():
+    from deeplinear._compiled import EndToEndRule
     from deeplinear._kernels.interface import Hyper, States
 
-    classes = list(optim.OPTIMIZERS.values())
+    classes = [*optim.OPTIMIZERS.values(), EndToEndRule]
     assert set(Hyper._fields) == {f for cls in classes for f in cls.kernel_fields}
     assert set(States._fields) == {key for cls in classes for key in cls.kernel_state}
 
@@ -297,8 +311,8 @@ def test_kernel_hyperparameters_are_read_by_name(case):
 def test_kernel_codes_cover_every_optimizer():
     from deeplinear._kernels import train as kernel_train
 
-    assert set(kernel_train.CODES) == set(optim.OPTIMIZERS)
-    assert sorted(kernel_train.CODES.values()) == list(range(len(optim.OPTIMIZERS)))
+    assert set(kernel_train.CODES) == set(optim.OPTIMIZERS) | {"e2e"}
+    assert sorted(kernel_train.CODES.values()) == list(range(len(optim.OPTIMIZERS) + 1))
 
 
 def test_defaults_are_read_from_the_attributes():

@@ -30,23 +30,16 @@ row vector) this is
 
 plain gradient descent on :math:`W_e` with an *adaptive learning rate*
 :math:`\|W_e\|^{2-2/N}` (`dl.curvature.effective_lr`) and an extra push of
-:math:`N-1` times the gradient along the direction :math:`W_e` already
-points: the "implicit preconditioning" that depth adds. The theorem holds for
-any differentiable loss (the paper's *acceleration* concerns
-:math:`\ell_4`); we use :math:`\ell_2`, where the comparison is cleanest, and
-check :math:`\ell_4` at the end.
+:math:`N-1` times the gradient's part along :math:`W_e`: the "implicit
+preconditioning" of depth. The theorem holds for any differentiable loss; we
+use :math:`\ell_2`, where the comparison is cleanest, and check :math:`\ell_4`.
 
-This script takes one step of Theorem 1 in both forms; trains the deep net
-(SGD on the factors) and the closed form (`dl.train(..., optimizer="e2e")`)
-from the same balanced start; shows that the gap between them is
-:math:`O(\mathrm{lr})` (halve lr and double the steps, the same time
-:math:`\mathrm{lr} \cdot \mathrm{steps}`: the gap halves); and tracks
-balancedness, conserved by gradient *flow*, drifting by
-:math:`O(\mathrm{lr}^2)` per step under gradient *descent*, and far from 0
-from the near-zero and default inits. A full run writes
-`figures/02_end_to_end_dynamics.png` (and `.csv`). The Levy & Wang report
-writes the product and the balance condition :math:`W_1` first; here
-:math:`W_e = W_N \cdots W_1`, and the predictions are `X @ W_e.T`.
+This script takes one step of Theorem 1 in both forms; trains the deep net and
+the closed form (`dl.train(..., optimizer="e2e")`) from one balanced start (a
+gap :math:`O(\mathrm{lr})` at a fixed time :math:`\mathrm{lr} \cdot \mathrm{steps}`);
+shows that the update is the gradient of no function; and tracks balancedness.
+A full run writes `figures/02_end_to_end_dynamics.png` (and `.csv`). Levy & Wang
+write products :math:`W_1` first; here :math:`W_e = W_N \cdots W_1`, predictions `X @ W_e.T`.
 """
 
 # %%
@@ -79,9 +72,7 @@ NAME = "02_end_to_end_dynamics"
 data = tutorial.load_data("abalone")
 X, Y = data.X, data.Y
 print(tutorial.data_caption(data))
-
-LOSS = "l2"
-DEPTH = 3
+LOSS, DEPTH = "l2", 3
 dims = [data.d, 10, 10, 1]
 factors = dl.init.balanced(dims, scale=0.1, rng=rng)
 W_e = dl.end_to_end(factors)
@@ -93,16 +84,11 @@ for j in range(DEPTH - 1):
 # %%
 # One step of Theorem 1, two ways, and a real step
 # ------------------------------------------------
-# `Objective.value_and_grad_e` gives
-# :math:`\mathrm{grad}_e = \partial L / \partial W_e`. We take one step three
-# ways: `e2e_update` (the sum over :math:`j` of Theorem 1, with fractional
-# powers from an SVD of :math:`W_e`), `e2e_update_single_output` (Claim 1:
-# for one output the sum collapses to the adaptive lr
-# :math:`\|W_e\|^{2-2/N}` and an extra push of :math:`N - 1` times the
-# gradient along :math:`u = W_e / \|W_e\|`), and one real SGD step on the
-# three factors (then multiply them). The first two agree to rounding; the
-# deep step differs from them by :math:`O(\mathrm{lr}^2)`: halving lr divides
-# the difference by 4.
+# `Objective.value_and_grad_e` gives :math:`\mathrm{grad}_e`. One step three
+# ways: `e2e_update` (Theorem 1's sum, powers from an SVD of :math:`W_e`),
+# `e2e_update_single_output` (Claim 1, the one-output form above), and a real
+# SGD step on the three factors. The first two agree to rounding; the deep
+# step differs by :math:`O(\mathrm{lr}^2)`: halving lr divides it by 4.
 
 # %%
 objective = dl.Objective(X, Y, LOSS)
@@ -119,10 +105,8 @@ one_step = []
 for lr in [0.04, 0.02, 0.01, 0.005]:
     library = dl.e2e_update(W_e, grad_e, depth=DEPTH, lr=lr)
     claim_1 = dl.e2e_update_single_output(W_e, grad_e, depth=DEPTH, lr=lr)
-    deep = deep_step(factors, lr)
-    one_step.append({"lr": lr,
-                     "|e2e_update - single output|": np.abs(library - claim_1).max(),
-                     "|deep step - e2e_update|": np.abs(deep - library).max()})
+    one_step.append({"lr": lr, "|e2e_update - single output|": np.abs(library - claim_1).max(),
+                     "|deep step - e2e_update|": np.abs(deep_step(factors, lr) - library).max()})
 one_step = pd.DataFrame(one_step)
 one_step["ratio to previous lr"] = (one_step["|deep step - e2e_update|"].shift(1)
                                     / one_step["|deep step - e2e_update|"])
@@ -131,15 +115,12 @@ print(one_step.to_string(index=False, float_format="%.2e"))
 # %%
 # Whole runs: deep SGD against the closed form
 # --------------------------------------------
-# `dl.train(factors, ..., optimizer="e2e")` multiplies the factors out once
-# and then applies `e2e_update` at every step (depth defaults to the number of
-# factors). Both runs start from the same balanced factors.
-#
-# One step is off by :math:`O(\mathrm{lr}^2)`; a fixed training time
+# `dl.train(factors, ..., optimizer="e2e")` multiplies the factors out once,
+# then takes Theorem 1's step (depth: the number of factors) every step. One
+# step is off by :math:`O(\mathrm{lr}^2)`; a training time
 # :math:`T = \mathrm{lr} \cdot \mathrm{steps}` takes :math:`T / \mathrm{lr}`
-# steps, so the errors add up to :math:`O(\mathrm{lr})`. For lrs spaced by
-# factors of 2 we measure the largest relative gap over the run,
-# :math:`|L_\mathrm{deep} - L_\mathrm{e2e}| / L_\mathrm{e2e}`.
+# steps, so the errors add up to :math:`O(\mathrm{lr})`. For lrs spaced by 2
+# we measure the largest relative gap :math:`|L_\mathrm{deep} - L_\mathrm{e2e}| / L_\mathrm{e2e}`.
 
 # %%
 T = 4.0                                    # training time lr * steps
@@ -149,8 +130,7 @@ LR_SHOW = 0.02                             # the lr whose curves and balancednes
 rows, curves = [], {}
 for lr in lrs:
     steps = int(round(T / lr))
-    # track=True also records balancedness at every step (in a Python loop);
-    # we need it only for the lr we plot, the final value for the others.
+    # track=True records balancedness at every step (slow): only for the lr we plot.
     deep = dl.train(factors, X, Y, loss=LOSS, lr=lr, steps=steps, track=lr == LR_SHOW)
     e2e = dl.train(factors, X, Y, loss=LOSS, lr=lr, steps=steps, optimizer="e2e")
     assert not (deep.diverged or e2e.diverged)
@@ -163,21 +143,19 @@ for lr in lrs:
 table = pd.DataFrame(rows)
 print(f"{LOSS}, depth {DEPTH}, balanced start, training time T = lr * steps = {T:g}")
 print(table.to_string(index=False, float_format="%.3e"))
-
 slope = np.polyfit(np.log(table["lr"]), np.log(table["max_relative_gap"]), 1)[0]
 print(f"log-log slope of the gap against lr: {slope:.3f}  (1 means gap = O(lr))")
 
 # %%
-# Both ratios in the table, `gap / lr` and `balancedness / lr`, are nearly
-# constant: over a fixed time, the deep net leaves the balanced set and its
-# loss curve leaves the closed form's by :math:`O(\mathrm{lr})`. As
-# :math:`\mathrm{lr} \to 0`, deep gradient descent *is* Theorem 1's dynamics.
+# Both ratios, `gap / lr` and `balancedness / lr`, are nearly constant: over a
+# fixed time the deep net leaves the balanced set, and the closed form's loss
+# curve, by :math:`O(\mathrm{lr})`. As :math:`\mathrm{lr} \to 0`, deep gradient
+# descent *is* Theorem 1's dynamics.
 #
 # The same check with the :math:`\ell_4` loss
 # --------------------------------------------
-# The paper's acceleration claim is about :math:`\ell_4`. Theorem 1 does not
-# care about the loss: the gap is :math:`O(\mathrm{lr})` there too (with no
-# precomputed Gram matrix for :math:`\ell_4`, we use fewer, shorter runs).
+# The paper's acceleration is about :math:`\ell_4`; Theorem 1 holds for any loss
+# (no precomputed Gram matrix for :math:`\ell_4`: fewer, shorter runs).
 
 # %%
 l4_rows = []
@@ -192,42 +170,69 @@ print(f"l4, training time {T4:g}:")
 print(pd.DataFrame(l4_rows).to_string(index=False, float_format="%.3e"))
 
 # %%
-# Balancedness over training, for three initializations
-# -----------------------------------------------------
-# Write :math:`D_j = \partial L / \partial W_j`, that is
-# :math:`(W_N \cdots W_{j+1})^\top \, \mathrm{grad}_e \, (W_{j-1} \cdots W_1)^\top`
-# (tutorial 1). Then :math:`D_j W_j^\top = W_{j+1}^\top D_{j+1}`: both equal
-# :math:`(W_N \cdots W_{j+1})^\top \, \mathrm{grad}_e \, (W_j \cdots W_1)^\top`.
-# Under gradient flow, :math:`\dot W_j = -D_j`, so
+# Not the gradient of any function: no regularizer does this
+# ----------------------------------------------------------
+# Gradient descent on :math:`L + R`, for any regularizer :math:`R`, moves along
+# a gradient field, whose Jacobian (the Hessian of :math:`L + R`) is symmetric;
+# the paper proves that depth is no such field. By hand, the Jacobian :math:`J`
+# of the one-output direction :math:`F = \|w\|^{2-2/N} (g + (N-1) (g \cdot u) u)`
+# (:math:`g = \nabla L`, :math:`H = \nabla^2 L`) has
 #
 # .. math::
 #
-#     \frac{d}{dt} (W_j W_j^\top) = -(D_j W_j^\top + W_j D_j^\top) \quad \text{and} \quad
-#     \frac{d}{dt} (W_{j+1}^\top W_{j+1}) = -(W_{j+1}^\top D_{j+1} + D_{j+1}^\top W_{j+1})
+#     J - J^\top = \|w\|^{1-\frac{2}{N}} \left[(3 - N - \tfrac{2}{N})
+#     (g u^\top - u g^\top) + (N-1) \|w\| (u u^\top H - H u u^\top)\right],
 #
-# are equal, and :math:`W_{j+1}^\top W_{j+1} - W_j W_j^\top` never changes (the
-# first step of the paper's proof of Theorem 1): a net keeps its init's imbalance:
+# zero at :math:`N = 1` only. We measure :math:`\|J - J^\top\|_F / \|J\|_F` at
+# the start, the end of the lr-0.02 closed-form run and two random points (:math:`F`
+# from `e2e_update_single_output` at lr 1, :math:`J` by central differences,
+# :math:`h = 10^{-5}`; at :math:`N = 1`, their rounding). tests/test_dynamics.py
+# checks the formula and a nonzero loop integral.
+
+# %%
+def asymmetry(w, N, h=1e-5):
+    """||J - J^T||_F / ||J||_F at w (1, d), J by central differences of F = (w - w_new) / lr."""
+    def F(v):  # the step's direction at lr 1: F(v) = v - v_new
+        return v - dl.e2e_update_single_output(v, objective.value_and_grad_e(v)[1], depth=N, lr=1.0)
+    J = np.column_stack([(F(w + h * e) - F(w - h * e))[0] / (2 * h) for e in np.eye(w.size)])
+    return np.linalg.norm(J - J.T) / np.linalg.norm(J)
+
+
+draws = np.random.default_rng([SEED, 2]).standard_normal((2, data.d)) / np.sqrt(data.d)
+points = dict(start=W_e, end=curves[LR_SHOW][1].final_factors[0], rand1=draws[:1], rand2=draws[1:])
+asym = pd.DataFrame({name: [asymmetry(w, N) for N in (1, 2, 3)] for name, w in points.items()},
+                    index=pd.Index([1, 2, 3], name="N"))
+print(asym.to_string(float_format="%.2e"))
+
+# %%
+# Depth 2 gives 0.037–0.45 and depth 3 0.35–0.66, against at most 3.1e-10 at
+# depth 1. Depth 2's least is at the start: its :math:`g` term vanishes
+# (:math:`3 - N - 2/N = 0`), leaving the :math:`H` term, small at :math:`\|w\| = 0.24`.
 #
-# * balanced: rounding level (about :math:`10^{-16}`) at the start; under
-#   gradient *descent* each step adds :math:`O(\mathrm{lr}^2)`, namely
-#   :math:`\mathrm{lr}^2 (D_{j+1}^\top D_{j+1} - D_j D_j^\top)`;
-# * near-zero (iid :math:`N(0, 0.02^2)`, the paper's and the report's "near
-#   zero"): small, but as large as :math:`\|W_j W_j^\top\|_F` itself (both
-#   printed below), so far from balanced; conserved;
+# Balancedness over training, for three initializations
+# -----------------------------------------------------
+# With :math:`D_j = \partial L / \partial W_j
+# = (W_N \cdots W_{j+1})^\top \, \mathrm{grad}_e \, (W_{j-1} \cdots W_1)^\top`
+# (tutorial 1), :math:`D_j W_j^\top = W_{j+1}^\top D_{j+1}`; under gradient flow,
+# :math:`\dot W_j = -D_j`, so :math:`W_j W_j^\top` and :math:`W_{j+1}^\top W_{j+1}`
+# have the same derivative, :math:`-(D_j W_j^\top + W_j D_j^\top)`, and their
+# difference never changes (the first step of the paper's proof of Theorem 1).
+# A net keeps its init's imbalance:
+#
+# * balanced: about :math:`10^{-16}` at the start; gradient *descent* adds
+#   :math:`\mathrm{lr}^2 (D_{j+1}^\top D_{j+1} - D_j D_j^\top)` per step;
+# * near-zero (iid :math:`N(0, 0.02^2)`, the paper's and the report's): as
+#   large as :math:`\|W_j W_j^\top\|_F` itself (both printed), so far; conserved;
 # * default (PyTorch's :math:`U(\pm 1/\sqrt{\mathrm{fan\_in}})`): far, conserved.
 
 # %%
 steps_show = int(round(T / LR_SHOW))
-starts = {
-    "balanced": factors,
-    "near_zero": dl.init.near_zero(dims, std=0.02, rng=rng),
-    "default": dl.init.default(dims, rng=rng),
-}
+starts = {"balanced": factors, "near_zero": dl.init.near_zero(dims, std=0.02, rng=rng),
+          "default": dl.init.default(dims, rng=rng)}
 tracks = {}
 for name, start in starts.items():
-    h = (curves[LR_SHOW][0] if name == "balanced"
-         else dl.train(start, X, Y, loss=LOSS, lr=LR_SHOW, steps=steps_show, track=True))
-    tracks[name] = h
+    tracks[name] = h = (curves[LR_SHOW][0] if name == "balanced" else
+                        dl.train(start, X, Y, loss=LOSS, lr=LR_SHOW, steps=steps_show, track=True))
     scale = max(np.linalg.norm(W @ W.T) for W in start)
     print(f"{name:10s} balancedness: start {h.balancedness[0]:.2e}, end {h.balancedness[-1]:.2e}"
           f"  (largest ||W_j W_j^T||_F at start {scale:.2e}); loss {h.loss[0]:.3f} -> "
@@ -240,14 +245,10 @@ for name, start in starts.items():
 
 # %%
 deep, e2e = curves[LR_SHOW]
-frames = [
-    pd.DataFrame({"panel": "curves", "series": "deep", "lr": LR_SHOW,
-                  "step": deep.steps, "value": deep.loss}),
-    pd.DataFrame({"panel": "curves", "series": "e2e", "lr": LR_SHOW,
-                  "step": e2e.steps, "value": e2e.loss}),
-    pd.DataFrame({"panel": "gap", "series": "max_relative_gap", "lr": table["lr"],
-                  "step": table["steps"], "value": table["max_relative_gap"]}),
-]
+frames = [pd.DataFrame({"panel": "curves", "series": series, "lr": LR_SHOW, "step": h.steps,
+                        "value": h.loss}) for series, h in (("deep", deep), ("e2e", e2e))]
+frames.append(pd.DataFrame({"panel": "gap", "series": "max_relative_gap", "lr": table["lr"],
+                            "step": table["steps"], "value": table["max_relative_gap"]}))
 for name, h in tracks.items():
     frames.append(pd.DataFrame({"panel": "balancedness", "series": name, "lr": LR_SHOW,
                                 "step": h.steps, "value": h.balancedness}))

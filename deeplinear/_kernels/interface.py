@@ -160,8 +160,9 @@ class States(NamedTuple):
 class Hyper(NamedTuple):
     """The optimizers' hyperparameters, by the names the kernels take them under.
 
-    The fields are the union of the optimizers' ``kernel_fields``, which are
-    the names of the hyperparameters of the kernels in ``optim``; each
+    The fields are the union of the optimizers' ``kernel_fields`` and those
+    of the end-to-end rule (``deeplinear._compiled.EndToEndRule``), which
+    are the names of the hyperparameters of the kernels in ``optim``; each
     kernel is passed its own by name. Every field is a float64 array of
     shape (B,): entry b is run b's value, flags as 0.0 / 1.0, and 0.0 in a
     field the rule does not take.
@@ -183,6 +184,8 @@ class Hyper(NamedTuple):
         AdaGrad.
     rho : ndarray
         AdaDelta.
+    depth : ndarray
+        The end-to-end update (``optim.e2e_update``): N, an integer as a float.
     """
 
     lr: np.ndarray
@@ -196,6 +199,7 @@ class Hyper(NamedTuple):
     amsgrad: np.ndarray
     lr_decay: np.ndarray
     rho: np.ndarray
+    depth: np.ndarray
 
 
 class OptimizerArgs(NamedTuple):
@@ -204,7 +208,7 @@ class OptimizerArgs(NamedTuple):
     Attributes
     ----------
     code : int
-        One of ``train.SGD, ADAM, ADAGRAD, ADADELTA`` (``train.CODES`` by name).
+        One of ``train.SGD, ADAM, ADAGRAD, ADADELTA, E2E`` (``train.CODES`` by name).
     hyper : Hyper
     """
 

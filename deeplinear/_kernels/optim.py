@@ -26,15 +26,22 @@ skipped entirely when ``weight_decay == 0`` (so an infinite ``p`` does not
 turn into ``0 * inf = nan`` through a term that should not be there). The
 training entry points always pass 0 here: their weight decay is the
 objective's, in the gradients already.
+
+:func:`e2e_update` is not a factor optimizer: it is the end-to-end update of
+Theorem 1 for one output (the twin of
+``deeplinear.dynamics.e2e_update_single_output`` without weight decay), run
+by the compiled loop on the one-factor chain ``[W_e]``, whose factor
+gradient is ``grad_e`` itself. It takes no state and no ``t``.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
-__all__ = ["sgd_update", "adam_update", "adagrad_update", "adadelta_update"]
+__all__ = ["sgd_update", "adam_update", "adagrad_update", "adadelta_update", "e2e_update"]
 
 
 @njit(cache=True)
@@ -130,3 +137,43 @@ def adadelta_update(p, g, square_avg, acc_delta, lr, rho, eps, weight_decay):
         dx = math.sqrt(acc_delta[i] + eps) / math.sqrt(vi + eps) * gi
         acc_delta[i] = rho * acc_delta[i] + (1.0 - rho) * dx * dx
         p[i] = p[i] - lr * dx
+
+
+@njit(cache=True)
+def e2e_update(p, g, lr, depth):
+    r"""One step of the end-to-end update of Theorem 1 for one output, in place.
+
+    ``p`` is the flat ``W_e`` (its ``d_0`` entries; one output), ``g`` the
+    flat ``dL/dW_e``. The twin of
+    ``deeplinear.dynamics.e2e_update_single_output`` with weight decay 0,
+    in the same order of operations but for its two sums (``||W_e||`` and
+    ``g . u``), which run here left to right:
+
+    .. math::
+
+        W_e \leftarrow W_e - \eta \lVert W_e \rVert^{2 - \frac{2}{N}}
+            \left(g + (N-1) (g \cdot u)\, u\right),
+        \qquad u = \frac{W_e}{\lVert W_e \rVert}
+
+    with :math:`\eta` = ``lr`` and :math:`N` = ``depth`` (a float holding an
+    integer >= 1). Depth 1 is plain gradient descent; for depth >= 2 the step
+    at ``W_e = 0`` is zero. The norm is a NumPy float64 (``np.sqrt``), so that
+    its power overflows to inf under ``NUMBA_DISABLE_JIT=1`` as it does
+    compiled, instead of raising Python's ``OverflowError``.
+    """
+    if depth == 1.0:
+        for i in range(p.size):
+            p[i] = p[i] - lr * g[i]
+        return
+    sq = 0.0
+    for i in range(p.size):
+        sq += p[i] * p[i]
+    norm = np.sqrt(sq)
+    if norm == 0.0:
+        return
+    gu = 0.0
+    for i in range(p.size):
+        gu += g[i] * (p[i] / norm)
+    scale = lr * norm ** (2.0 - 2.0 / depth)
+    for i in range(p.size):
+        p[i] = p[i] - scale * (g[i] + (depth - 1.0) * (gu * (p[i] / norm)))

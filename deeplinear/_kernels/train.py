@@ -14,7 +14,10 @@ runs:
   runs at once) and :func:`gradients_from_grad_e`
   (``chain.factor_gradients``, then the weight-decay term);
 - :func:`optimizer_step`: ``optim.sgd_update`` / ``adam_update`` /
-  ``adagrad_update`` / ``adadelta_update`` on the flat array of all the factors.
+  ``adagrad_update`` / ``adadelta_update`` on the flat array of all the
+  factors, or ``optim.e2e_update``, the end-to-end update of Theorem 1
+  for one output, on the one-factor chain ``[W_e]`` (``deeplinear.train``'s
+  ``optimizer="e2e"``).
 
 No update rule or loss formula is written here a second time.
 
@@ -38,9 +41,9 @@ from .chain import copy, factor_gradients, squared_norm_sum, stack_block, suffix
 from .interface import Workspace
 from .loss import (l2_gram_value_and_grad_e, l4_moments_value_and_grad_e,
                    lp_batch_value_and_grad_e)
-from .optim import adadelta_update, adagrad_update, adam_update, sgd_update
+from .optim import adadelta_update, adagrad_update, adam_update, e2e_update, sgd_update
 
-__all__ = ["SGD", "ADAM", "ADAGRAD", "ADADELTA", "CODES", "end_to_end_into", "losses_into",
+__all__ = ["SGD", "ADAM", "ADAGRAD", "ADADELTA", "E2E", "CODES", "end_to_end_into", "losses_into",
            "gradients_from_grad_e", "run_workspace", "optimizer_step", "train_loop"]
 
 #: ``OptimizerArgs.code`` of each update rule.
@@ -48,9 +51,10 @@ SGD = 0
 ADAM = 1
 ADAGRAD = 2
 ADADELTA = 3
+E2E = 4
 
-#: The codes by the rule names, ``Optimizer.name``.
-CODES = {"sgd": SGD, "adam": ADAM, "adagrad": ADAGRAD, "adadelta": ADADELTA}
+#: The codes by the rule names, ``Optimizer.name`` (and ``"e2e"``).
+CODES = {"sgd": SGD, "adam": ADAM, "adagrad": ADAGRAD, "adadelta": ADADELTA, "e2e": E2E}
 
 _TINY = float(np.finfo(np.float64).tiny)
 
@@ -151,9 +155,11 @@ def optimizer_step(params, grads, states, optimizer, b, t):
     elif code == ADAGRAD:
         adagrad_update(params, grads, sum=s.sum[b], t=t, lr=h.lr[b], lr_decay=h.lr_decay[b],
                        eps=h.eps[b], weight_decay=h.weight_decay[b])
-    else:
+    elif code == ADADELTA:
         adadelta_update(params, grads, square_avg=s.square_avg[b], acc_delta=s.acc_delta[b],
                         lr=h.lr[b], rho=h.rho[b], eps=h.eps[b], weight_decay=h.weight_decay[b])
+    else:
+        e2e_update(params, grads, lr=h.lr[b], depth=h.depth[b])
 
 
 @njit(cache=True)

@@ -55,7 +55,8 @@ SERIAL_BELOW_SECONDS = 1.0
 #: entries of X per second that the pass loads, once per step for all the
 #: runs in lockstep (one output) or per run; the fixed cost of one compiled
 #: step per run, and of one step of a Python loop (a student release,
-#: ``optimizer="e2e"``); and the set-up of one run.
+#: ``optimizer="e2e"`` with several outputs or weight decay); and the set-up
+#: of one run.
 KERNEL_MADDS_PER_SECOND = 4e9
 MOMENTS_MADDS_PER_SECOND = 2e9
 PASS_MADDS_PER_SECOND = 1.4e10
@@ -153,14 +154,17 @@ def compiled_available() -> bool:
     return available()
 
 
-def step_cost(dims, n, loss, optimizer, compiled=True, runs=1) -> float:
+def step_cost(dims, n, loss, optimizer, compiled=True, runs=1, weight_decay=0.0) -> float:
     """Estimated seconds of one training step of ``runs`` runs in lockstep (the
     lrs of a task) of a net with ``dims`` on ``n`` samples.
 
     The multiply-adds of one compiled step of one run: the chain products and
     factor gradients, ``3 k sum_j d_j d_{j-1}`` with ``k = min(d_0, d_N)``,
-    and the update, ``P`` for SGD and ``20 P`` for the adaptive rules (a
-    square root and a division per entry), at ``KERNEL_MADDS_PER_SECOND``;
+    and the update, ``P`` for SGD, ``20 P`` for the adaptive rules (a
+    square root and a division per entry) and ``5 P`` for ``"e2e"`` (two
+    sums and two divisions per entry), at ``KERNEL_MADDS_PER_SECOND``;
+    ``"e2e"`` with one output and no weight decay runs compiled on the
+    one-factor chain ``[W_e]`` (``dims`` taken as ``[d_0, d_N]``);
     the loss: ``k d_0^2`` for l2 (from the moments ``X^T X / n``) at the same
     rate, ``T m + m^3`` for l4 where the compiled loop works from the fourth
     moments (``deeplinear._kernel_data.uses_fourth_moments`` decides;
@@ -170,7 +174,8 @@ def step_cost(dims, n, loss, optimizer, compiled=True, runs=1) -> float:
     ``PASS_ENTRIES_PER_SECOND``, which the runs in lockstep share when there
     is one output (the engine reads X once per step for all of them); plus
     ``COMPILED_STEP_SECONDS``. A Python loop (``compiled=False``, or
-    ``optimizer="e2e"``) runs one run after the other: per run, the same
+    ``optimizer="e2e"`` with several outputs or weight decay) runs one run
+    after the other: per run, the same
     chain and update, ``k d_0^2`` for l2 or ``3 n d_0 d_N`` (a pass over
     the data, the powers included) for the other losses at
     ``KERNEL_MADDS_PER_SECOND``, and ``PYTHON_STEP_SECONDS``.
@@ -187,6 +192,8 @@ def step_cost(dims, n, loss, optimizer, compiled=True, runs=1) -> float:
         Whether the compiled loop runs (see :func:`compiled_available`).
     runs : int
         Runs in lockstep (>= 1).
+    weight_decay : float
+        The objective's (decides the loop of ``"e2e"``).
 
     Returns
     -------
@@ -195,9 +202,13 @@ def step_cost(dims, n, loss, optimizer, compiled=True, runs=1) -> float:
     """
     d0, dN = dims[0], dims[-1]
     k = min(d0, dN)
+    python_e2e = optimizer == "e2e" and (dN != 1 or weight_decay != 0.0)
+    if optimizer == "e2e" and not python_e2e:
+        dims = [d0, dN]  # the compiled loop trains W_e alone
     P = sum(a * b for a, b in zip(dims[1:], dims[:-1]))
-    madds = 3 * k * P + (20 if optimizer in ("adam", "adagrad", "adadelta") else 1) * P
-    if not compiled or optimizer == "e2e":
+    per_entry = {"adam": 20, "adagrad": 20, "adadelta": 20, "e2e": 5}.get(optimizer, 1)
+    madds = 3 * k * P + per_entry * P
+    if not compiled or python_e2e:
         madds += k * d0 * d0 if loss == "l2" else 3 * n * d0 * dN
         return runs * (madds / KERNEL_MADDS_PER_SECOND + PYTHON_STEP_SECONDS)
     shared = 0.0
@@ -247,7 +258,8 @@ def estimate_seconds(tasks, n, d0, dN, compiled=True) -> float:
     total = 0.0
     for t in tasks:
         c = t.config
-        cost = step_cost([d0, *c.hidden, dN], n, c.loss, c.optimizer, compiled, len(t.lrs))
+        cost = step_cost([d0, *c.hidden, dN], n, c.loss, c.optimizer, compiled, len(t.lrs),
+                         c.weight_decay)
         total += t.settings.steps * cost + len(t.lrs) * RUN_SECONDS
     return total
 
