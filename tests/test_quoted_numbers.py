@@ -139,31 +139,86 @@ def adam_vs_sgd(count):
     return int((s[("max", "adam")] < s[("min", "sgd")]).sum())   # seed ranges apart
 
 
-def curves(number, key, value="value"):
+def one_seed(number, seed="mean"):
+    """Tutorials 6 and 7: the rows of one seed ("0", "1", "2") or of their mean ("mean")."""
     d = csv(number)
-    return {k: g.set_index("step")[value] for k, g in d.groupby(key)}
+    return d[d["seed"].astype(str) == seed]
+
+
+def seeds(number):
+    """The single seeds of tutorial 6's or 7's CSV, as strings."""
+    return sorted(set(csv(number)["seed"].astype(str)) - {"mean"})
+
+
+def curves(number, key, seed="mean", value="value"):
+    return {k: g.set_index("step")[value] for k, g in one_seed(number, seed).groupby(key)}
 
 
 def first_hit(curve, target):
     return int(curve[curve <= target].index.min())
 
 
-def l2_l4(loss):
-    return curves("06", "arch", "value") if loss is None else {
-        k: g.set_index("step")["value"] for k, g in csv("06").query("loss == @loss").groupby("arch")}
+SCALAR_ARCHS = ("[1,1,1]", "[1,1,1,1,1]", "[1,1,1,1,1,1,1]")   # tutorial 6: depths 4, 6, 8
+DEEPER_06 = ("[10]", "[10,10]", *SCALAR_ARCHS)
 
 
-def l2_l4_steps(loss, arch):
-    c = l2_l4(loss)
-    return first_hit(c[arch], 1.1 * c["[]"].min())
+def l2_l4(loss, seed="mean"):
+    return {k: g.set_index("step")["value"]
+            for k, g in one_seed("06", seed).query("loss == @loss").groupby("arch")}
 
 
-def l2_l4_speedup(loss, arch):
-    return l2_l4_steps(loss, "[]") / l2_l4_steps(loss, arch)
+def l2_l4_target(loss):
+    """1.1x depth 1's best mean final loss (the seed mean curve's last value)."""
+    return 1.1 * float(l2_l4(loss)["[]"].iloc[-1])
 
 
-def l2_l4_final(loss, arch):
-    return float(l2_l4(loss)[arch].iloc[-1])
+def l2_l4_steps(loss, arch, seed="mean"):
+    return first_hit(l2_l4(loss, seed)[arch], l2_l4_target(loss))
+
+
+def l2_l4_speedup(loss, arch, seed="mean"):
+    return l2_l4_steps(loss, "[]", seed) / l2_l4_steps(loss, arch, seed)
+
+
+def l2_l4_final(loss, arch, seed="mean"):
+    return float(l2_l4(loss, seed)[arch].iloc[-1])
+
+
+def l2_l4_over_seeds(pick, what, loss, *archs):
+    """pick (np.min, np.max) of what(loss, arch, seed) over the single seeds and archs."""
+    return float(pick([what(loss, a, s) for s in seeds("06") for a in archs]))
+
+
+def l2_l4_at(loss, arch, step):
+    return float(l2_l4(loss)[arch].loc[step])
+
+
+def l2_l4_lr(arch):
+    return float(one_seed("06").query("loss == 'l4' and arch == @arch")["lr"].iloc[0])
+
+
+RANGE = r"[\d.,]+ \[[\d.,]+, [\d.,]+\]"   # a quoted "mean [min, max]", not checked here
+
+
+def l2_l4_with_range(id, before, what, arch, loss="l4"):
+    """Three cases for "<before>mean [min, max]": what(loss, arch) on the seed mean
+    curve, and its min and max over the single seeds."""
+    number = r"[\d.,]+"
+    return [Case(id, rf"{before}{N} \[", lambda: what(loss, arch)),
+            Case(f"{id} min", rf"{before}{number} \[{N},",
+                 lambda: l2_l4_over_seeds(np.min, what, loss, arch)),
+            Case(f"{id} max", rf"{before}{number} \[{number}, {N}\]",
+                 lambda: l2_l4_over_seeds(np.max, what, loss, arch))]
+
+
+def scalar_between_seeds():
+    """The seeds in which each of depths 4, 6, 8 (l4) is slower to the target
+    than depth 2 and faster than depth 1, and ends above depth 2 and below depth 1."""
+    def between(arch, seed):
+        steps = [l2_l4_steps("l4", a, seed) for a in ("[10]", arch, "[]")]
+        finals = [l2_l4_final("l4", a, seed) for a in ("[10]", arch, "[]")]
+        return steps[0] < steps[1] < steps[2] and finals[0] < finals[1] < finals[2]
+    return sum(all(between(a, s) for a in SCALAR_ARCHS) for s in seeds("06"))
 
 
 M07 = {"gd1": "GD, depth 1 []", "gd2": "GD, depth 2 [1], one extra scalar",
@@ -171,17 +226,48 @@ M07 = {"gd1": "GD, depth 1 []", "gd2": "GD, depth 2 [1], one extra scalar",
        "adadelta": "AdaDelta, depth 1 []"}
 
 
-def m07(method):
-    return curves("07", "method")[M07[method]]
+def m07(method, seed="mean"):
+    return curves("07", "method", seed)[M07[method]]
 
 
-def m07_steps(method):
-    return first_hit(m07(method), 1.1 * m07("gd1").min())
+def m07_steps(method, seed="mean"):
+    """Steps to 1.1x GD depth 1's best mean final loss (the seed mean curve's last value)."""
+    return first_hit(m07(method, seed), 1.1 * float(m07("gd1").iloc[-1]))
+
+
+def m07_final(method, seed="mean"):
+    return float(m07(method, seed).iloc[-1])
+
+
+def m07_over_seeds(pick, what, method):
+    return float(pick([what(method, s) for s in seeds("07")]))
+
+
+def m07_with_range(id, before, what, method):
+    """Three cases for "<before>mean [min, max]", as l2_l4_with_range."""
+    number = r"[\d.,]+"
+    return [Case(id, rf"{before}{N} \[", lambda: what(method)),
+            Case(f"{id} min", rf"{before}{number} \[{N},",
+                 lambda: m07_over_seeds(np.min, what, method)),
+            Case(f"{id} max", rf"{before}{number} \[{number}, {N}\]",
+                 lambda: m07_over_seeds(np.max, what, method))]
+
+
+def m07_seeds_where(wins):
+    """How many seeds satisfy wins(seed)."""
+    return sum(bool(wins(s)) for s in seeds("07"))
+
+
+def m07_beats(seed, *others):
+    """Depth-2 GD reaches the target sooner and ends lower than each of others."""
+    return all(m07_steps("gd2", seed) < m07_steps(o, seed) and
+               m07_final("gd2", seed) < m07_final(o, seed) for o in others)
 
 
 def width_gap_07():
-    a, b = m07("gd2"), m07("gd2w10")
-    return float(((a - b).abs() / b).max())
+    """Width 1 against width 10, largest relative difference over the single seeds."""
+    return max(float(((m07("gd2", s) - m07("gd2w10", s)).abs() / m07("gd2w10", s)).max())
+               for s in seeds("07"))
 
 
 def width_08(init):
@@ -312,29 +398,98 @@ CASES = [
     Case("05 pairs", rf"Adam ends below SGD in all {N} \(architecture", lambda: adam_vs_sgd("mean below")),
     Case("05 pairs total", rf"Adam ends below SGD in all {N} \(architecture", lambda: adam_vs_sgd("pairs")),
     Case("05 seed ranges apart", rf"below SGD's in {N} of them", lambda: adam_vs_sgd("apart")),
-    # 6. l2 against l4 (the seed mean curves)
+    # 6. l2 against l4 (the seed mean curves; [min, max] over the seeds' own curves)
     Case("06 l4 speed-up", rf"best loss {N}× sooner", lambda: l2_l4_speedup("l4", "[10]")),
     Case("06 l4 depth 2 steps", rf"sooner \({N} \[", lambda: l2_l4_steps("l4", "[10]")),
+    Case("06 l4 depth 2 steps min", rf"sooner \([\d,]+ \[{N},",
+         lambda: l2_l4_over_seeds(np.min, l2_l4_steps, "l4", "[10]")),
+    Case("06 l4 depth 2 steps max", rf"sooner \([\d,]+ \[[\d,]+, {N}\] steps",
+         lambda: l2_l4_over_seeds(np.max, l2_l4_steps, "l4", "[10]")),
     Case("06 l4 depth 1 steps", rf"steps against {N} \[65", lambda: l2_l4_steps("l4", "[]")),
+    Case("06 l4 depth 1 steps min", rf"steps against [\d,]+ \[{N},",
+         lambda: l2_l4_over_seeds(np.min, l2_l4_steps, "l4", "[]")),
+    Case("06 l4 depth 1 steps max", rf"steps against [\d,]+ \[[\d,]+, {N}\]; depth 3",
+         lambda: l2_l4_over_seeds(np.max, l2_l4_steps, "l4", "[]")),
     Case("06 l4 depth 3 speed-up", rf"depth 3: {N}×\)", lambda: l2_l4_speedup("l4", "[10,10]")),
     Case("06 l4 depth 2 final", rf"and ends at {N} \[[^]]+\] against 0", lambda: l2_l4_final("l4", "[10]")),
+    Case("06 l4 depth 2 final min", rf"and ends at [\d.]+ \[{N},",
+         lambda: l2_l4_over_seeds(np.min, l2_l4_final, "l4", "[10]")),
+    Case("06 l4 depth 2 final max", rf"and ends at [\d.]+ \[[\d.]+, {N}\] against",
+         lambda: l2_l4_over_seeds(np.max, l2_l4_final, "l4", "[10]")),
     Case("06 l4 depth 1 final", rf"and ends at [\d.]+ \[[^]]+\] against {N} \[",
          lambda: l2_l4_final("l4", "[]")),
-    Case("06 l2 slow-down low", rf"\({N}–[\d.]+× as fast",
-         lambda: min(l2_l4_speedup("l2", a) for a in ("[10]", "[10,10]"))),
-    Case("06 l2 slow-down high", rf"\([\d.]+–{N}× as fast",
-         lambda: max(l2_l4_speedup("l2", a) for a in ("[10]", "[10,10]"))),
-    # 7. depth against AdaGrad and AdaDelta at 1e5 steps
-    Case("07 width 1 = width 10", rf"the same curve as width 10 to {N}\)", width_gap_07),
+    Case("06 l4 depth 1 final min", rf"\] against [\d.]+ \[{N}, [\d.]+\]\. More depth",
+         lambda: l2_l4_over_seeds(np.min, l2_l4_final, "l4", "[]")),
+    Case("06 l4 depth 1 final max", rf"\] against [\d.]+ \[[\d.]+, {N}\]\. More depth",
+         lambda: l2_l4_over_seeds(np.max, l2_l4_final, "l4", "[]")),
+    *l2_l4_with_range("06 l4 depth 4 steps", r"depths 4, 6 and 8 need ", l2_l4_steps, "[1,1,1]"),
+    *l2_l4_with_range("06 l4 depth 6 steps", rf"depths 4, 6 and 8 need {RANGE}, ", l2_l4_steps,
+                      "[1,1,1,1,1]"),
+    *l2_l4_with_range("06 l4 depth 8 steps", rf"depths 4, 6 and 8 need {RANGE}, {RANGE} and ",
+                      l2_l4_steps, "[1,1,1,1,1,1,1]"),
+    Case("06 l4 depth 4 speed-up", rf"steps \({N}×, ", lambda: l2_l4_speedup("l4", "[1,1,1]")),
+    Case("06 l4 depth 6 speed-up", rf"steps \([\d.]+×, {N}× and",
+         lambda: l2_l4_speedup("l4", "[1,1,1,1,1]")),
+    Case("06 l4 depth 8 speed-up", rf"× and {N}× as fast as depth 1\)",
+         lambda: l2_l4_speedup("l4", "[1,1,1,1,1,1,1]")),
+    *l2_l4_with_range("06 l4 depth 4 final", r"as fast as depth 1\) and end at ", l2_l4_final,
+                      "[1,1,1]"),
+    *l2_l4_with_range("06 l4 depth 6 final", rf"as fast as depth 1\) and end at {RANGE}, ",
+                      l2_l4_final, "[1,1,1,1,1]"),
+    *l2_l4_with_range("06 l4 depth 8 final", rf"as fast as depth 1\) and end at {RANGE}, {RANGE} and ",
+                      l2_l4_final, "[1,1,1,1,1,1,1]"),
+    Case("06 l4 depths 4-8 between 2 and 1", r"between depth 2 and depth 1 on both counts in all (\w+) seeds",
+         scalar_between_seeds),
+    Case("06 l4 depths 4-8 at 1000 low", rf"at step 1,000 their loss is {N}–",
+         lambda: min(l2_l4_at("l4", a, 1000) for a in SCALAR_ARCHS)),
+    Case("06 l4 depths 4-8 at 1000 high", rf"at step 1,000 their loss is [\d.]+–{N},",
+         lambda: max(l2_l4_at("l4", a, 1000) for a in SCALAR_ARCHS)),
+    Case("06 l4 depth 1 at 1000", rf"against {N} for depth 1, because", lambda: l2_l4_at("l4", "[]", 1000)),
+    Case("06 l4 depth 4 lr", rf"best lr falls with depth \({N},", lambda: l2_l4_lr("[1,1,1]")),
+    Case("06 l4 depth 6 lr", rf"best lr falls with depth \([^,]+, {N},", lambda: l2_l4_lr("[1,1,1,1,1]")),
+    Case("06 l4 depth 8 lr", rf"best lr falls with depth \([^,]+, [^,]+, {N};",
+         lambda: l2_l4_lr("[1,1,1,1,1,1,1]")),
+    Case("06 l2 slow-down low", rf"target {N}–[\d.]+× as fast",
+         lambda: min(l2_l4_speedup("l2", a) for a in DEEPER_06)),
+    Case("06 l2 slow-down high", rf"target [\d.]+–{N}× as fast",
+         lambda: max(l2_l4_speedup("l2", a) for a in DEEPER_06)),
+    Case("06 l2 slow-down any seed low", rf"\(each seed {N}–",
+         lambda: l2_l4_over_seeds(np.min, l2_l4_speedup, "l2", *DEEPER_06)),
+    Case("06 l2 slow-down any seed high", rf"\(each seed [\d.]+–{N}×\)",
+         lambda: l2_l4_over_seeds(np.max, l2_l4_speedup, "l2", *DEEPER_06)),
+    Case("06 l2 deeper final any seed low", rf"higher, at {N}–",
+         lambda: l2_l4_over_seeds(np.min, l2_l4_final, "l2", *DEEPER_06)),
+    Case("06 l2 deeper final any seed high", rf"higher, at [\d.]+–{N} in every seed",
+         lambda: l2_l4_over_seeds(np.max, l2_l4_final, "l2", *DEEPER_06)),
+    Case("06 l2 depth 1 final", rf"in every seed against {N} \[", lambda: l2_l4_final("l2", "[]")),
+    Case("06 l2 depth 1 final min", rf"in every seed against [\d.]+ \[{N},",
+         lambda: l2_l4_over_seeds(np.min, l2_l4_final, "l2", "[]")),
+    Case("06 l2 depth 1 final max", rf"in every seed against [\d.]+ \[[\d.]+, {N}\]",
+         lambda: l2_l4_over_seeds(np.max, l2_l4_final, "l2", "[]")),
+    # 7. depth against AdaGrad and AdaDelta at 1e5 steps (seed mean; [min, max] over seeds)
+    Case("07 width 1 = width 10", rf"the same curve as width 10 to {N} in every seed", width_gap_07),
     Case("07 speed-up", rf"\({N}× sooner to the target",
          lambda: m07_steps("gd1") / m07_steps("gd2")),
-    Case("07 depth 2 final", rf"sooner to the target; {N} \[", lambda: float(m07("gd2").iloc[-1])),
-    Case("07 depth 1 final", rf"\] against {N}\) and AdaGrad", lambda: float(m07("gd1").iloc[-1])),
-    Case("07 adagrad final", rf"and AdaGrad \({N} \[", lambda: float(m07("adagrad").iloc[-1])),
-    Case("07 adadelta steps", rf"AdaDelta reaches the target in {N} \[", lambda: m07_steps("adadelta")),
-    Case("07 depth 2 steps", rf"steps against {N} \[19", lambda: m07_steps("gd2")),
-    Case("07 adadelta final", rf"ends at {N} \[0.2744", lambda: float(m07("adadelta").iloc[-1])),
-    Case("07 depth 2 final (4 digits)", rf"\] against {N}\. Tutorial 10", lambda: float(m07("gd2").iloc[-1])),
+    *m07_with_range("07 depth 2 final", r"sooner to the target; ", m07_final, "gd2"),
+    *m07_with_range("07 depth 1 final", r"sooner to the target; [\d.]+ \[[\d.]+, [\d.]+\] against ",
+                    m07_final, "gd1"),
+    *m07_with_range("07 adagrad steps", r"and AdaGrad \(", m07_steps, "adagrad"),
+    *m07_with_range("07 adagrad final", r"steps to the target; ", m07_final, "adagrad"),
+    Case("07 beats GD and AdaGrad in every seed", r"sooner and lower in all (\w+) seeds",
+         lambda: m07_seeds_where(lambda s: m07_beats(s, "gd1", "adagrad"))),
+    *m07_with_range("07 adadelta at 1000", r"a loss of ", lambda m, s="mean": float(m07(m, s).loc[1000]),
+                    "adadelta"),
+    Case("07 depth 2 at 1000", rf"against {N} for depth 2\)", lambda: float(m07("gd2").loc[1000])),
+    *m07_with_range("07 adadelta steps", r"AdaDelta reaches the target in ", m07_steps, "adadelta"),
+    *m07_with_range("07 depth 2 steps", r"AdaDelta reaches the target in [\d,]+ \[[\d,]+, [\d,]+\] "
+                    r"steps against ", m07_steps, "gd2"),
+    Case("07 adadelta sooner in every seed", r"sooner in all (\w+) seeds, while",
+         lambda: m07_seeds_where(lambda s: m07_steps("adadelta", s) < m07_steps("gd2", s))),
+    Case("07 depth 2 lower in every seed", r"depth 2 ends lower in all (\w+) seeds",
+         lambda: m07_seeds_where(lambda s: m07_final("gd2", s) < m07_final("adadelta", s))),
+    *m07_with_range("07 depth 2 final (4 digits)", r"seeds, at ", m07_final, "gd2"),
+    *m07_with_range("07 adadelta final", r"seeds, at [\d.]+ \[[\d.]+, [\d.]+\] against ",
+                    m07_final, "adadelta"),
     # 8. width does not matter
     Case("08 balanced", rf"trace the same Abalone curve to {N}\.", lambda: width_08("balanced")),
     Case("08 default", rf"the curves differ by up to {N}%:", lambda: 100 * width_08("default")),
@@ -399,6 +554,85 @@ CASES = [
 ]
 
 
+
+# 11. what the data could change: per variant and method, seed means (NaN if a
+# seed never reached the target) at the lr of each criterion.
+D11, A11, M11, G11 = "GD, depth 2 [1]", "AdaDelta, depth 1", "Adam, depth 1", "GD, depth 1"
+
+
+def table_11(criterion, column):
+    d = csv("11")
+    at = d[d["criterion"] == criterion]
+    return at.groupby(["variant", "method"])[column].agg(lambda v: v.mean(skipna=False)).unstack()
+
+
+def seed_11(variant, method, pick):
+    d = csv("11")
+    return float(pick(d.query("criterion == 'fastest' and variant == @variant "
+                              "and method == @method")["steps_to_target"]))
+
+
+def lobo_11():
+    return [v for v in table_11("fastest", "steps_to_target").index if v.startswith("without")]
+
+
+def count_11(a, b, criterion="fastest", column="steps_to_target"):
+    """Leave-one-out variants where ``a`` is below ``b`` (never reached: last)."""
+    t = table_11(criterion, column).loc[lobo_11()].fillna(np.inf)
+    return float((t[a] < t[b]).sum())
+
+
+def adam_ratio_11(pick):
+    t = table_11("fastest", "steps_to_target").loc[lobo_11()]
+    return float(pick((t[D11] / t[M11]).dropna()))
+
+
+def final_flips_11():
+    t = table_11("final", "final_loss")
+    reference = np.sign(t.loc["all 8 (reference)", D11] - t.loc["all 8 (reference)", A11])
+    return float((np.sign(t.loc[lobo_11(), D11] - t.loc[lobo_11(), A11]) != reference).sum())
+
+
+REF11 = "all 8 (reference)"
+CASES += [
+    *[Case(f"11 {who} {stat}", rf"{before}{pattern}", lambda m=method, p=pick: seed_11(REF11, m, p))
+      for who, method, before in (("depth 2", D11, "depth-2 GD gets there in "),
+                                  ("AdaDelta", A11, r"before AdaDelta \("),
+                                  ("Adam", M11, r"and after Adam \("))
+      for stat, pattern, pick in (("mean", rf"{N} \[", np.mean), ("min", rf"[\d,]+ \[{N},", np.min),
+                                  ("max", rf"[\d,]+ \[[\d,]+, {N}\]", np.max))],
+    Case("11 ahead of AdaDelta", rf"ahead of AdaDelta in {N} of the 8 variants",
+         lambda: count_11(D11, A11)),
+    Case("11 behind Adam", rf"behind Adam in all {N}\.", lambda: count_11(M11, D11)),
+    Case("11 without 2 final", rf"it ends at {N}, above the target",
+         lambda: table_11("final", "final_loss").loc["without batch 2", D11]),
+    Case("11 without 2 target", rf"above the target {N}\)",
+         lambda: csv("11").query("variant == 'without batch 2'")["target"].iloc[0]),
+    Case("11 without 2 AdaDelta", rf"AdaDelta gets there in {N} steps",
+         lambda: table_11("fastest", "steps_to_target").loc["without batch 2", A11]),
+    Case("11 Adam ratio low", rf"Adam is {N}–", lambda: adam_ratio_11(np.min)),
+    Case("11 Adam ratio high", rf"Adam is [\d.]+–{N}× sooner", lambda: adam_ratio_11(np.max)),
+    Case("11 final flips", rf"their order flips in {N} of the 8", final_flips_11),
+    Case("11 whitened final", rf"to the same loss, {N}, GD",
+         lambda: table_11("final", "final_loss").loc["whitened features", G11]),
+    Case("11 whitened GD steps", rf"GD within the first {N} steps",
+         lambda: table_11("fastest", "steps_to_target").loc["whitened features", G11]),
+    Case("11 raw Adam final", rf"and it ends at {N}\. So",
+         lambda: table_11("final", "final_loss").loc["raw features", M11]),
+]
+
+
+def test_11_the_first_k_batches_that_put_adadelta_ahead():
+    t = table_11("fastest", "steps_to_target").fillna(np.inf)
+    ks = [int(v.split()[1]) for v in t.index if v.startswith("first") and t.loc[v, A11] < t.loc[v, D11]]
+    assert re.search(r"first k batches in time puts AdaDelta ahead for k = 2, 4 and 5", readme())
+    assert ks == [2, 4, 5]
+
+
+def test_11_whitened_inputs_bring_every_method_to_the_same_loss():
+    final = table_11("final", "final_loss").loc["whitened features"]
+    assert final.max() - final.min() < 5e-5, final   # "the same loss, 0.1367": to its last digit
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_quoted_number_matches_its_csv(case):
     quoted, value = case.quoted(), case.compute()
@@ -420,6 +654,21 @@ def test_a_changed_number_fails(case):
     for sign in (-1, 1):
         assert not close(number + sign * units * unit, unit, value, case.slack), "README moved"
         assert not close(number, unit, value + sign * units * unit, case.slack), "CSV moved"
+
+
+@pytest.mark.parametrize("number", ["06", "07"])
+def test_seed_mean_rows_are_the_mean_of_the_seed_rows(number):
+    """Tutorials 6 and 7 write each seed's curve and their mean ("mean"); the cases
+    read both, so the two must agree. rtol 1e-14: the tutorial averages the three
+    seeds in another order than pandas, a few ulp apart; a wrong or missing seed
+    curve moves the mean by far more."""
+    d = csv(number).astype({"seed": str})
+    keys = [c for c in d.columns if c not in ("seed", "value")]
+    mean = d[d["seed"] == "mean"].set_index(keys)["value"].sort_index()
+    single = d[d["seed"] != "mean"]
+    assert len(single) == len(seeds(number)) * len(mean) and len(seeds(number)) == 3
+    np.testing.assert_allclose(single.groupby(keys)["value"].mean().sort_index().to_numpy(),
+                               mean.to_numpy(), rtol=1e-14)
 
 
 def test_docs_findings_quote_the_readme():

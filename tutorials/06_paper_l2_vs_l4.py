@@ -26,17 +26,20 @@ on the loss's Hessian in :math:`W_e`:
   large at the start and shrinking with them. Plain gradient descent needs an lr small
   enough for the start, too small later on; depth raises it as training goes.
 
-Protocol (the preset "paper-l2-vs-l4", with finer lr grids): depths 1, 2, 3
-as hidden widths ``[]``, ``[10]``, ``[10,10]``, all from the *same* small
-end-to-end row :math:`W_e` (entries :math:`\mathcal{N}(0, 0.01^2)`) factored
-into balanced layers (``init="balanced"``); :math:`10^5` full-batch steps,
-loss recorded every 100; for each (loss, depth) the lr with the lowest final
-loss among those that did not diverge (each method at its best lr; the grids
-bracket it). Speed is the steps to a target: the first recorded step at
-which the loss is at most 1.1 times the best final loss of depth 1; a deeper
-net's speed-up is depth 1's steps over its own. Ethanol offline has 1316 of
-its 2565 rows (batches 7 and 10 are missing). A full run writes
-``figures/06_paper_l2_vs_l4.png`` and ``.csv`` (a quick run: a temporary folder).
+The catch: while :math:`\|W_e\| < 1`, :math:`\|W_e\|^{2-2/N}` is the smaller the
+deeper the net, so from a small start a deep product of scalars starts slower.
+
+Protocol (the preset "paper-l2-vs-l4", finer lr grids): depths 1, 2, 3 as hidden
+widths ``[]``, ``[10]``, ``[10,10]``, and depths 4, 6, 8 with scalar hidden layers
+(``[1,1,1]`` up to seven 1s), all from the *same* small end-to-end row :math:`W_e`
+(entries :math:`\mathcal{N}(0, 0.01^2)`) factored into balanced layers
+(``init="balanced"``); :math:`10^5` full-batch steps, loss recorded every 100, 3
+seeds (each its own start); per (loss, depth) the lr with the lowest mean final loss
+where no seed diverged. Speed is the steps to a target: the first recorded step at
+which the seed-mean loss is at most 1.1 times depth 1's best mean final loss.
+Ethanol offline has 1316 of its 2565 rows (batches 7 and 10 are missing). A full run
+writes ``figures/06_paper_l2_vs_l4.png`` and ``.csv`` (quick: a temporary folder),
+with each seed's best-lr curve and their mean (``seed`` 0, 1, 2, "mean").
 """
 
 # %%
@@ -58,12 +61,14 @@ pd.set_option("display.width", 160)
 
 STEPS = tutorial.pick(100_000, 2000)
 RECORD_EVERY = tutorial.pick(100, 20)
-# l2 is stable up to lr = 2 / lambda_max(2 X^T X / n) for depth 1 (computed
-# below); l4 needs much smaller ones (its bound is computed below too).
+# l2 is stable up to lr = 2 / lambda_max(2 X^T X / n) for depth 1; l4 needs smaller ones.
 LRS = {
     "l2": tutorial.pick((1e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 1.4e-2, 2e-2), (1e-2,)),
     "l4": tutorial.pick((1e-4, 2e-4, 3e-4, 5e-4, 7e-4, 1e-3), (2e-4, 5e-4)),
 }
+SCALARS = {4: (1,) * 3, 6: (1,) * 5, 8: (1,) * 7}   # depth: hidden widths (all 1); own lrs:
+DEEP_LRS = {"l2": tutorial.pick((5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2), (5e-3,)),
+            "l4": tutorial.pick((3e-5, 5e-5, 7e-5, 8.5e-5, 1e-4, 1.2e-4, 1.5e-4), (7e-5,))}
 
 data = tutorial.load_data("ethanol")
 CAPTION = tutorial.data_caption(data)
@@ -100,43 +105,41 @@ for where, name in (("start", "the start"), ("fit", "the least-squares fit")):
 # The :math:`\ell_4` curvature falls by an order of magnitude as the fit
 # improves. A fixed lr has to survive the steep start, so it is far smaller
 # than what the later, flatter stages would allow. (:math:`\ell_4` is not a
-# quadratic, so its bound is only a guide: the per-lr table below shows
-# where depth 1 actually diverges. For :math:`\ell_2` the bound is exact.)
-# The lr grids were chosen from these numbers.
+# quadratic, so its bound is only a guide; the per-lr table below shows
+# where depth 1 actually diverges.) The lr grids were chosen from these numbers.
 #
 # The runs
 # --------
-# One grid per loss, since the two need different lrs. In full mode
-# `tutorial.pool()` runs them on two cores: `grid_search` compiles its kernels
-# first and the pool's workers are forked from this process (Linux), so this
-# works in a plain script and in a notebook alike. Quick mode runs serially.
+# Per loss, one grid for depths 1-3 and one for the scalar depths 4-8. In full
+# mode `tutorial.pool()` runs them on two cores (its workers are forked from
+# this process after `grid_search` has compiled its kernels, so this works in
+# a script and in a notebook alike); quick mode runs serially.
 
 # %%
-grids = [{**preset.grids[0], "loss": loss, "lrs": LRS[loss], "steps": STEPS,
-          "seeds": SEEDS, "record_every": RECORD_EVERY} for loss in ("l2", "l4")]
+common = {**preset.grids[0], "steps": STEPS, "seeds": SEEDS, "record_every": RECORD_EVERY}
+grids = [{**common, "loss": loss, **grid} for loss in ("l2", "l4") for grid in (
+    {"lrs": LRS[loss]}, {"lrs": DEEP_LRS[loss], "hidden": list(SCALARS.values())})]
 start = time.perf_counter()
 with tutorial.pool() as pool:
     res = Results.concat([grid_search(data, executor=pool, **grid) for grid in grids])
 print(f"{len(res.runs)} runs of {STEPS} steps in {time.perf_counter() - start:.1f} s")
 
 # %%
-# Final loss for every lr (``div``: the run diverged, its loss went above
-# :math:`10^6` times its start): the best lr of each depth is inside its grid.
+# Mean final loss over the seeds for every lr (``div``: a seed diverged, its loss
+# went above :math:`10^6` times its start): each depth's best lr is inside its grid.
 
 # %%
 finals = res.runs.pivot_table(index=["loss", "arch"], columns="lr", values="final_loss",
                               sort=False)
 finals = finals[sorted(finals.columns)]
 finals.columns = [f"{lr:g}" for lr in finals.columns]
-print(finals.map(lambda v: "" if pd.isna(v) else ("div" if np.isinf(v) else f"{v:.4f}"))
-      .to_string())
+print(finals.map(lambda v: "" if pd.isna(v) else "div" if np.isinf(v) else f"{v:.4f}").to_string())
 
 # %%
 # Steps to target, at each depth's best lr
 # ----------------------------------------
-# `Results.summary()` picks the best lr per (loss, depth) and finds the steps
-# to the target. We add the loss at three points of training to see where
-# time is won or lost.
+# `Results.summary()` picks the best lr per (loss, depth) and finds the steps to
+# the target; the loss at three points of training shows where time is won or lost.
 
 # %%
 summary = res.summary()
@@ -158,38 +161,33 @@ rows = []
 for row in summary.itertuples():
     ids = best.loc[(row.loss, row.arch), "run_ids"]
     depth1 = summary[(summary["loss"] == row.loss) & (summary["depth"] == 1)].iloc[0]
-    reach = row.steps_to_target
-    ratio = (float(depth1.steps_to_target) / float(reach)
-             if not (pd.isna(reach) or pd.isna(depth1.steps_to_target)) else np.nan)
+    reach = row.steps_to_target       # pd.NA if never: then the ratio is NaN
+    done = not (pd.isna(reach) or pd.isna(depth1.steps_to_target))
+    ratio = float(depth1.steps_to_target / reach) if done else np.nan
     finals = res.runs.set_index("run").loc[ids, "final_loss"] if ids else pd.Series([np.nan])
     per_seed = [first_step(*res.curves[r], row.target) for r in ids]
     rows.append({"loss": row.loss, "arch": row.arch, "depth": row.depth, "best lr": row.best_lr,
                  **{f"loss@{c}": loss_at(ids, c) for c in CHECKS},
-                 "final min-max": f"{finals.min():.4f}-{finals.max():.4f}",
-                 "target": row.target,
+                 "final min-max": f"{finals.min():.4f}-{finals.max():.4f}", "target": row.target,
                  "steps to target": "never" if pd.isna(reach) else int(reach),
                  "per seed": ", ".join(map(str, per_seed)),
                  "speed-up vs depth 1": ratio})
 table = pd.DataFrame(rows)
 print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-print()
-for line in res.acceleration(summary):
-    print(line)
+print("\n".join(res.acceleration(summary)))
 
 # %%
 # Why: the effective step of a deep net
 # -------------------------------------
-# Theorem 1 says a balanced depth-:math:`N` net moves :math:`W_e` like
-# gradient descent with the lr multiplied by :math:`\|W_e\|^{2-2/N}` (and by
-# :math:`N` times that along :math:`W_e` itself). :math:`W_e` starts small
-# (:math:`\|W_e\| \approx 0.1`), so the deep nets first step *less* than
-# depth 1; as :math:`W_e` grows, they step more. We rerun each best-lr run
-# with `dl.train` from the grid's start for seed 0 (so the final losses
-# match the grid's seed-0 runs) to read off :math:`\|W_e\|` at the end, the
-# effective lr :math:`\mathrm{lr} \, \|W_e\|^{2-2/N}` reached there
-# (`curvature.effective_lr`), and the balancedness
-# :math:`\max_j \|W_{j+1}^\top W_{j+1} - W_j W_j^\top\|_F`, which must stay
-# small for Theorem 1 to describe the run.
+# Theorem 1: a balanced depth-:math:`N` net moves :math:`W_e` like gradient
+# descent with the lr times :math:`\|W_e\|^{2-2/N}` (:math:`N` times that along
+# :math:`W_e`). :math:`W_e` starts small, so the deep nets first step *less*
+# than depth 1, the deeper the less; as :math:`W_e` grows, they step more. We
+# rerun each best-lr run with `dl.train` from seed 0's start (its final loss is
+# the grid's seed-0 one) for the effective lr :math:`\mathrm{lr} \,
+# \|W_e\|^{2-2/N}` at the start and the end (`curvature.effective_lr`) and the
+# balancedness :math:`\max_j \|W_{j+1}^\top W_{j+1} - W_j W_j^\top\|_F`, which
+# must stay small for Theorem 1 to describe the run.
 
 
 # %%
@@ -202,19 +200,16 @@ def grid_start(hidden):
 
 jobs = [(row.loss, row.arch, row.depth, row.best_lr, parse_hidden(row.arch))
         for row in summary.itertuples() if np.isfinite(row.best_lr)]
-
-
 with tutorial.pool() as pool:   # None in quick mode: then the runs go one after another
-    runs = [((grid_start(hidden), X, Y), dict(loss=loss, lr=lr, steps=STEPS, record_every=STEPS))
-            for loss, _, _, lr, hidden in jobs]
-    if pool is None:
-        histories = [dl.train(*args, **kw) for args, kw in runs]
-    else:
-        histories = [f.result() for f in [pool.submit(dl.train, *args, **kw) for args, kw in runs]]
+    calls = [((grid_start(hidden), X, Y), dict(loss=loss, lr=lr, steps=STEPS, record_every=STEPS))
+             for loss, _, _, lr, hidden in jobs]
+    histories = ([dl.train(*a, **kw) for a, kw in calls] if pool is None else
+                 [f.result() for f in [pool.submit(dl.train, *a, **kw) for a, kw in calls]])
 
 steps_table = pd.DataFrame([
     {"loss": loss, "arch": arch, "lr": lr, "final loss": h.final_loss,
      "||W_e|| start": float(np.linalg.norm(W_start)),
+     "effective lr start": curvature.effective_lr(lr, W_start, depth),
      "||W_e|| end": float(np.linalg.norm(dl.end_to_end(h.final_factors))),
      "effective lr end": curvature.effective_lr(lr, dl.end_to_end(h.final_factors), depth),
      "balancedness end": dl.balancedness(h.final_factors)}
@@ -224,36 +219,41 @@ print(f"for comparison, 2/lambda_max: l2 {2 / lam_l2:.3g}; l4 at the least-squar
       f"{2 / lam_l4['fit']:.3g}, at the start {2 / lam_l4['start']:.3g}")
 
 # %%
-# How to read the two tables (the verdicts are those of the full run,
-# :math:`10^5` steps, in the committed CSV; a quick run prints other numbers):
+# How to read the two tables (the full run's verdicts, :math:`10^5` steps, in
+# the committed CSV, mean [min, max] over seeds 0-2; a quick run prints others):
 #
-# * :math:`\ell_4`. The deeper nets start *slower* (higher loss at step
-#   1000: their factor :math:`\|W_e\|^{2-2/N}` is below 1 while :math:`W_e`
-#   is small), then overtake depth 1, reach the target 2.3 to 3.4 times
-#   sooner and end far lower: the paper's acceleration. By the end their
-#   effective lr is several times depth 1's, of the order of what the
-#   flatter late stage tolerates (:math:`2/\lambda_{\max}` at the
-#   least-squares fit), while depth 1 stays pinned to an lr the steep start
-#   allows. They stay balanced, so Theorem 1 is what we see. Depth 3 is not
-#   faster than depth 2: its factor :math:`\|W_e\|^{4/3}` grows faster, so
-#   it must start from a smaller lr and loses time early.
+# * :math:`\ell_4`, depths 1-3. The deeper nets start *slower* (higher loss at
+#   step 1000), then overtake depth 1: depth 2 reaches the target 3.4 times
+#   sooner (19,300 [19,000, 19,800] steps against 65,400 [65,300, 65,600]),
+#   depth 3 2.3 times sooner, and depth 2 ends far lower (0.269 [0.267, 0.270]
+#   against 0.416 [0.416, 0.416]): the paper's acceleration. By the end their
+#   effective lr is several times depth 1's, of the order of what the flatter
+#   late stage tolerates (:math:`2/\lambda_{\max}` at the least-squares fit),
+#   while depth 1 stays pinned to an lr the steep start allows. They stay
+#   balanced, so Theorem 1 is what we see.
+# * :math:`\ell_4`, depths 4, 6, 8 (scalar hidden layers). The same trade-off,
+#   stronger. At step 1000 their loss is 4.95-5.64 against 1.53 for depth 1;
+#   their best lr falls with depth (the next lr of each grid diverges: the
+#   factor grows the faster with depth once :math:`\|W_e\| > 1`). They reach
+#   the target 1.7-1.8 times sooner than depth 1 (37,000 to 39,400 steps) and
+#   end at 0.296-0.305, between depth 2 and depth 1 on both counts in all
+#   three seeds: beyond depth 2, more depth buys nothing here.
 # * :math:`\ell_2`. Depth 1, at an lr just below :math:`2/\lambda_{\max}`,
-#   reaches the target first; the deeper nets get there later and end no
-#   lower: no gain from depth, as the paper says (here even a loss). The
-#   curvature is the same everywhere, so depth 1 runs at the largest stable
-#   step throughout; a deep net's growing step can only *reach* that bound,
-#   and past it the loss spikes (depth 3 in the figure) and the factors
-#   leave the balanced regime (large balancedness above), where Theorem 1
-#   no longer applies. So the deep nets' final :math:`\ell_2` loss hardly
-#   depends on the lr above a few :math:`10^{-3}` (per-lr table).
+#   reaches the target first; depths 2 to 8 get there 0.41-0.50 times as fast
+#   (each seed 0.39-0.50) and end higher in every seed: no gain from depth,
+#   as the paper says (here a loss). The curvature is the same everywhere, so
+#   depth 1 runs at the largest stable step throughout; a deep net's growing
+#   step can only *reach* that bound, and past it the loss spikes (depths 3,
+#   4, 6 in the figure) and the factors leave the balanced regime (large
+#   balancedness above), where Theorem 1 no longer applies.
 #
 # The figure
 # ----------
-# Best-lr curves, log-log: the early slow start of the deep nets and their
-# later lead are both visible. Dots mark where each curve reaches the target.
+# Seed-mean best-lr curves, log-log: the deep nets' slow start and later lead
+# are both visible. Dots mark where each curve reaches the target.
 
 # %%
-COLORS = {1: "C0", 2: "C1", 3: "C2"}
+COLORS = {1: "C0", 2: "C1", 3: "C2", 4: "C3", 6: "C4", 8: "C5"}
 fig, axes = plt.subplots(1, 2, figsize=(12, 5), constrained_layout=True)
 curves = []
 for ax, loss in zip(axes, ("l2", "l4")):
@@ -270,9 +270,11 @@ for ax, loss in zip(axes, ("l2", "l4")):
         if not pd.isna(row.steps_to_target):
             ax.plot(row.steps_to_target, mean[steps == row.steps_to_target][0], "o",
                     color=COLORS[row.depth], ms=6)
-        curves.append(pd.DataFrame({"loss": loss, "optimizer": "sgd", "arch": row.arch,
-                                    "depth": row.depth, "init": "balanced", "lr": row.best_lr,
-                                    "step": steps, "value": mean}))
+        for seed, (s, v) in [*((str(res.runs.at[r, "seed"]), res.curves[r]) for r in ids),
+                             ("mean", (steps, mean))]:   # each seed's curve, then their mean
+            curves.append(pd.DataFrame({"loss": loss, "optimizer": "sgd", "arch": row.arch,
+                                        "depth": row.depth, "init": "balanced",
+                                        "lr": row.best_lr, "seed": seed, "step": s, "value": v}))
     ax.axhline(target, color="gray", ls=":", lw=1.2,
                label=f"target: 1.1 x depth-1 best = {target:.3g}")
     ax.set(xscale="log", yscale="log", xlabel="gradient-descent step (log scale)",
@@ -292,9 +294,7 @@ def verdict(loss):
     return f"{'speeds up' if value > 1 else 'does not speed up'} {loss} ({value:.2f}x)"
 
 
-title = (f"Depth {verdict('l4')} and {verdict('l2')}: "
-         f"steps to target of depth 1 / best deeper net\n"
-         f"GD, same balanced start, best lr per depth, {STEPS:,} steps; {CAPTION}")
-fig.suptitle(title, fontsize=10)
-frame = pd.concat(curves, ignore_index=True)
-tutorial.save(fig, frame, NAME, FIGURES)
+fig.suptitle(f"Depth {verdict('l4')} and {verdict('l2')}: steps to target of depth 1 / "
+             f"best deeper net\nGD, same balanced start, best lr per depth, {STEPS:,} steps; "
+             f"{CAPTION}", fontsize=10)
+tutorial.save(fig, pd.concat(curves, ignore_index=True), NAME, FIGURES)
