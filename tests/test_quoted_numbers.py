@@ -288,31 +288,119 @@ def landscape_spread(budget):
                for b in (landscape_best(ds, budget) for ds in ("abalone", "ethanol")))
 
 
-def horizon(run, column="loss"):
-    d = csv("10").query("panel == 'best-lr curves' and run == @run")
-    return d.set_index("step")[column]
+# 10. the long horizon: "runs" (every run's final loss, steps to the target, blow-up),
+# "curves" (each seed at the lr of either criterion), the tracked depth-2 GD runs of
+# seed 0 and the dense samples before their blow-ups.
+GD1, GD2, ADAM2 = "GD, depth 1", "GD, depth 2 [1]", "Adam, depth 2 [1]"
+TF, TORCH = "AdaDelta (TF)", "AdaDelta (torch)"
+R25, R5, R3 = "lr 0.00025", "lr 0.0005", "lr 0.0003"
+RDECAY = "lr 0.0005 / sqrt(1 + t/100000)"
 
 
-def horizon_steps(run, column="loss"):
-    """Steps to 1.1x GD depth 1's best mean final loss: on the seed mean curve
-    ('loss'), or on the seed band's edges ('loss_min': the first seed,
-    'loss_max': the last one, the curves being monotone there)."""
-    return first_hit(horizon(run, column), 1.1 * horizon("GD, depth 1").iloc[-1])
+def runs_10(method):
+    return csv("10").query("panel == 'runs' and method == @method")
 
 
-def horizon_final(run, column="loss"):
-    return float(horizon(run, column).iloc[-1])
+def target_10():
+    """1.1x GD depth 1's best mean final loss over the seeds."""
+    return 1.1 * float(runs_10(GD1).groupby("lr")["final_loss"].mean().min())
 
 
-def tracked(run):
-    d = csv("10").query("panel == 'tracked depth-2 GD' and run == @run")
-    return d.set_index("step")
+def lr_10(method, criterion):
+    """A method's lr: the lowest mean final loss, no seed diverged ("final"), or the
+    fewest mean steps to the target, every seed there ("speed")."""
+    by_lr = runs_10(method).groupby("lr")
+    means = (by_lr["final_loss"].mean() if criterion == "final" else
+             by_lr["steps_to_target"].agg(lambda s: s.mean(skipna=False)))
+    return float(means[np.isfinite(means)].idxmin())
 
 
-def first_past_2(run):
-    t = tracked(run)
-    product = t["lr"] * t["sharpness"]
+def seeds_10(method, criterion):
+    """Per seed, from its curve at the criterion's lr: steps (the first recorded step
+    at or below the target; NaN if never) and final (the last loss)."""
+    d, target = csv("10"), target_10()
+    d = d[(d["panel"] == "curves") & (d["method"] == method) & (d["lr"] == lr_10(method, criterion))]
+    rows = [{"seed": seed, "steps": c.set_index("step")["loss"].le(target).idxmax()
+             if c["loss"].le(target).any() else np.nan, "final": c["loss"].iloc[-1]}
+            for seed, c in d.groupby("seed")]
+    return pd.DataFrame(rows).set_index("seed")
+
+
+def h10(method, criterion, column, pick=np.mean):
+    return float(pick(seeds_10(method, criterion)[column]))
+
+
+def lower_10(a, b, criterion, column):
+    """In how many seeds a's value is below b's (each at its lr of the criterion)."""
+    return int((seeds_10(a, criterion)[column] < seeds_10(b, criterion)[column]).sum())
+
+
+def adam_below_all_10():
+    finals = pd.DataFrame({m: seeds_10(m, "final")["final"] for m in csv("10").query(
+        "panel == 'runs'")["method"].unique()})
+    adam = finals.filter(like="Adam")
+    return int((adam.max(axis=1) < finals.drop(columns=adam.columns).min(axis=1)).sum())
+
+
+def adam_depth_gap_10():
+    """Adam's steps on depth 1 less depth 2, if the same in every seed (else NaN)."""
+    gap = seeds_10("Adam, depth 1", "speed")["steps"] - seeds_10(ADAM2, "speed")["steps"]
+    return float(gap.iloc[0]) if gap.nunique() == 1 else math.nan
+
+
+def diverged_10(method, lr, pick):
+    at = runs_10(method).query("lr == @lr")["diverged_at"]
+    return int(at.notna().sum()) if pick == "count" else float(pick(at))
+
+
+def stable_fastest_10():
+    """The fewest mean steps to the target among the lrs at which no seed diverged."""
+    r = runs_10(GD2)
+    ok = r.groupby("lr").filter(lambda g: g["diverged_at"].isna().all())
+    return float(ok.groupby("lr")["steps_to_target"].mean().min())
+
+
+def curve_spacing_10():
+    """The step of every curve's first record (the curves start at step 0)."""
+    first = csv("10").query("panel == 'curves'").groupby(["method", "lr", "seed"])["step"].nth(1)
+    return float(first.iloc[0]) if first.nunique() == 1 else math.nan
+
+
+def tracked_10(run):
+    return csv("10").query("panel == 'tracked depth-2 GD' and run == @run").set_index("step")
+
+
+def tracked_product_10(run):
+    t = tracked_10(run)
+    return t["lr"] * t["sharpness"]
+
+
+def dense_10(run):
+    """The samples before a tracked run's blow-up (at ``diverged_at``)."""
+    return csv("10").query("panel == 'dense before blow-up' and run == @run").set_index("step")
+
+
+def dense_product_10(run, i):
+    d = dense_10(run)
+    return float((d["lr"] * d["sharpness"]).iloc[i])
+
+
+def dense_first_past_2(run):
+    d = dense_10(run)
+    product = d["lr"] * d["sharpness"]
     return int(product[product > 2].index.min())
+
+
+def dense_spacing_10():
+    spacing = {s for run, d in csv("10").query("panel == 'dense before blow-up'").groupby("run")
+               for s in np.diff(d["step"])}
+    return float(spacing.pop()) if len(spacing) == 1 else math.nan
+
+
+def dense_window_10():
+    """The longest stretch from a run's first dense sample to its blow-up."""
+    d = csv("10").query("panel == 'dense before blow-up'")
+    return float(d.groupby("run").apply(lambda g: g["diverged_at"].iloc[0] - g["step"].min()).max())
 
 
 # --- the cases ------------------------------------------------------------------------
@@ -342,7 +430,6 @@ def finding(n: int) -> str:
 
 
 N = r"([\u2212+-]?[\d,]*\d(?:\.\d+)?(?:e-?\d+)?)"   # a quoted number
-STEP_RECORD = 1000   # tutorial 10 records every 1,000 steps
 CASES = [
     # 1. finite differences
     Case("01 smallest error", rf"it is smallest, {N}, at \$h\$ = ", lambda: fd_minimum("relative_error")),
@@ -498,59 +585,122 @@ CASES = [
          lambda: landscape_best("ethanol", 100).loc["[64,64]", "idxmin"][1]),   # (arch, lr)
     Case("09 1000 steps", rf"After 1000 steps all nets end within about {N}% of each other",
          lambda: landscape_spread(1000)),
-    # 10. the long horizon (seed mean curve, and the seed band's edges)
-    Case("10 depth 2 final", rf"ends at {N} \[[\d.]+, [\d.]+\], against", lambda: horizon_final("GD, depth 2 [1]")),
-    Case("10 depth 2 final min", rf"ends at [\d.]+ \[{N}, [\d.]+\], against",
-         lambda: horizon_final("GD, depth 2 [1]", "loss_min")),
-    Case("10 depth 2 final max", rf"ends at [\d.]+ \[[\d.]+, {N}\], against",
-         lambda: horizon_final("GD, depth 2 [1]", "loss_max")),
-    Case("10 GD final", rf"against {N} \[[\d.]+, [\d.]+\] for GD", lambda: horizon_final("GD, depth 1")),
-    Case("10 GD final min", rf"against [\d.]+ \[{N}, [\d.]+\] for GD",
-         lambda: horizon_final("GD, depth 1", "loss_min")),
-    Case("10 GD final max", rf"against [\d.]+ \[[\d.]+, {N}\] for GD",
-         lambda: horizon_final("GD, depth 1", "loss_max")),
-    Case("10 AdaGrad final", rf"and {N} \[[\d.]+, [\d.]+\] for AdaGrad", lambda: horizon_final("AdaGrad")),
+    # 10. the long horizon: per seed, each method at the lr of each criterion
+    Case("10 recorded every", rf"curves are recorded every {N} steps", lambda: curve_spacing_10()),
+    Case("10 Adam 2 final", rf"It ends at {N} on depth 2 and", lambda: h10(ADAM2, "final", "final")),
+    Case("10 Adam 1 final", rf"on depth 2 and {N} on depth 1, below",
+         lambda: h10("Adam, depth 1", "final", "final")),
+    Case("10 Adam below all", r"below every other method in all (three) seeds", adam_below_all_10),
+    Case("10 Adam 2 steps", rf"reaches the target in {N} steps on depth 2",
+         lambda: h10(ADAM2, "speed", "steps")),
+    Case("10 Adam 1 steps", rf"steps on depth 2 and {N} on depth 1\.",
+         lambda: h10("Adam, depth 1", "speed", "steps")),
+    Case("10 Adam depth lower", r"depth 2 ends lower in all (three) seeds",
+         lambda: lower_10(ADAM2, "Adam, depth 1", "final", "final")),
+    Case("10 Adam depth sooner", rf"gets there {N} steps sooner in each", adam_depth_gap_10),
+    Case("10 depth 2 final", rf"GD on depth 2 ends at {N} \[", lambda: h10(GD2, "final", "final")),
+    Case("10 depth 2 final min", rf"GD on depth 2 ends at [\d.]+ \[{N},",
+         lambda: h10(GD2, "final", "final", np.min)),
+    Case("10 depth 2 final max", rf"GD on depth 2 ends at [\d.]+ \[[\d.]+, {N}\]",
+         lambda: h10(GD2, "final", "final", np.max)),
+    Case("10 GD final", rf"against {N} \[[\d.]+, [\d.]+\] for GD and", lambda: h10(GD1, "final", "final")),
+    Case("10 GD final min", rf"against [\d.]+ \[{N}, [\d.]+\] for GD and",
+         lambda: h10(GD1, "final", "final", np.min)),
+    Case("10 GD final max", rf"against [\d.]+ \[[\d.]+, {N}\] for GD and",
+         lambda: h10(GD1, "final", "final", np.max)),
+    Case("10 AdaGrad final", rf"and {N} \[[\d.]+, [\d.]+\] for AdaGrad",
+         lambda: h10("AdaGrad", "final", "final")),
     Case("10 AdaGrad final min", rf"and [\d.]+ \[{N}, [\d.]+\] for AdaGrad",
-         lambda: horizon_final("AdaGrad", "loss_min")),
+         lambda: h10("AdaGrad", "final", "final", np.min)),
     Case("10 AdaGrad final max", rf"and [\d.]+ \[[\d.]+, {N}\] for AdaGrad",
-         lambda: horizon_final("AdaGrad", "loss_max")),
-    # the quoted steps are the mean of the seeds' own first hits; the CSV holds the
-    # seed mean curve, whose hit may differ by one record (1,000 steps)
-    Case("10 speed-up", rf"GD's best {N}× sooner than GD",
-         lambda: horizon_steps("GD, depth 1") / horizon_steps("GD, depth 2 [1]"), slack=0.02),
-    Case("10 depth 2 steps", rf"sooner than GD \({N} \[", lambda: horizon_steps("GD, depth 2 [1]"),
-         slack=STEP_RECORD),
-    Case("10 depth 2 steps first seed", rf"sooner than GD \([\d,]+ \[{N},",
-         lambda: horizon_steps("GD, depth 2 [1]", "loss_min")),
-    Case("10 depth 2 steps last seed", rf"sooner than GD \([\d,]+ \[[\d,]+, {N}\]",
-         lambda: horizon_steps("GD, depth 2 [1]", "loss_max")),
-    Case("10 GD steps", rf"steps against {N} \[568", lambda: horizon_steps("GD, depth 1"), slack=STEP_RECORD),
-    Case("10 GD steps first seed", rf"steps against [\d,]+ \[{N}, [\d,]+\]\)\.",
-         lambda: horizon_steps("GD, depth 1", "loss_min")),
-    Case("10 GD steps last seed", rf"steps against [\d,]+ \[[\d,]+, {N}\]\)\.",
-         lambda: horizon_steps("GD, depth 1", "loss_max")),
-    Case("10 AdaDelta TF final", rf"ends lower in every seed, at {N} \[", lambda: horizon_final("AdaDelta (TF)")),
-    Case("10 AdaDelta TF final min", rf"every seed, at [\d.]+ \[{N},",
-         lambda: horizon_final("AdaDelta (TF)", "loss_min")),
-    Case("10 AdaDelta TF final max", rf"every seed, at [\d.]+ \[[\d.]+, {N}\]",
-         lambda: horizon_final("AdaDelta (TF)", "loss_max")),
-    Case("10 AdaDelta TF steps", rf"gets to 1.1× in {N} \[", lambda: horizon_steps("AdaDelta (TF)"),
-         slack=STEP_RECORD),
-    Case("10 AdaDelta TF steps first seed", rf"gets to 1.1× in [\d,]+ \[{N},",
-         lambda: horizon_steps("AdaDelta (TF)", "loss_min")),
-    Case("10 AdaDelta TF steps last seed", rf"gets to 1.1× in [\d,]+ \[[\d,]+, {N}\]",
-         lambda: horizon_steps("AdaDelta (TF)", "loss_max")),
-    Case("10 AdaDelta torch final", rf"it ends level \({N} \[", lambda: horizon_final("AdaDelta (torch)")),
-    Case("10 AdaDelta torch final min", rf"it ends level \([\d.]+ \[{N},",
-         lambda: horizon_final("AdaDelta (torch)", "loss_min")),
-    Case("10 AdaDelta torch final max", rf"it ends level \([\d.]+ \[[\d.]+, {N}\]\)",
-         lambda: horizon_final("AdaDelta (torch)", "loss_max")),
-    Case("10 AdaDelta torch steps", rf"and gets there in {N}\.", lambda: horizon_steps("AdaDelta (torch)"),
-         slack=STEP_RECORD),
-    Case("10 norm from", rf"grows from {N} to about", lambda: float(tracked("lr 0.0003")["norm_e"].iloc[0])),
-    Case("10 norm to", rf"grows from [\d.]+ to about {N} and",
-         lambda: float(tracked("lr 0.0003")["norm_e"].iloc[-1])),
-    Case("10 first past 2", rf"first passes 2 at step {N},", lambda: first_past_2("lr 0.0003")),
+         lambda: h10("AdaGrad", "final", "final", np.max)),
+    Case("10 depth 2 below GD and AdaGrad", r"for AdaGrad, lower in all (three) seeds",
+         lambda: min(lower_10(GD2, m, "final", "final") for m in (GD1, "AdaGrad"))),
+    Case("10 speed-up", rf"reaches the target {N}× sooner than GD",
+         lambda: h10(GD1, "final", "steps") / h10(GD2, "final", "steps")),
+    Case("10 depth 2 steps", rf"sooner than GD \({N} \[", lambda: h10(GD2, "final", "steps")),
+    Case("10 depth 2 steps min", rf"sooner than GD \([\d,]+ \[{N},",
+         lambda: h10(GD2, "final", "steps", np.min)),
+    Case("10 depth 2 steps max", rf"sooner than GD \([\d,]+ \[[\d,]+, {N}\]",
+         lambda: h10(GD2, "final", "steps", np.max)),
+    Case("10 GD steps", rf"steps against {N} \[[\d,]+, [\d,]+\]\)\.", lambda: h10(GD1, "final", "steps")),
+    Case("10 GD steps min", rf"steps against [\d,]+ \[{N}, [\d,]+\]\)\.",
+         lambda: h10(GD1, "final", "steps", np.min)),
+    Case("10 GD steps max", rf"steps against [\d,]+ \[[\d,]+, {N}\]\)\.",
+         lambda: h10(GD1, "final", "steps", np.max)),
+    Case("10 AdaDelta below depth 2", r"AdaDelta ends lower than depth 2 in all (three) seeds",
+         lambda: min(lower_10(m, GD2, "final", "final") for m in (TF, TORCH))),
+    Case("10 TF final", rf"with TensorFlow's settings at {N} \[", lambda: h10(TF, "final", "final")),
+    Case("10 TF final min", rf"with TensorFlow's settings at [\d.]+ \[{N},",
+         lambda: h10(TF, "final", "final", np.min)),
+    Case("10 TF final max", rf"with TensorFlow's settings at [\d.]+ \[[\d.]+, {N}\]",
+         lambda: h10(TF, "final", "final", np.max)),
+    Case("10 torch final", rf"with torch's at {N} \[", lambda: h10(TORCH, "final", "final")),
+    Case("10 torch final min", rf"with torch's at [\d.]+ \[{N},",
+         lambda: h10(TORCH, "final", "final", np.min)),
+    Case("10 torch final max", rf"with torch's at [\d.]+ \[[\d.]+, {N}\]",
+         lambda: h10(TORCH, "final", "final", np.max)),
+    Case("10 TF steps", rf"reaches the target sooner, in {N} \[", lambda: h10(TF, "final", "steps")),
+    Case("10 TF steps min", rf"reaches the target sooner, in [\d,]+ \[{N},",
+         lambda: h10(TF, "final", "steps", np.min)),
+    Case("10 TF steps max", rf"reaches the target sooner, in [\d,]+ \[[\d,]+, {N}\]",
+         lambda: h10(TF, "final", "steps", np.max)),
+    Case("10 torch steps", rf"\] and {N} \[[\d,]+, [\d,]+\] steps\. By speed",
+         lambda: h10(TORCH, "final", "steps")),
+    Case("10 torch steps min", rf"\] and [\d,]+ \[{N}, [\d,]+\] steps\. By speed",
+         lambda: h10(TORCH, "final", "steps", np.min)),
+    Case("10 torch steps max", rf"\] and [\d,]+ \[[\d,]+, {N}\] steps\. By speed",
+         lambda: h10(TORCH, "final", "steps", np.max)),
+    Case("10 depth 2 speed lr", rf"By speed, depth 2's lr is {N},", lambda: lr_10(GD2, "speed")),
+    Case("10 depth 2 before AdaDelta", r"before both AdaDeltas in all (three) seeds",
+         lambda: min(lower_10(GD2, m, "speed", "steps") for m in (TF, TORCH))),
+    Case("10 depth 2 speed steps", rf"seeds: in {N} \[", lambda: h10(GD2, "speed", "steps")),
+    Case("10 depth 2 speed steps min", rf"seeds: in [\d,]+ \[{N},",
+         lambda: h10(GD2, "speed", "steps", np.min)),
+    Case("10 depth 2 speed steps max", rf"seeds: in [\d,]+ \[[\d,]+, {N}\]",
+         lambda: h10(GD2, "speed", "steps", np.max)),
+    Case("10 torch speed steps", rf"against {N} \[[\d,]+, [\d,]+\] for torch's",
+         lambda: h10(TORCH, "speed", "steps")),
+    Case("10 torch speed steps min", rf"against [\d,]+ \[{N}, [\d,]+\] for torch's",
+         lambda: h10(TORCH, "speed", "steps", np.min)),
+    Case("10 torch speed steps max", rf"against [\d,]+ \[[\d,]+, {N}\] for torch's",
+         lambda: h10(TORCH, "speed", "steps", np.max)),
+    Case("10 torch speed lr", rf"for torch's AdaDelta \(lr {N}\)", lambda: lr_10(TORCH, "speed")),
+    Case("10 TF speed steps", rf"and {N} \[[\d,]+, [\d,]+\] for TensorFlow's",
+         lambda: h10(TF, "speed", "steps")),
+    Case("10 TF speed steps min", rf"and [\d,]+ \[{N}, [\d,]+\] for TensorFlow's",
+         lambda: h10(TF, "speed", "steps", np.min)),
+    Case("10 TF speed steps max", rf"and [\d,]+ \[[\d,]+, {N}\] for TensorFlow's",
+         lambda: h10(TF, "speed", "steps", np.max)),
+    Case("10 TF speed lr", rf"for TensorFlow's \(lr {N}\)", lambda: lr_10(TF, "speed")),
+    Case("10 speed lr diverges", r"But at 5e-4 all (three) seeds diverge",
+         lambda: diverged_10(GD2, 5e-4, "count")),
+    Case("10 speed lr diverges first", rf"soon after, between steps {N} and",
+         lambda: diverged_10(GD2, 5e-4, np.min)),
+    Case("10 speed lr diverges last", rf"between steps [\d,]+ and {N};",
+         lambda: diverged_10(GD2, 5e-4, np.max)),
+    Case("10 depth 2 stable fastest", rf"no seed diverges need at least {N} steps", stable_fastest_10),
+    Case("10 TF below torch", r"TensorFlow's ends lower in all (three) seeds",
+         lambda: lower_10(TF, TORCH, "final", "final")),
+    Case("10 torch before TF", r"torch's gets there sooner in all (three)\.",
+         lambda: lower_10(TORCH, TF, "speed", "steps")),
+    Case("10 dense every", rf"Sampled every {N} steps", lambda: dense_spacing_10()),
+    Case("10 dense window", rf"over the last {N} steps before each blow-up", dense_window_10),
+    Case("10 5e-4 first sample", rf" is {N} at step [\d,]+, first exceeds", lambda: dense_product_10(R5, 0)),
+    Case("10 5e-4 first sample step", rf" is [\d.]+ at step {N}, first exceeds",
+         lambda: dense_10(R5).index.min()),
+    Case("10 5e-4 past 2", rf", first exceeds 2 at step {N}, and", lambda: dense_first_past_2(R5)),
+    Case("10 5e-4 blow-up", rf"blows up at step {N}; at lr 3e-4",
+         lambda: dense_10(R5)["diverged_at"].iloc[0]),
+    Case("10 3e-4 past 2", rf"it first exceeds 2 at step {N},", lambda: dense_first_past_2(R3)),
+    Case("10 3e-4 blow-up", rf"blows up at step {N}\. At the", lambda: dense_10(R3)["diverged_at"].iloc[0]),
+    Case("10 final-loss lr", rf"At the final-loss lr, {N},", lambda: lr_10(GD2, "final")),
+    Case("10 norm from", rf"grows from {N} to", lambda: tracked_10(R25)["norm_e"].iloc[0]),
+    Case("10 norm to", rf"grows from [\d.]+ to {N} and", lambda: tracked_10(R25)["norm_e"].iloc[-1]),
+    Case("10 best lr edge", rf"\$ to {N} at step 1e6", lambda: tracked_product_10(R25).iloc[-1]),
+    Case("10 decay edge", rf"stays at most {N} and", lambda: tracked_product_10(RDECAY).max()),
+    Case("10 decay final", rf"and ends at {N}, behind both AdaDeltas",
+         lambda: tracked_10(RDECAY)["loss"].iloc[-1]),
 ]
 
 

@@ -108,7 +108,7 @@ PRESETS = {p.name: p for p in [
            "start per seed, 1e6 steps, 3 seeds; GD on depth 1 and on depth 2 (hidden width "
            "1) against AdaGrad and AdaDelta (TensorFlow's rho 0.95, eps 1e-8) on depth 1, "
            "6 lrs each, and Adam on depth 1 and depth 2 [1], 5 lrs each. Meant for ethanol; "
-           "about 20 min on 2 cores.",
+           "about 25 min on 2 cores (estimated; 40 min measured with other jobs running).",
            (_paper(hidden=((),), lrs=HEADLINE_LRS["gd-depth1"], steps=HEADLINE_STEPS,
                    seeds=(0, 1, 2)),
             _paper(hidden=((1,),), lrs=HEADLINE_LRS["gd-depth2"], steps=HEADLINE_STEPS,
