@@ -739,6 +739,22 @@ def test_a_broken_pool_raises_instead_of_failing_every_run(small):
                         executor=pool, serial_below=0)
 
 
+def test_a_pool_that_breaks_before_every_task_is_submitted_raises_the_same(small):
+    from concurrent.futures import BrokenExecutor, Executor
+
+    class Refusing(Executor):   # a pool whose workers died before the second submit
+        def __init__(self):
+            self.calls = 0
+
+        def submit(self, fn, *args, **kwargs):
+            self.calls += 1
+            raise BrokenExecutor("A child process terminated abruptly")
+
+    with pytest.raises(RuntimeError, match="workers of Refusing died.*A child process"):
+        grid_search(small, hidden=["[]", "[3]"], steps=5, lrs=[1e-2], seeds=[0],
+                    executor=Refusing(), serial_below=0)
+
+
 def test_the_kernels_are_ready_before_the_progress_bar(small, monkeypatch, capsys):
     import sys
 

@@ -159,6 +159,7 @@ rows = []
 with tutorial.pool() as pool:
     for name, (X, Y) in VARIANTS.items():
         res = run_grids((X, Y), grids_for(name, X), executor=pool)
+        assert not res.failures(), res.failure_notes()[0]   # a run raised: we stop
         summary = res.summary()
         summary["method"] = list(METHODS)   # one configuration per method, in order
         for m in summary.itertuples():

@@ -190,22 +190,25 @@ def execute(tasks, X, Y, executor=None, *, order=None, progress=None, done=None)
         return [done[i] for i in range(len(tasks))]
     futures = {}
     try:
-        for i in (range(len(tasks)) if order is None else order):
-            futures[executor.submit(run_task, tasks[i], X, Y)] = i
-        for future in as_completed(futures):
-            i = futures[future]
-            try:
-                done[i] = future.result()
-            except BrokenExecutor as exc:
-                raise RuntimeError(
-                    f"executor: the workers of {type(executor).__name__} died before "
-                    f"the grid finished ({type(exc).__name__}: {exc}). The likely cause: a script "
-                    "that makes a process pool without `if __name__ == \"__main__\":` around "
-                    "its code, under the 'spawn' start method (macOS, Windows); else a worker "
-                    "was killed or ran out of memory") from None
-            except Exception as exc:  # the task was lost for good (not a run's error)
-                done[i] = failed_task(tasks[i], exc)
-            report(len(tasks[i].lrs))
+        try:
+            for i in (range(len(tasks)) if order is None else order):
+                futures[executor.submit(run_task, tasks[i], X, Y)] = i  # a broken pool refuses
+            for future in as_completed(futures):
+                i = futures[future]
+                try:
+                    done[i] = future.result()
+                except BrokenExecutor:
+                    raise
+                except Exception as exc:  # the task was lost for good (not a run's error)
+                    done[i] = failed_task(tasks[i], exc)
+                report(len(tasks[i].lrs))
+        except BrokenExecutor as exc:
+            raise RuntimeError(
+                f"executor: the workers of {type(executor).__name__} died before "
+                f"the grid finished ({type(exc).__name__}: {exc}). The likely cause: a script "
+                "that makes a process pool without `if __name__ == \"__main__\":` around "
+                "its code, under the 'spawn' start method (macOS, Windows); else a worker "
+                "was killed or ran out of memory") from None
     except BaseException:
         _stop(executor, futures)
         raise

@@ -95,7 +95,7 @@ def format_table(results) -> str:
     failed = bool(summary["failed"].sum())  # the column only when some run failed
     cols = ([col.replace("_", " ") for col in shown]
             + ["arch", "depth", "best lr", "final loss (mean ± std)",
-               f"steps to 1.1x {_reference(summary)} best", "fastest lr: steps [min, max]",
+               f"steps to 1.1x {_target_baseline(summary)} best", "fastest lr: steps [min, max]",
                "diverged"] + (["failed"] if failed else []))
     body = []
     for row in summary.itertuples():
@@ -123,7 +123,7 @@ def format_table(results) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _reference(summary):
+def _target_baseline(summary):
     """Whose best final loss the targets are 1.1x of (``Results.targets``)."""
     return "depth-1 GD" if ((summary["depth"] == 1) & (summary["optimizer"] == "sgd")).any() \
         else "depth-1"
