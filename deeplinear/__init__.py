@@ -8,7 +8,7 @@ differences and against the closed-form end-to-end update, and redoes the
 experiments of a student reproduction (Levy & Wang, 2024).
 """
 
-from . import curvature, gradcheck, init, losses, optim
+from . import completion, curvature, gradcheck, init, losses, modes, nuclear, optim, spectral
 from .dynamics import e2e_update, e2e_update_single_output
 from .gradcheck import check_factor_gradients, numerical_gradient, rel_error
 from .linalg import psd_power
@@ -37,12 +37,16 @@ __all__ = [
     "train_runs",
     "RunSettings",
     "History",
+    "completion",
     "curvature",
     "datasets",
     "gradcheck",
     "init",
     "losses",
+    "modes",
+    "nuclear",
     "optim",
+    "spectral",
 ]
 
 

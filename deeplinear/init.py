@@ -22,10 +22,11 @@ import numpy as np
 
 from ._validation import as_matrix, as_rng, check_dims, check_positive
 
-__all__ = ["balanced", "near_zero", "near_identity", "default", "INITIALIZERS", "make_factors"]
+__all__ = ["balanced", "near_zero", "near_identity", "default", "INITIALIZERS", "make_factors",
+           "haar_columns"]
 
 
-def _haar_columns(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+def haar_columns(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
     """Return an ``(n, k)`` matrix, ``k <= n``, with Haar-random orthonormal columns.
 
     ``numpy.linalg.qr`` fixes no sign convention for ``R``, so its ``Q`` is
@@ -104,7 +105,7 @@ def balanced(dims, scale=1e-2, rng=None, end_to_end=None) -> list[np.ndarray]:
 
     # BEGIN SOLUTION balanced_init: thin SVD W_e = U diag(s) V^T with r numerically non-zero
     #   singular values; W_j = Q_j diag(s)^(1/N) Q_{j-1}^T with Q_0 = V, Q_N = U and Haar-random
-    #   hidden Q_j = _haar_columns(rng, d_j, r); rank above the narrowest width: error if
+    #   hidden Q_j = haar_columns(rng, d_j, r); rank above the narrowest width: error if
     #   end_to_end was given, else truncate; rank 0: zero factors
     U, s, Vt = np.linalg.svd(W_e, full_matrices=False)
     tol = s[0] * max(d_N, d_0) * np.finfo(np.float64).eps
@@ -121,7 +122,7 @@ def balanced(dims, scale=1e-2, rng=None, end_to_end=None) -> list[np.ndarray]:
         return [np.zeros((dims[j + 1], dims[j])) for j in range(N)]
 
     root = s[:r] ** (1.0 / N)
-    Q = [Vt[:r].T] + [_haar_columns(rng, d, r) for d in dims[1:-1]] + [U[:, :r]]
+    Q = [Vt[:r].T] + [haar_columns(rng, d, r) for d in dims[1:-1]] + [U[:, :r]]
     return [np.ascontiguousarray((Q[j + 1] * root) @ Q[j].T) for j in range(N)]
     # END SOLUTION
 
@@ -192,9 +193,9 @@ def near_identity(dims, rng=None) -> list[np.ndarray]:
     factors = []
     for d_in, d_out in zip(dims[:-1], dims[1:]):
         if d_out <= d_in:
-            W = _haar_columns(rng, d_in, d_out).T  # orthonormal rows
+            W = haar_columns(rng, d_in, d_out).T  # orthonormal rows
         else:
-            W = _haar_columns(rng, d_out, d_in)  # orthonormal columns
+            W = haar_columns(rng, d_out, d_in)  # orthonormal columns
         factors.append(np.ascontiguousarray(W))
     return factors
 

@@ -55,7 +55,13 @@ class Objective:
         once, so the training loops evaluate without checking them again.
     loss : Loss
     weight_decay : float
+    compiled_loop : bool
+        Whether the compiled training loop has a kind for this objective
+        (True here); ``train(..., compiled=None)`` takes the Python loop
+        for an objective that has none.
     """
+
+    compiled_loop = True
 
     def __init__(self, X, Y, loss="l2", weight_decay=0.0):
         X, Y = check_data(X, Y)

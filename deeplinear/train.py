@@ -236,7 +236,7 @@ def train_runs(factors, objective, lrs, settings, *, track=False,
         raise ValueError(f"settings: expected a deeplinear.RunSettings, got "
                          f"{type(settings).__name__}")
     lrs = _check_lrs(lrs)
-    use_compiled = _use_compiled(compiled, track)
+    use_compiled = _use_compiled(compiled, track, objective)
     factors = [W.copy() for W in objective.check_factors(factors)]
     info, depth = {"compiled": True}, None
     if settings.optimizer == "e2e":
@@ -269,11 +269,15 @@ def _check_lrs(lrs) -> list[float]:
             for i, lr in enumerate(lrs)]
 
 
-def _use_compiled(compiled, track) -> bool:
-    """Whether to run the compiled loop; ``compiled=True`` without kernels is an error."""
+def _use_compiled(compiled, track, objective) -> bool:
+    """Whether to run the compiled loop; ``compiled=True`` without kernels, or for
+    an objective that has no compiled kind (``Objective.compiled_loop``), is an error."""
     if compiled is not None and not isinstance(compiled, (bool, np.bool_)):
         raise ValueError(f"compiled: expected None, True or False, got {compiled!r}")
-    if compiled is False or (compiled is None and track):
+    if compiled and not objective.compiled_loop:
+        raise ValueError(f"compiled: a {type(objective).__name__} has no compiled loop; "
+                         "pass compiled=False or None")
+    if compiled is False or (compiled is None and (track or not objective.compiled_loop)):
         return False
     from . import _compiled  # without the kernels, this imports neither them nor numba
 

@@ -57,8 +57,8 @@ autosummary_generate = True
 autosummary_imported_members = True
 autosummary_ignore_module_all = False  # each module's __all__ is its public names
 # Names in a module's __all__ that are submodules (documented on their own page).
-autosummary_context = {"submodules": ["curvature", "datasets", "gradcheck", "init", "losses",
-                                      "optim"]}
+autosummary_context = {"submodules": ["completion", "curvature", "datasets", "gradcheck", "init",
+                                      "losses", "modes", "nuclear", "optim", "spectral"]}
 autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False

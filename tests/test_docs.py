@@ -42,8 +42,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TUTORIALS = sorted(p.stem for p in (ROOT / "tutorials").glob("[0-9][0-9]_*.py"))
 # The modules of the API reference (docs/api.rst).
 API_MODULES = ["deeplinear", "deeplinear.init", "deeplinear.optim", "deeplinear.losses",
-               "deeplinear.gradcheck", "deeplinear.curvature", "deeplinear.datasets",
-               "deeplinear.experiments", "deeplinear.assignment"]
+               "deeplinear.gradcheck", "deeplinear.curvature", "deeplinear.completion",
+               "deeplinear.spectral", "deeplinear.nuclear", "deeplinear.modes",
+               "deeplinear.datasets", "deeplinear.experiments", "deeplinear.assignment"]
 
 pytestmark = pytest.mark.slow
 
