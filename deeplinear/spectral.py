@@ -231,8 +231,9 @@ def spectrum_trajectory(factors, objective, *, lr, steps, every, optimizer="sgd"
         recorded.append(done)
         W_es.append(np.full_like(W_es[0], np.nan) if diverged
                     else end_to_end(current, check=False))
-        # the same limit for the next segment (capped: a loss near 0 would overflow the ratio)
-        factor = min(limit / max(history.loss[-1], tiny), np.finfo(float).max)
+        # the same limit for the next segment (capped: a loss of 0 overflows the ratio)
+        with np.errstate(over="ignore"):
+            factor = min(limit / max(history.loss[-1], tiny), np.finfo(float).max)
     losses.append(history.loss[-1])
     spectra = [singular_values(W) if np.isfinite(W).all() else np.full(min(W.shape), np.nan)
                for W in W_es]

@@ -27,7 +27,8 @@ EXPECTED = [
     "01_deep_linear_networks", "02_end_to_end_dynamics", "03_report_figure2",
     "04_report_figure3_initialization", "05_report_figure4_optimizers", "06_paper_l2_vs_l4",
     "07_paper_vs_adagrad_adadelta", "08_width_does_not_matter", "09_learning_rate_landscape",
-    "10_the_long_horizon", "11_what_the_data_could_change",
+    "10_the_long_horizon", "11_what_the_data_could_change", "12_depth_prefers_low_rank",
+    "13_learning_in_stages",
 ]
 
 
@@ -72,7 +73,7 @@ def shared_data_dir():
     return REAL_DATA
 
 
-def test_the_ten_tutorials_exist():
+def test_the_tutorials_exist():
     found = sorted(p.stem for p in TUTORIALS.glob("[0-9][0-9]_*.py"))
     assert found == EXPECTED
 
