@@ -238,7 +238,7 @@ for col, where in flips.items():
 # :math:`10^6` steps (tutorial 10's horizon; recorded every 1000): GD on depth 1
 # (it sets the target) and 2, and AdaDelta, on grids around their lrs of both
 # criteria at :math:`10^6` steps on the reference (tutorial 10, torch's AdaDelta).
-# Adam, 4.5 times as fast as depth-2 GD or more on every subset, is left out.
+# Adam, 5 times as fast as depth-2 GD or more on every subset, is left out.
 
 # %%
 LONG = tutorial.pick(1_000_000, 4000)
