@@ -9,7 +9,8 @@ import numpy as np
 import numpy.lib.format as npformat
 import pytest
 
-from deeplinear.assignment.judge.sandbox import MODES, OUTPUT_CAP, Runner, probe
+from deeplinear.assignment.judge.sandbox import (MODES, OUTPUT_CAP, START_ATTEMPTS, STARTED,
+                                                 IsolationError, Runner, probe)
 from deeplinear.assignment.judge.wire import BadAnswer, NumpyScalar, Unsupported, decode
 
 STUDENT = '''
@@ -33,6 +34,11 @@ def kinds():
     return (np.float64(2.5), np.zeros(2, dtype=np.float32), object(), [1, "a", None])
 def crash():
     raise ValueError("a message")
+def count_and_exit(path):
+    with open(path, "a") as fh:
+        fh.write("x")
+    import os
+    os._exit(1)
 def look():
     import os, sys
     found = []
@@ -158,3 +164,37 @@ def test_probe_gives_a_reason_or_nothing():
     for mode in MODES:
         why = probe(mode)
         assert isinstance(why, str) and (not why or why.startswith(mode)), (mode, why)
+
+
+def _fail_before_start(runner, flag, times):
+    """The worker program exits with code 1, before the student's code starts, on
+    its first ``times`` runs (as ``unshare`` or a mount can fail): ``flag`` counts them."""
+    runner.source = (f"import os\nwith open({str(flag)!r}, 'a') as fh: fh.write('x')\n"
+                     f"if os.path.getsize({str(flag)!r}) <= {times}: os._exit(1)\n"
+                     + runner.source)
+
+
+def test_a_worker_that_fails_to_start_is_started_again(runner, tmp_path):
+    flag = tmp_path / "starts"
+    _fail_before_start(runner, flag, START_ATTEMPTS - 1)
+    got = call(runner, "twice", np.ones(2))
+    assert got.ok and flag.read_text() == "x" * START_ATTEMPTS, got.failure
+    assert STARTED not in got.output and got.output_bytes == 0
+
+
+def test_a_sandbox_that_never_starts_stops_grading(runner, tmp_path):
+    """Not a grade of 0 for the student: the judge raises, and grading reports it."""
+    flag = tmp_path / "starts"
+    _fail_before_start(runner, flag, START_ATTEMPTS)
+    with pytest.raises(IsolationError, match="failed to start 3 times, before any student code"):
+        call(runner, "twice", np.ones(2))
+    assert flag.read_text() == "x" * START_ATTEMPTS
+
+
+def test_a_student_crash_is_the_students_and_runs_once(runner, tmp_path):
+    """After the student's code started, exiting without an answer is a failure
+    of the call, never a reason to run the student's code again."""
+    count = tmp_path / "calls"
+    got = call(runner, "count_and_exit", str(count))
+    assert not got.ok and got.started and "exited with code 1 without answering" in got.failure
+    assert count.read_text() == "x"

@@ -102,7 +102,8 @@ def _judge(paths, parts, staged, private, work, name, options):
                          f"{proc.returncode}):\n" + (proc.stdout + proc.stderr)[-3000:])
     doc = json.loads(results.read_text())
     if doc.get("errors"):
-        raise GradeError(f"the judge could not collect its tests (parts {', '.join(parts)}):\n"
+        raise GradeError(f"the judge could not collect its tests or start the sandbox (parts "
+                         f"{', '.join(parts)}):\n"
                          + "\n".join(doc["errors"])[-3000:])
     return doc
 

@@ -45,7 +45,7 @@ import numpy as np
 import pytest
 
 from . import cases as casebook
-from .sandbox import MODES, Runner
+from .sandbox import MODES, IsolationError, Runner
 
 DEFAULT_SEED = 20180712
 #: The folder holding the ``deeplinear/`` this plugin belongs to.
@@ -144,7 +144,8 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def pytest_collectreport(report):
-    """A test file that cannot be collected: the judge reports it instead of grading."""
+    """A test file that cannot be collected: the judge reports it instead of grading
+    (as it does a worker that the sandbox cannot start: ``IsolationError``)."""
     if report.failed:
         _ERRORS.append(f"{report.nodeid}: {str(report.longrepr)[-1500:]}")
 
@@ -223,6 +224,9 @@ def pytest_runtest_makereport(item, call):
     part = part_of(item)
     if part is None:
         return
+    if call.excinfo is not None and isinstance(call.excinfo.value, IsolationError):
+        # The sandbox, not the student: no grade is given rather than a wrong one.
+        _ERRORS.append(f"{item.nodeid}: {str(call.excinfo.value)[:1500]}")
     if report.when == "call" or (report.failed and report.when == "setup"):
         output = _failure_text(call, report) if report.failed else ""
         item.config.stash[RESULTS].append({

@@ -52,7 +52,6 @@ import json
 import os
 import resource
 import shutil
-import struct
 import subprocess
 import tempfile
 import threading
@@ -65,6 +64,7 @@ import numpy as np
 from .jail import DEVICES, LAUNCH, Jail, runtime_files
 from .limits import (PROCESSES, CallGroup, become_subreaper, fresh_uid, kill_group, kill_user,
                      sweep_orphans)
+from .oracle import Oracle
 from .wire import Response, read_answer
 
 __all__ = ["MODES", "Runner", "IsolationError", "probe", "OUTPUT_CAP", "OracleRaise"]
@@ -74,6 +74,14 @@ WORKER = Path(__file__).with_name("worker.py")
 OUTPUT_CAP = 4096           # bytes of a worker's stdout + stderr that are kept
 FILE_CAP = 64 << 20         # RLIMIT_FSIZE: no file the worker writes exceeds 64 MB
 TMP_MB = 64                 # size of /tmp and of /dev/shm in namespaces mode
+#: What the worker prints just before the student's code runs (``worker.main``,
+#: told it in its environment). A worker that ends without an answer and without
+#: this never ran the student's code: the sandbox failed to start (``unshare``,
+#: a mount, the interpreter), not the student; the call is started again, up to
+#: ``START_ATTEMPTS`` times, and then grading stops with :class:`IsolationError`
+#: rather than charge the student for it.
+STARTED = "\x1edeeplinear worker started\x1e\n"
+START_ATTEMPTS = 3
 UNSHARE = ["unshare", "--mount", "--pid", "--net", "--ipc", "--fork", "--kill-child"]
 
 
@@ -87,66 +95,6 @@ def _boot(paths):
 
 
 # --- one call ------------------------------------------------------------------------------
-
-class OracleRaise(Exception):
-    """Raised by an oracle: the worker's function raises (LookupError) on this query."""
-
-
-MAX_QUERIES = 100_000
-MAX_QUERY_FLOATS = 1 << 20
-
-
-class _Oracle(threading.Thread):
-    """Answers the worker's queries with ``fn(array)``; records every query."""
-
-    def __init__(self, fn, rfd, wfd):
-        super().__init__(daemon=True)
-        self.fn, self.rfd, self.wfd = fn, rfd, wfd
-        self.queries, self.values, self.error = [], [], None
-        self.start()
-
-    def _read(self, n):
-        out = b""
-        while len(out) < n:
-            chunk = os.read(self.rfd, n - len(out))
-            if not chunk:
-                return None
-            out += chunk
-        return out
-
-    def run(self):
-        try:
-            while len(self.queries) < MAX_QUERIES:
-                head = self._read(8)
-                if head is None:
-                    return
-                (n,) = struct.unpack("<q", head)
-                if not 0 <= n <= MAX_QUERY_FLOATS:
-                    self.error = f"a query of {n} numbers"
-                    return
-                body = self._read(8 * n)
-                if body is None:
-                    return
-                x = np.frombuffer(body, dtype="<f8").astype(np.float64)
-                self.queries.append(x)
-                try:
-                    value = float(self.fn(x))
-                    self.values.append(value)
-                    reply = b"v" + struct.pack("<d", value)
-                except OracleRaise:
-                    self.values.append(None)
-                    reply = b"r" + bytes(8)
-                os.write(self.wfd, reply)
-            self.error = f"more than {MAX_QUERIES} queries"
-        except OSError:
-            return
-        finally:
-            for fd in (self.rfd, self.wfd):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-
 
 @dataclass
 class Runner:
@@ -191,7 +139,22 @@ class Runner:
         :class:`OracleRaise`), the request carries ``"oracle": [read_fd,
         write_fd]`` for the worker; the response has ``queries`` and ``values``:
         what the worker asked and what it was told, as the judge saw them.
+
+        A worker that dies before the student's code starts (see
+        :data:`STARTED`) is started again, from scratch; after
+        ``START_ATTEMPTS`` such starts this raises :class:`IsolationError`.
         """
+        failures = []
+        for attempt in range(START_ATTEMPTS):
+            response = self._call(request, arrays, oracle)
+            if response.started:
+                return response
+            failures.append(f"{response.failure}: " + " ".join(response.output.split())[-300:])
+            time.sleep(0.2 * (attempt + 1))  # e.g. namespaces not yet released by the kernel
+        raise IsolationError(f"{self.mode}: the worker failed to start {START_ATTEMPTS} times, "
+                             "before any student code ran: " + " | ".join(failures))
+
+    def _call(self, request, arrays, oracle) -> Response:
         uid = None
         if self.mode == "none":
             scratch = Path(tempfile.mkdtemp(prefix="c-", dir=self.base))
@@ -217,7 +180,7 @@ class Runner:
                     os.chown(path, uid, uid)
             served = None
             if oracle is not None:
-                served = _Oracle(oracle, from_worker, from_judge)
+                served = Oracle(oracle, from_worker, from_judge)
             response = self._start(scratch, uid, pass_fds=pipes[::3] if pipes else ())
             if served is not None:
                 for fd in (pipes[0], pipes[3]):
@@ -248,7 +211,8 @@ class Runner:
         tmp = str(scratch) if self.mode == "none" else "/tmp"
         return {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": tmp,
                 "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-                "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
+                "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0",
+                "DEEPLINEAR_WORKER_STARTED": STARTED}
 
     def _command(self, scratch, uid, group):
         limits = self._limits()
@@ -328,17 +292,29 @@ class Runner:
         if failure is None and proc.returncode == 97 and self.mode == "namespaces":
             raise IsolationError("namespaces: the worker's root could not be mounted: "
                                  + output.text()[-300:])
+        token = STARTED.encode()
+        started = token in output.kept
+        text = output.kept.replace(token, b"", 1)[:OUTPUT_CAP].decode("utf-8", errors="replace")
         response = read_answer(scratch) if failure is None else None
+        if response is None and failure is None and not started:
+            failure = (f"the worker {_ended(proc.returncode)} before the student's code started "
+                       "(the sandbox failed to start it)")
         if response is None:
             if failure is None:
-                code = proc.returncode
-                how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-                failure = (f"the worker {how} without answering (os._exit, a crash, "
-                           "or a resource limit: memory, CPU time, processes or file size)")
+                failure = (f"the worker {_ended(proc.returncode)} without answering (os._exit, "
+                           "a crash, or a resource limit: memory, CPU time, processes or file "
+                           "size)")
             response = Response(ok=False, failure=failure)
         response.seconds = seconds
-        response.output, response.output_bytes = output.text(), output.total
+        # A timeout is the student's, started or not (the judge waited long enough).
+        response.started = (started or failure.startswith("cut short")) if failure else True
+        response.output = text
+        response.output_bytes = output.total - (len(token) if started else 0)
         return response
+
+
+def _ended(code) -> str:
+    return f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
 
 
 def _close(fd):
@@ -349,11 +325,12 @@ def _close(fd):
 
 
 class _Capped(threading.Thread):
-    """Reads a pipe to its end, keeping only the first OUTPUT_CAP bytes."""
+    """Reads a pipe to its end, keeping only the first OUTPUT_CAP bytes (and STARTED)."""
 
     def __init__(self, pipe):
         super().__init__(daemon=True)
         self.pipe, self.kept, self.total = pipe, b"", 0
+        self.cap = OUTPUT_CAP + len(STARTED.encode())
         self.start()
 
     def run(self):
@@ -362,8 +339,8 @@ class _Capped(threading.Thread):
             if not chunk:
                 break
             self.total += len(chunk)
-            if len(self.kept) < OUTPUT_CAP:
-                self.kept += chunk[:OUTPUT_CAP - len(self.kept)]
+            if len(self.kept) < self.cap:
+                self.kept += chunk[:self.cap - len(self.kept)]
 
     def text(self) -> str:
         return self.kept.decode("utf-8", errors="replace")

@@ -51,6 +51,7 @@ class Response:
     output_bytes: int = 0         # how much it printed in all
     queries: list = field(default_factory=list)  # with an oracle: each array the worker sent
     values: list = field(default_factory=list)   # ... and the judge's value (None: raised)
+    started: bool = True          # the worker reached the student's code (sandbox.STARTED)
 
 
 

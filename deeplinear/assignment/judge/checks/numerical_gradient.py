@@ -52,7 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..sandbox import OracleRaise
+from ..oracle import OracleRaise
 from ..wire import encode
 from .common import StudentError, describe_error
 from .queries import DEFAULT_H, GRADCHECK_TOL, Setup, check_result, named, restored, where
@@ -135,7 +135,7 @@ def unrestorable(rng, shape, h) -> np.ndarray:
 class Oracle:
     """The judge's ``f``: a test function of the array the worker's f reads, plus keyed noise.
 
-    It raises :class:`OracleRaise` (``sandbox.py``) on query number ``raise_at``
+    It raises :class:`OracleRaise` (``oracle.py``) on query number ``raise_at``
     (0-based), once: the worker's f then raises LookupError. It never raises
     anything else (an error in the judge's thread would leave the worker
     waiting): an array of the wrong size gets NaN.
