@@ -190,7 +190,7 @@ def compiled_value_and_grads(objective, factors):
     kernel_train.end_to_end_into(params, work, data)
     values = np.empty(1)
     kernel_train.losses_into(batch.W_e, batch.grad_e, values, np.ones(1, dtype=np.bool_), data,
-                             data.X, data.C, data.M4)
+                             data.X, data.C, data.M4, data.omega_rows)
     value = kernel_train.gradients_from_grad_e(params, work, data, values[0])
     return float(value), ch.unkernel(ch.views(work.dW))
 

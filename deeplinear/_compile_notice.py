@@ -28,7 +28,8 @@ _CHECKED: set = set()
 def compile_message(what: str) -> str:
     """The notice for compiling ``what`` (e.g. "the training loop for the l2 moments")."""
     return (f"deeplinear: compiling {what} with numba: about 10-25 s, once per kind of data "
-            "(l2 moments, l4 moments, lp pass); later runs load it from numba's on-disk cache")
+            "(l2 moments, l4 moments, lp pass, completion entries); later runs load it from "
+            "numba's on-disk cache")
 
 
 def _argument_types(dispatcher, args):

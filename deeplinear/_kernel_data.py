@@ -11,7 +11,9 @@ module keeps what the compiled runs on it share, built on first use:
 
 An ``Objective`` holds read-only copies of its data, so nothing cached here
 can go stale. :func:`kernel_data` assembles the ``Data`` of the loop in one
-of its three kinds (:func:`data_kind`).
+of its four kinds (:func:`data_kind`): three for data objectives and one for
+matrix completion (a ``CompletionObjective``, ``kind == "completion"``: its
+observed entries, ``observed_entries()``).
 """
 
 from __future__ import annotations
@@ -111,8 +113,11 @@ def fourth_moments(objective):
 
 
 def data_kind(objective) -> str:
-    """Which of the three kinds of ``Data`` the loop gets for ``objective``:
-    ``"l2 moments"``, ``"l4 moments"`` or ``"lp pass"`` (no moments computed)."""
+    """Which of the four kinds of ``Data`` the loop gets for ``objective``:
+    ``"l2 moments"``, ``"l4 moments"``, ``"lp pass"`` (no moments computed)
+    or ``"completion entries"``."""
+    if objective.kind == "completion":
+        return "completion entries"
     if objective.loss.p == 2.0:
         return "l2 moments"
     n, d = objective.X.shape
@@ -137,6 +142,12 @@ def kernel_data(objective, transposed: bool) -> Data:
         are the objective's own read-only arrays.
     """
     # Exactly one form: the others None (a different numba type for each: see Data).
+    if objective.kind == "completion":
+        omega_rows, omega_cols, omega_values = objective.observed_entries()
+        return Data(X=None, Y=None, C=None, Bt=None, yy=0.0, p=2.0,
+                    weight_decay=objective.weight_decay, transposed=bool(transposed),
+                    M4=None, M4_rows=None, omega_rows=omega_rows, omega_cols=omega_cols,
+                    omega_values=omega_values)
     X, Y, C, Bt, yy, M4, rows = objective.X, objective.Y, None, None, 0.0, None, None
     moments, fourth = gram(objective), fourth_moments(objective)
     if moments is not None:  # l2
@@ -145,4 +156,4 @@ def kernel_data(objective, transposed: bool) -> Data:
         (M4, rows), X, Y = fourth, None, None
     return Data(X=X, Y=Y, C=C, Bt=Bt, yy=float(yy), p=objective.loss.p,
                 weight_decay=objective.weight_decay, transposed=bool(transposed),
-                M4=M4, M4_rows=rows)
+                M4=M4, M4_rows=rows, omega_rows=None, omega_cols=None, omega_values=None)

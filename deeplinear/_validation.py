@@ -12,6 +12,9 @@ import numbers
 import numpy as np
 
 __all__ = [
+    "check_shape",
+    "check_mask",
+    "read_only_copy",
     "as_matrix",
     "as_array_list",
     "as_factors",
@@ -171,3 +174,34 @@ def as_rng(rng, name: str = "rng") -> np.random.Generator:
     raise ValueError(
         f"{name}: expected an int seed, None or a numpy.random.Generator, got {type(rng).__name__}"
     )
+
+
+def check_shape(shape, name: str = "shape") -> tuple[int, int]:
+    """``shape`` as a pair ``(d_N, d_0)`` of ints >= 1, else ``ValueError`` naming it."""
+    try:
+        pair = tuple(shape)
+    except TypeError:
+        pair = ()
+    if len(pair) != 2 or not all(isinstance(d, numbers.Integral) and not isinstance(d, bool)
+                                 and d >= 1 for d in pair):
+        raise ValueError(f"{name}: expected a pair (d_N, d_0) of integers >= 1, got {shape!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def check_mask(mask, shape) -> np.ndarray:
+    """``mask`` as a boolean array of ``shape`` with at least one True, else ``ValueError``."""
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
+        raise ValueError(f"mask: expected a boolean numpy array, got "
+                         f"{getattr(mask, 'dtype', type(mask).__name__)}")
+    if mask.shape != tuple(shape):
+        raise ValueError(f"mask: expected the target's shape {tuple(shape)}, got {mask.shape}")
+    if not mask.any():
+        raise ValueError("mask: observes no entry; expected at least one True")
+    return mask
+
+
+def read_only_copy(a) -> np.ndarray:
+    """A read-only copy of ``a``: an objective's own data, which no one can edit."""
+    a = np.array(a)  # a copy
+    a.flags.writeable = False
+    return a

@@ -41,7 +41,8 @@ import numbers
 import numpy as np
 
 from . import init
-from ._validation import as_factors, as_matrix, as_rng, check_nonnegative, check_positive
+from ._validation import (as_factors, as_matrix, as_rng, check_mask, check_nonnegative,
+                          check_positive, check_shape, read_only_copy)
 from .objective import Objective
 
 __all__ = ["low_rank_matrix", "sample_entries", "gaussian_measurements", "measure",
@@ -180,10 +181,11 @@ class EndToEndObjective(Objective):
     A subclass defines ``value_and_grad_e``. It inherits from
     :class:`~deeplinear.Objective` its value, factor gradients
     (``factor_gradients`` of ``grad_e``) and weight-decay penalty, so each
-    rule has one implementation, and ``deeplinear.train_objective`` trains
-    it on the Python loop (``compiled_loop`` is False). It has no data
-    matrices: ``X``, ``Y`` and ``loss`` raise, which is where the curvature
-    tools written for data losses stop with a clear error.
+    rule has one implementation. ``deeplinear.train_objective`` trains it on
+    the Python loop unless it has a compiled kind (``compiled_loop``:
+    completion has one). It has no data matrices: ``X``, ``Y`` and ``loss``
+    raise, which is where the curvature tools written for data losses stop
+    with a clear error.
 
     Parameters
     ----------
@@ -210,7 +212,7 @@ class EndToEndObjective(Objective):
 
     def _no_data(self):
         raise ValueError(f"objective: a {type(self).__name__} has no data matrices X, Y or "
-                         f"data loss, so no compiled loop yet; train it with compiled=False")
+                         "data loss (the tools for data objectives do not apply)")
 
     X = Y = loss = property(_no_data)
 
@@ -244,7 +246,9 @@ class CompletionObjective(EndToEndObjective):
         \qquad \nabla L_\Omega(W_e) = \frac{2}{m} P_\Omega(W_e - W^*)
 
     An :class:`~deeplinear.Objective` without data (``value``,
-    ``value_and_grads``, ...): ``train_objective(..., compiled=False)`` trains it.
+    ``value_and_grads``, ...). ``train_objective`` trains it on the compiled
+    loop, whose loss kernel (``_kernels.loss.completion_value_and_grad_e``)
+    is the twin of :meth:`value_and_grad_e`, or with ``compiled=False`` here.
 
     Parameters
     ----------
@@ -270,14 +274,23 @@ class CompletionObjective(EndToEndObjective):
     """
 
     kind = "completion"
+    compiled_loop = True
 
     def __init__(self, target, mask, weight_decay=0.0):
         target = as_matrix(target, "target")
         mask = check_mask(mask, target.shape)
         super().__init__(target.shape, weight_decay)
-        self.mask = _read_only(mask)
-        self.observed = _read_only(np.where(mask, target, 0.0))
+        self.mask = read_only_copy(mask)
+        self.observed = read_only_copy(np.where(mask, target, 0.0))
         self.m = int(np.count_nonzero(mask))
+        rows, cols = np.nonzero(mask)  # row-major order
+        self._entries = (read_only_copy(rows.astype(np.int64)), read_only_copy(cols.astype(np.int64)),
+                         read_only_copy(self.observed[rows, cols]))
+
+    def observed_entries(self):
+        """``(rows, cols, values)``: Omega's positions in row-major order (int64,
+        shape (m,)) and the target there (m,), read-only; the compiled loop's data."""
+        return self._entries
 
     def value_and_grad_e(self, W_e, *, check=True):
         """Loss ``L_Omega(W_e)`` and ``grad_e`` (d_N, d_0), without weight decay.
@@ -338,8 +351,8 @@ class SensingObjective(EndToEndObjective):
             raise ValueError(f"y: expected {A.shape[0]} finite float measurements, shape "
                              f"({A.shape[0]},), got dtype {y.dtype} and shape {y.shape}")
         super().__init__(A.shape[1:], weight_decay)
-        self.A = _read_only(A)
-        self.y = _read_only(y.astype(np.float64))
+        self.A = read_only_copy(A)
+        self.y = read_only_copy(y.astype(np.float64))
         self.m = A.shape[0]
         self._A_rows = self.A.reshape(self.m, -1)  # (m, d_N d_0): row i is vec(A_i)
 
@@ -351,30 +364,6 @@ class SensingObjective(EndToEndObjective):
         r = self._A_rows @ W_e.ravel() - self.y
         grad_e = ((2.0 / self.m) * (r @ self._A_rows)).reshape(self.shape)
         return float(r @ r) / self.m, grad_e
-
-
-def check_shape(shape, name: str = "shape") -> tuple[int, int]:
-    """``shape`` as a pair ``(d_N, d_0)`` of ints >= 1, else ``ValueError`` naming it."""
-    try:
-        pair = tuple(shape)
-    except TypeError:
-        pair = ()
-    if len(pair) != 2 or not all(isinstance(d, numbers.Integral) and not isinstance(d, bool)
-                                 and d >= 1 for d in pair):
-        raise ValueError(f"{name}: expected a pair (d_N, d_0) of integers >= 1, got {shape!r}")
-    return int(pair[0]), int(pair[1])
-
-
-def check_mask(mask, shape) -> np.ndarray:
-    """``mask`` as a boolean array of ``shape`` with at least one True, else ``ValueError``."""
-    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
-        raise ValueError(f"mask: expected a boolean numpy array, got "
-                         f"{getattr(mask, 'dtype', type(mask).__name__)}")
-    if mask.shape != tuple(shape):
-        raise ValueError(f"mask: expected the target's shape {tuple(shape)}, got {mask.shape}")
-    if not mask.any():
-        raise ValueError("mask: observes no entry; expected at least one True")
-    return mask
 
 
 def _check_count(m, name, largest=None) -> int:
@@ -392,9 +381,3 @@ def _check_sensing_matrices(A) -> np.ndarray:
     if not np.all(np.isfinite(A)):
         raise ValueError("A: contains NaN or infinite entries")
     return np.ascontiguousarray(A, dtype=np.float64)
-
-
-def _read_only(a) -> np.ndarray:
-    a = np.array(a)  # a copy
-    a.flags.writeable = False
-    return a

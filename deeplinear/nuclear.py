@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validation import as_matrix, check_nonnegative, check_positive
-from .completion import check_mask
+from ._validation import check_mask
 
 __all__ = ["svt", "SoftImputeResult", "soft_impute", "soft_impute_path",
            "min_nuclear_norm_completion"]

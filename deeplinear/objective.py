@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_factors, check_data, check_nonnegative
+from ._validation import as_factors, check_data, check_nonnegative, read_only_copy
 from .network import end_to_end, factor_gradients
 from .losses import get_loss
 
@@ -59,13 +59,17 @@ class Objective:
         Whether the compiled training loop has a kind for this objective
         (True here); ``train(..., compiled=None)`` takes the Python loop
         for an objective that has none.
+    kind : str
+        ``"data"``: a loss of predictions on ``(X, Y)``. The objectives of
+        :mod:`deeplinear.completion` have their own (``"completion"``, ...).
     """
 
     compiled_loop = True
+    kind = "data"
 
     def __init__(self, X, Y, loss="l2", weight_decay=0.0):
         X, Y = check_data(X, Y)
-        self.X, self.Y = _read_only_copy(X), _read_only_copy(Y)
+        self.X, self.Y = read_only_copy(X), read_only_copy(Y)
         self.loss = get_loss(loss)
         self.weight_decay = check_nonnegative(weight_decay, "weight_decay")
 
@@ -216,10 +220,3 @@ def value_and_grads(factors, X, Y, loss="l2", weight_decay=0.0):
     grads : list of ndarray, shape (d_j, d_{j-1})
     """
     return Objective(X, Y, loss, weight_decay).value_and_grads(factors)
-
-
-def _read_only_copy(A) -> np.ndarray:
-    """A read-only copy of ``A``: the objective's own data, which no one can edit."""
-    A = A.copy()
-    A.flags.writeable = False
-    return A

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validation import as_matrix
-from .completion import check_mask
+from ._validation import check_mask
 from .network import end_to_end
 from .train import train_objective
 

@@ -68,6 +68,17 @@ for case in json.loads(sys.argv[1]):
     assert hist.info["compiled"], case["name"]
     W = np.concatenate([W.ravel() for W in hist.final_factors])
     out[case["name"]] = [v.hex() for v in np.concatenate([hist.loss, W]).tolist()]
+# Matrix completion (its own kind of data), wide and tall (the transposed chain).
+for k, (shape, opt) in enumerate([((5, 19), "sgd"), ((18, 4), "adam")]):
+    rng = np.random.default_rng(100 + k)
+    target = dl.completion.low_rank_matrix(shape, 2, rng=rng)
+    objective = dl.completion.CompletionObjective(
+        target, dl.completion.sample_entries(shape, shape[0] * shape[1] // 2, rng), 1e-3)
+    start = dl.init.balanced([shape[1], 17, shape[0]], scale=0.5, rng=rng)
+    hist = dl.train_objective(start, objective, lr=0.05, steps=12, record_every=4,
+                              optimizer=opt, compiled=True)
+    W = np.concatenate([W.ravel() for W in hist.final_factors])
+    out[f"completion-{opt}"] = [v.hex() for v in np.concatenate([hist.loss, W]).tolist()]
 print(json.dumps(out))
 """
 
@@ -99,4 +110,4 @@ def test_the_compiled_loop_gives_the_same_bits_without_the_jit():
     jit, plain = _run(False), _run(True)
     differ = [name for name in jit if jit[name] != plain[name]]
     assert not differ, f"NUMBA_DISABLE_JIT=1 changes the bits of: {differ}"
-    assert len(jit) == len(CASES)
+    assert len(jit) == len(CASES) + 2

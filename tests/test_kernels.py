@@ -58,7 +58,7 @@ def _loop_loss(objective, W_e):
     k, d = W_e.shape
     grad_e, value = np.full((1, k, d), np.nan), np.full(1, np.nan)
     kernel_train.losses_into(W_e.reshape((1, k, d)), grad_e, value, np.ones(1, dtype=np.bool_),
-                             data, data.X, data.C, data.M4)
+                             data, data.X, data.C, data.M4, data.omega_rows)
     return value[0], grad_e[0]
 
 
@@ -71,7 +71,8 @@ def _loop_objective(objective, factors):
     k, d = work.W_e.shape
     values = np.empty(1)
     kernel_train.losses_into(work.W_e.reshape((1, k, d)), work.grad_e.reshape((1, k, d)), values,
-                             np.ones(1, dtype=np.bool_), data, data.X, data.C, data.M4)
+                             np.ones(1, dtype=np.bool_), data, data.X, data.C, data.M4,
+                             data.omega_rows)
     value = kernel_train.gradients_from_grad_e(params, work, data, values[0])
     return float(value), ch.unkernel(ch.views(work.dW))
 

@@ -157,7 +157,7 @@ def test_the_loop_data_holds_one_form(rng):
     assert data.M4_rows.shape == (4, 4, 4)
     grad, value = np.empty((1, *W_e.shape)), np.empty(1)  # the loop's loss, on this Data
     kernel_train.losses_into(W_e[None], grad, value, np.ones(1, dtype=np.bool_), data, data.X,
-                             data.C, data.M4)
+                             data.C, data.M4, data.omega_rows)
     value, grad = value[0], grad[0]
     kernel_value, kernel_grad = _kernel(W_e, data.M4, data.M4_rows)
     assert value == kernel_value

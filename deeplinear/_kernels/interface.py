@@ -93,6 +93,11 @@ class Data(NamedTuple):
         ``[x, y]`` (``loss.fourth_moments``); else None.
     M4_rows : ndarray of int64, shape (d_0 + 1,) * 3, or None
         The row of ``M4`` of each triple of indices; with ``M4``.
+    omega_rows, omega_cols : ndarray of int64, shape (m,), or None
+        For matrix completion, the observed entries ``(a, b)`` of ``W_e``
+        (``loss.completion_value_and_grad_e``); else None.
+    omega_values : ndarray, shape (m,), or None
+        The target at those entries; with ``omega_rows``.
 
     p : float
         Exponent of the loss (2 for l2, 4 for l4).
@@ -103,10 +108,11 @@ class Data(NamedTuple):
 
     Notes
     -----
-    Exactly one of ``X``, ``C`` and ``M4`` is an array: three kinds of
-    ``Data``, the l2 moments (``C``), the l4 moments (``M4``) and the lp
-    pass (``X``, read-only: the ``Objective``'s own copy). They have
-    different numba types, so each compiles only its own loss form
+    Exactly one of ``X``, ``C``, ``M4`` and ``omega_rows`` is an array: four
+    kinds of ``Data``, the l2 moments (``C``), the l4 moments (``M4``), the
+    lp pass (``X``, read-only: the ``Objective``'s own copy) and the
+    observed entries of a completion problem (``omega_rows``; ``p`` is 2).
+    They have different numba types, so each compiles only its own loss form
     (``train.losses_into``): one cached specialisation of the loop per kind,
     each serving every depth and optimizer. ``kernel_data`` in
     ``deeplinear._kernel_data`` chooses the kind.
@@ -122,6 +128,9 @@ class Data(NamedTuple):
     transposed: bool
     M4: np.ndarray
     M4_rows: np.ndarray
+    omega_rows: np.ndarray
+    omega_cols: np.ndarray
+    omega_values: np.ndarray
 
 
 class States(NamedTuple):

@@ -2,6 +2,8 @@
 
 ``W_e`` has shape (k, d) = (d_N, d_0), data ``X`` (n, d), targets ``Y`` (n, k)
 and predictions ``X @ W_e.T``. Both losses are means over all n*k entries.
+Matrix completion (``completion_value_and_grad_e``) has no data: the mean
+squared error of ``W_e`` on the observed entries of a target.
 
 The lp pass and its summation order
 -----------------------------------
@@ -313,3 +315,32 @@ def l4_moments_value_and_grad_e(W_e, M, rows, grad_e):
             grad_e[0, a] = 4.0 * t3
         value += t3 * v[a]
     return max(value, 0.0)
+
+
+@njit(cache=True)
+def completion_value_and_grad_e(W_e, rows, cols, values, grad_e):
+    """Matrix completion: the mean squared error of ``W_e`` (k, d) on the m
+    observed entries ``(rows[i], cols[i])`` of a target, which has ``values[i]``
+    there, and its gradient (the twin of ``CompletionObjective.value_and_grad_e``).
+
+        r_i     = W_e[rows_i, cols_i] - values_i
+        L       = (1/m) sum_i r_i^2
+        grad_e  = (2/m) P_Omega(W_e - W*): 2 r_i / m at (rows_i, cols_i), 0 elsewhere
+
+    The sum runs in the order of the entries (the NumPy rule's order is
+    pairwise, so the values agree to a few ulps of L, not bit for bit; the
+    gradients agree bit for bit). Fills
+    ``grad_e`` and returns L. Each entry of Omega appears once.
+    """
+    k, d = W_e.shape
+    for a in range(k):
+        for c in range(d):
+            grad_e[a, c] = 0.0
+    m = rows.shape[0]
+    two_over_m = 2.0 / m  # the NumPy rule's factor: each gradient entry is the same bits
+    total = 0.0
+    for i in range(m):
+        r = W_e[rows[i], cols[i]] - values[i]
+        total += r * r
+        grad_e[rows[i], cols[i]] = two_over_m * r
+    return total / m

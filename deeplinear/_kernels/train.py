@@ -39,7 +39,7 @@ from numba import njit
 
 from .chain import copy, factor_gradients, squared_norm_sum, stack_block, suffix_products
 from .interface import Workspace
-from .loss import (l2_gram_value_and_grad_e, l4_moments_value_and_grad_e,
+from .loss import (completion_value_and_grad_e, l2_gram_value_and_grad_e, l4_moments_value_and_grad_e,
                    lp_batch_value_and_grad_e)
 from .optim import adadelta_update, adagrad_update, adam_update, e2e_update, sgd_update
 
@@ -88,14 +88,16 @@ def gradients_from_grad_e(params, work, data, value):
 
 
 @njit(cache=True)
-def losses_into(W_es, grad_es, values, active, data, X, C, M4):
+def losses_into(W_es, grad_es, values, active, data, X, C, M4, omega):
     """The loss of each active run b at ``W_es[b]`` into ``values[b]``, its
     gradient into ``grad_es[b]`` (shapes (B, k, d)), in the form ``data`` holds:
 
     - ``X = data.X`` given: one lp pass over ``X`` for all the runs
       (``loss.lp_batch_value_and_grad_e``);
     - ``C = data.C`` given: l2 from the second moments (``loss.l2_gram_value_and_grad_e``);
-    - ``M4 = data.M4`` given: l4 from the fourth moments (``loss.l4_moments_value_and_grad_e``).
+    - ``M4 = data.M4`` given: l4 from the fourth moments (``loss.l4_moments_value_and_grad_e``);
+    - ``omega = data.omega_rows`` given: matrix completion on the observed
+      entries (``loss.completion_value_and_grad_e``).
 
     Exactly one of them is an array and the others are None. numba removes a
     branch on ``arg is not None`` before compiling when the argument is None,
@@ -112,6 +114,11 @@ def losses_into(W_es, grad_es, values, active, data, X, C, M4):
         for b in range(W_es.shape[0]):
             if active[b]:
                 values[b] = l4_moments_value_and_grad_e(W_es[b], M4, data.M4_rows, grad_es[b])
+    if omega is not None:
+        for b in range(W_es.shape[0]):
+            if active[b]:
+                values[b] = completion_value_and_grad_e(W_es[b], omega, data.omega_cols,
+                                                        data.omega_values, grad_es[b])
 
 
 @njit(cache=True, inline="always")
@@ -212,7 +219,8 @@ def train_loop(params, states, work, data, optimizer, run, losses, recorded, cou
         for b in range(B):
             if active[b]:
                 end_to_end_into(params[b], run_workspace(work, b), data)
-        losses_into(work.W_e, work.grad_e, values, active, data, data.X, data.C, data.M4)
+        losses_into(work.W_e, work.grad_e, values, active, data, data.X, data.C, data.M4,
+                    data.omega_rows)
         left = 0
         for b in range(B):
             if not active[b]:
