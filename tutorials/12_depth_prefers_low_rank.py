@@ -36,7 +36,8 @@ seed (`init.balanced`, :math:`W_e` with :math:`\mathcal{N}(0, 10^{-12})` entries
 at every depth); gradient descent at :math:`\mathrm{lr} = m / (2N)`, half the stability
 bound near a solution of unit spectral norm, :math:`10^4` steps; seeds 0, 1, 2, each
 drawing :math:`W^*`, every :math:`\Omega` and the start. A full run takes about 4 minutes on
-one core and writes ``figures/12_depth_prefers_low_rank.png`` and ``.csv``.
+one core and writes ``figures/12_depth_prefers_low_rank.png`` and ``.csv``. The problems
+and starts are those of the command's preset ``dmf-completion`` (`experiments.problems`).
 """
 
 # %%
@@ -48,7 +49,8 @@ import numpy as np
 import pandas as pd
 
 import deeplinear as dl
-from deeplinear import completion, nuclear, spectral, tutorial
+from deeplinear import nuclear, spectral, tutorial
+from deeplinear.experiments import problems
 
 SEEDS = tutorial.pick((0, 1, 2), (0,))
 FIGURES = tutorial.figures_dir()
@@ -72,16 +74,14 @@ COLORS = {1: "C0", 2: "C1", 3: "C2", 4: "C3"}
 
 
 def problem(seed, m):
-    """W* (from the seed only: the same at every m), Omega with m entries, the objective."""
-    target = completion.low_rank_matrix((D, D), RANK, rng=np.random.default_rng([seed, 1]))
-    mask = completion.sample_entries((D, D), m, rng=np.random.default_rng([seed, 2, m]))
-    return target, mask, completion.CompletionObjective(target, mask)
+    """W* (from the seed only: the same at every m), Omega with m entries, the objective:
+    the preset dmf-completion's problem."""
+    return problems.completion_problem(seed, m, size=D, rank=RANK)
 
 
 def start(depth, seed, scale=SCALE):
     """Balanced factors (widths D) of the seed's start: one W_e, scaled, for every depth."""
-    rng = np.random.default_rng([seed, 3])
-    return dl.init.balanced([D] * (depth + 1), scale=scale, rng=rng)
+    return problems.completion_start([D] * (depth - 1), seed, scale, size=D)
 
 
 def fit(depth, seed, objective, scale=SCALE):

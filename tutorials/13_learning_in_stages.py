@@ -38,9 +38,8 @@ import pandas as pd
 
 import deeplinear as dl
 from deeplinear import tutorial
-from deeplinear.modes import (aligned_start, mode_curve, mode_strengths, plateau_time,
-                              whitened_problem)
-from deeplinear.spectral import spectrum_trajectory
+from deeplinear.experiments.problems import simulate_modes
+from deeplinear.modes import aligned_start, mode_curve, plateau_time, whitened_problem
 
 SEEDS = tutorial.pick((0, 1, 2), (0,))
 FIGURES, NAME = tutorial.figures_dir(), "13_learning_in_stages"
@@ -61,11 +60,11 @@ HORIZON = {N: float(np.ceil(1.2 * plateau_time(S[-1:], A0, N, C, 0.99)[0])) for 
 
 def simulate(factors, problem, lr, horizon, record=RECORD):
     """Plain GD (l2) from ``factors`` up to time ``horizon``: times (T,), sigma (T, r), off (T,)."""
-    run = spectrum_trajectory(factors, dl.Objective(problem.X, problem.Y, "l2"), lr=lr,
-                              steps=int(round(horizon / lr)), every=int(round(record / lr)))
+    times, sigma, off, run = simulate_modes(factors, problem, lr=lr,
+                                            steps=int(round(horizon / lr)),
+                                            every=int(round(record / lr)))
     assert not run.diverged, f"GD diverged at lr {lr}"
-    sigma, off = mode_strengths(run.W_e, problem)
-    return lr * run.steps, sigma, off
+    return times, sigma, off
 
 
 def time_to_half(times, sigma, s):

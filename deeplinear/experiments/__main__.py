@@ -2,7 +2,8 @@
 
 Runs a preset (by default the report's Figure 2 protocol), prints one row per
 configuration and writes ``runs.csv``, ``curves.csv``, ``summary.json`` and
-``curves.png``.
+``curves.png``. The presets on built-in problems (``problems.PROBLEM_PRESETS``:
+``dmf-completion``, ``saxe-modes``) take no data set and write the same files.
 
 Ctrl-C stops the command within about a second: the runs that finished are
 written, marked incomplete, and the status is 130. The runs of a grid
@@ -25,8 +26,9 @@ from .ctrl_c import INTERRUPTED, CtrlC
 from .execution import Interrupted, process_pool
 from .plan import estimate_grids_seconds
 from .presets import DEFAULT_PRESET, PRESETS, get_preset, run_preset
+from .problems import PROBLEM_PRESETS, problem_table, run_problem_preset
 from .report import count
-from .results import FILES
+from .outputs import holds_results, unwritable
 from .spec import GRID_OPTIMIZERS, check_grid, parse_hidden
 
 PROG = "python -m deeplinear.experiments"
@@ -48,7 +50,8 @@ def build_parser():
     import textwrap
 
     presets = "\n".join(textwrap.fill(f"{p.name}: {p.description}", 78, initial_indent="  ",
-                                       subsequent_indent="      ") for p in PRESETS.values())
+                                       subsequent_indent="      ")
+                         for p in [*PRESETS.values(), *PROBLEM_PRESETS.values()])
     parser = _Parser(
         prog=PROG,
         description=textwrap.fill(
@@ -60,9 +63,9 @@ def build_parser():
         epilog=f"presets:\n{presets}\n\nAn option given on the command line replaces the "
                "preset's value in each of its grids.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("dataset", nargs="?", default="synthetic", choices=DATASETS,
+    parser.add_argument("dataset", nargs="?", default=None, choices=DATASETS,
                         help="data set; 'csv' takes a PATH (features and a target column) "
-                             "(default: %(default)s)")
+                             "(default: synthetic; none for a preset on a built-in problem)")
     parser.add_argument("path", nargs="?", default=None, help="the CSV file, for 'csv'")
     parser.add_argument("--target", default=None,
                         help="target column of the CSV file, for 'csv' only (default: the "
@@ -90,7 +93,8 @@ def build_parser():
                         help="L2 penalty weight_decay/2 sum ||W_j||^2 (default: the preset's, "
                              "0 in all)")
     parser.add_argument("--out", default=None,
-                        help="output directory (default: results/<dataset>-<preset>-<time>); "
+                        help="output directory (default: results/<dataset>-<preset>-<time>, "
+                             "or results/<preset>-<time>); "
                              "made when the results are written")
     parser.add_argument("--force", action="store_true",
                         help="write into an --out that already holds results (default: refuse)")
@@ -109,6 +113,16 @@ def build_parser():
 
 
 def _check_args(parser, args):
+    if args.preset in PROBLEM_PRESETS:
+        if args.dataset is not None or args.target is not None:
+            parser.error(f"{args.dataset or '--target'}: the {args.preset} preset runs on its "
+                         "own built-in problem; name no data set")
+        for option, value in (("--init", args.init), ("--loss", args.loss)):
+            if value is not None:
+                parser.error(f"{option}: does not apply to the {args.preset} preset, whose "
+                             "problem fixes it")
+    elif args.dataset is None:
+        args.dataset = "synthetic"
     if args.dataset == "csv" and not args.path:
         parser.error("csv: expected a PATH to the CSV file")
     if args.dataset != "csv" and args.path:
@@ -120,7 +134,8 @@ def _check_args(parser, args):
         parser.error("--jobs: does not apply to a --scheduler address (its cluster has its own "
                      "workers); it sets the local processes or those of --scheduler local")
     try:
-        get_preset(args.preset)
+        if args.preset not in PROBLEM_PRESETS:
+            get_preset(args.preset)
         if args.hidden is not None:
             args.hidden = [parse_hidden(h) for h in args.hidden]
     except ValueError as exc:
@@ -203,21 +218,42 @@ def main(argv=None, ctrl_c=None) -> int:
     return INTERRUPTED
 
 
-def _run(args, overrides, ctrl_c):
+def _prepare(args, overrides):
+    """What the preset will run, checked before any work: ``(name, planned runs,
+    estimated seconds, launch)``, where ``launch(executor)`` runs it and returns
+    its Results. Raises ValueError (a DataError too) naming the bad input."""
+    workers = 1 if args.jobs is None else args.jobs
+    if args.preset in PROBLEM_PRESETS:
+        problem = PROBLEM_PRESETS[args.preset].with_overrides(**overrides)
+        planned = len(problem.tasks()) * len(problem.lrs)
+
+        def launch(executor):
+            return run_problem_preset(problem, executor=executor, progress=not args.quiet)
+
+        return args.preset, planned, 0.0, launch
     grids = get_preset(args.preset).with_overrides(**overrides)
+    data = load_data(args, args.quiet)
+    # Check every grid before any work starts: a bad --init fails here.
+    grids = [check_grid(grid) for grid in grids]  # the one check; passed on as GridSpecs
+    planned = sum(len(s.combos) * len(s.lrs) for s in grids)
+    seconds = estimate_grids_seconds(data, grids, workers=workers)
+
+    def launch(executor):
+        return run_preset(args.preset, data, executor=executor, progress=not args.quiet,
+                          serial_below=0.0 if args.scheduler else None, grids=grids)
+
+    return f"{data.name}-{args.preset}", planned, seconds, launch
+
+
+def _run(args, overrides, ctrl_c):
     try:
-        data = load_data(args, args.quiet)
-        # Check every grid before any work starts: a bad --init fails here.
-        grids = [check_grid(grid) for grid in grids]  # the one check; passed on as GridSpecs
-        planned = sum(len(s.combos) * len(s.lrs) for s in grids)
-        workers = 1 if args.jobs is None else args.jobs
-        seconds = estimate_grids_seconds(data, grids, workers=workers)
+        name, planned, seconds, launch = _prepare(args, overrides)
     except ValueError as exc:  # includes DataError; its message says what to do
         return _error(ctrl_c, 2, exc)
+    workers = 1 if args.jobs is None else args.jobs
 
-    out = args.out or os.path.join(
-        "results", f"{data.name}-{args.preset}-{time.strftime('%Y%m%d-%H%M%S')}")
-    problem = _unwritable(out) or (None if args.force else _holds_results(out))
+    out = args.out or os.path.join("results", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    problem = unwritable(out) or (None if args.force else holds_results(out))
     if problem:  # before any run: the results would be lost at the end
         print(f"{PROG}: error: --out: cannot write to {out}: {problem}", file=sys.stderr)
         return 2
@@ -238,8 +274,7 @@ def _run(args, overrides, ctrl_c):
         return _error(ctrl_c, 2, exc)
     try:
         with stack:  # shuts the executor (and a local cluster) down
-            results = run_preset(args.preset, data, executor=executor, progress=not args.quiet,
-                                 serial_below=0.0 if args.scheduler else None, grids=grids)
+            results = launch(executor)
     except Interrupted as exc:
         ctrl_c.caught()
         done = len(exc.results.runs)
@@ -257,6 +292,8 @@ def _run(args, overrides, ctrl_c):
         paths = results.write(out, title=_title(results, args.preset))
         if not args.quiet:
             print(results.format_table())
+            if args.preset in PROBLEM_PRESETS:
+                print("\n" + problem_table(results))
             print(f"\n{count(len(results.runs), 'run')} in {results.seconds:.1f} s; wrote "
                   + ", ".join(paths.values()))
         elif results.failures():
@@ -311,33 +348,6 @@ def _environ(name, value):
             del os.environ[name]
         else:
             os.environ[name] = previous
-
-
-def _unwritable(out):
-    """Why ``out`` cannot hold the results (None if it can), without making it: the
-    folder is made when the results are written, so a failed command leaves none."""
-    path = os.path.abspath(out)
-    if os.path.exists(path):
-        if not os.path.isdir(path):
-            return "it exists and is not a folder"
-        existing = path
-    else:
-        existing = os.path.dirname(path)
-        while not os.path.exists(existing):
-            existing = os.path.dirname(existing)
-        if not os.path.isdir(existing):
-            return f"{existing} is not a folder"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"{existing} is not writable"
-    return None
-
-
-def _holds_results(out):
-    """Why writing into ``out`` would overwrite earlier results (None if it would not)."""
-    found = [n for n in FILES if os.path.exists(os.path.join(out, n))]
-    if found:
-        return f"it already holds results ({', '.join(found)}); give a new folder, or --force"
-    return None
 
 
 def _title(results, preset):

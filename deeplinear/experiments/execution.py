@@ -146,7 +146,8 @@ def warm_up(X, Y, losses, optimizers):
                          (1e-3,), RunSettings(optimizer=optimizer, steps=1))
 
 
-def execute(tasks, X, Y, executor=None, *, order=None, progress=None, done=None) -> list:
+def execute(tasks, X, Y, executor=None, *, order=None, progress=None, done=None,
+            run=None) -> list:
     """Run ``tasks`` here or on ``executor``; their outputs in the tasks' order.
 
     Parameters
@@ -164,6 +165,10 @@ def execute(tasks, X, Y, executor=None, *, order=None, progress=None, done=None)
     done : dict, optional
         Filled with ``index: output`` as tasks finish: after Ctrl-C it holds
         what finished.
+    run : callable, optional
+        ``run(task, X, Y) -> (rows, curves)``, picklable (default
+        :func:`run_task`); ``problems.run_problem_task`` for the presets on
+        built-in problems, whose tasks carry their problem (X, Y are None).
 
     Returns
     -------
@@ -183,16 +188,17 @@ def execute(tasks, X, Y, executor=None, *, order=None, progress=None, done=None)
     """
     done = {} if done is None else done
     report = progress or (lambda runs: None)
+    run = run_task if run is None else run
     if executor is None:
         for i, task in enumerate(tasks):
-            done[i] = run_task(task, X, Y)
+            done[i] = run(task, X, Y)
             report(len(task.lrs))
         return [done[i] for i in range(len(tasks))]
     futures = {}
     try:
         try:
             for i in (range(len(tasks)) if order is None else order):
-                futures[executor.submit(run_task, tasks[i], X, Y)] = i  # a broken pool refuses
+                futures[executor.submit(run, tasks[i], X, Y)] = i  # a broken pool refuses
             for future in as_completed(futures):
                 i = futures[future]
                 try:

@@ -118,7 +118,7 @@ def format_table(results) -> str:
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [head, fmt.format(*cols), "  ".join("-" * w for w in widths)]
     lines += [fmt.format(*b).rstrip() for b in body]
-    lines += [""] + acceleration(results, summary) + results.edge_notes(summary)
+    lines += [""] + results.acceleration(summary) + results.edge_notes(summary)
     lines += results.failure_notes()
     return "\n".join(line.rstrip() for line in lines)
 

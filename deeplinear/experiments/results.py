@@ -254,9 +254,14 @@ class Results:
         No verdict where a comparison means nothing: without depth 1 and a
         deeper net, when no depth-1 run converged, or when the fastest net
         of either side meets the target at step 0 (the horizon is too short
-        for depth 1 to get below 1.1x its start).
+        for depth 1 to get below 1.1x its start). None either on the built-in
+        problems of ``problems.py`` (``config["kind"]``): their question is not
+        speed, and ``problems.problem_table`` answers it.
         """
         from .report import acceleration
+
+        if self.config.get("kind"):
+            return []
 
         return acceleration(self, self.summary() if summary is None else summary)
 
