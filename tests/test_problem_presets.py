@@ -12,7 +12,7 @@ import deeplinear.experiments.__main__ as cli
 from deeplinear import modes, nuclear, spectral
 from deeplinear.experiments import problems
 from deeplinear.experiments.__main__ import main
-from deeplinear.experiments.results import FILES, RUN_COLUMNS
+from deeplinear.experiments.results import FILES, RUN_COLUMNS, Results
 
 SMALL_DMF = ["--preset", "dmf-completion", "--steps", "300", "--seeds", "0", "--lrs", "50",
              "--hidden", "[]", "[30,30]", "--quiet"]
@@ -31,6 +31,9 @@ def test_dmf_completion_runs_without_a_data_set_and_writes_the_usual_files(tmp_p
     runs = _run(SMALL_DMF, tmp_path / "dmf")
     # 3 sample counts x 2 architectures x 2 scales x 1 lr x 1 seed
     assert len(runs) == 12 and set(runs["m"]) == {200, 300, 450}
+    back = Results.read(tmp_path / "dmf")  # the preset's own columns come back too
+    assert_allclose(back.runs["unobserved_error"], runs["unobserved_error"], rtol=0)
+    assert "nuclear norm" in problems.problem_table(back)
     assert set(RUN_COLUMNS) - {"hidden"} <= set(runs.columns)
     assert set(runs["loss"]) == {"completion m=200", "completion m=300", "completion m=450"}
     assert runs["nuclear_baseline_error"].notna().all()
@@ -124,3 +127,21 @@ def test_help_lists_the_problem_presets(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     assert "dmf-completion: Deep matrix factorization" in out and "saxe-modes:" in out
+
+
+def test_ctrl_c_writes_the_finished_runs_marked_incomplete(tmp_path, monkeypatch, capsys):
+    """Ctrl-C after the first task: the command writes that task's runs, marked
+    incomplete, and exits 130, as for a grid (tests/test_main_command.py sends a
+    real SIGINT to the grid's command)."""
+    real = problems.execute
+
+    def first_then_ctrl_c(tasks, X, Y, executor=None, *, done, run, **kwargs):
+        real(tasks[:1], X, Y, None, done=done, run=run)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(problems, "execute", first_then_ctrl_c)
+    out = tmp_path / "cut"
+    assert main([*SMALL_SAXE, "--out", str(out), "--jobs", "1"]) == 130
+    back = Results.read(out)
+    assert back.incomplete and len(back.runs) == 2  # the first task: one seed, two lrs
+    assert "interrupted after 2 of 8 runs" in capsys.readouterr().err

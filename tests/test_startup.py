@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from deeplinear import _compile_notice, train
+from deeplinear import _compile_notice, train, train_objective
 from deeplinear.losses import lp
 from deeplinear._kernels import train as kernel_train
 
@@ -50,8 +50,19 @@ def test_one_specialisation_per_kind_of_loss_serves_every_depth(rng):
         dims = [3, *hidden, 1]
         factors = [0.3 * rng.standard_normal((b, a)) for a, b in zip(dims[:-1], dims[1:])]
         train(factors, Xn, Xn[:, :1] ** 2, lr=1e-3, steps=3, loss="l4")
+    # matrix completion (its observed entries), at two depths, wide and tall
+    from deeplinear.completion import CompletionObjective
+
+    for shape, hidden in (((3, 5), []), ((6, 2), [4, 3])):
+        mask = rng.random(shape) < 0.5
+        mask[0, 0] = True
+        objective = CompletionObjective(rng.standard_normal(shape), mask)
+        dims = [shape[1], *hidden, shape[0]]
+        factors = [0.3 * rng.standard_normal((b, a)) for a, b in zip(dims[:-1], dims[1:])]
+        train_objective(factors, objective, lr=1e-2, steps=3, compiled=True)
     after = _loop_signatures()
-    assert len(after) == 3, after  # l2 moments, the lp pass, l4 moments: nothing per depth
+    # l2 moments, the lp pass, l4 moments, completion entries: nothing per depth
+    assert len(after) == 4, after
     # the specialisations differ in the type of Data (argument 3) alone
     assert len({sig[:3] + sig[4:] for sig in after}) == 1
     assert len({sig[3] for sig in after}) == len(after)

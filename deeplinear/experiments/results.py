@@ -254,9 +254,8 @@ class Results:
         No verdict where a comparison means nothing: without depth 1 and a
         deeper net, when no depth-1 run converged, or when the fastest net
         of either side meets the target at step 0 (the horizon is too short
-        for depth 1 to get below 1.1x its start). None either on the built-in
-        problems of ``problems.py`` (``config["kind"]``): their question is not
-        speed, and ``problems.problem_table`` answers it.
+        for depth 1 to get below 1.1x its start), nor on ``problems.py``'s
+        problems (``config["kind"]``), whose question is not speed.
         """
         from .report import acceleration
 
@@ -351,8 +350,8 @@ class Results:
     def read(cls, out) -> Results:
         """The Results that ``write`` wrote into ``out``.
 
-        Runs and curves come back exactly; the config as JSON keeps it
-        (tuples come back as lists), and ``seconds`` to the millisecond.
+        Runs (with a problem preset's own columns) and curves come back
+        exactly; the config as JSON (tuples as lists), ``seconds`` to the ms.
 
         Raises
         ------
@@ -368,6 +367,8 @@ class Results:
         runs = pd.read_csv(paths["runs.csv"], dtype=_RUNS_CSV, keep_default_na=False,
                            na_values={c: [""] for c in floats})
         runs.insert(RUN_COLUMNS.index("hidden"), "hidden", [parse_hidden(a) for a in runs["arch"]])
+        extra = [c for c in runs.columns if c not in RUN_COLUMNS]  # a problem preset's numbers
+        runs[extra] = runs[extra].replace("", np.nan).apply(pd.to_numeric)
         frame = pd.read_csv(paths["curves.csv"], usecols=["run", "step", "value"],
                             dtype={"run": "int64", "step": "int64", "value": "float64"})
         by_run = {run: (g["step"].to_numpy(), g["value"].to_numpy())
@@ -375,7 +376,7 @@ class Results:
         empty = (np.zeros(0, dtype=np.int64), np.zeros(0))
         with open(paths["summary.json"]) as fh:
             doc = json.load(fh)
-        return cls(runs[list(RUN_COLUMNS)], [by_run.get(r, empty) for r in runs["run"]],
+        return cls(runs[[*RUN_COLUMNS, *extra]], [by_run.get(r, empty) for r in runs["run"]],
                    doc["config"], doc["seconds"])
 
     def plot(self, path=None, title=None):
