@@ -200,15 +200,20 @@ def l2_l4_lr(arch):
 RANGE = r"[\d.,]+ \[[\d.,]+, [\d.,]+\]"   # a quoted "mean [min, max]", not checked here
 
 
-def l2_l4_with_range(id, before, what, arch, loss="l4"):
-    """Three cases for "<before>mean [min, max]": what(loss, arch) on the seed mean
-    curve, and its min and max over the single seeds."""
-    number = r"[\d.,]+"
-    return [Case(id, rf"{before}{N} \[", lambda: what(loss, arch)),
-            Case(f"{id} min", rf"{before}{number} \[{N},",
-                 lambda: l2_l4_over_seeds(np.min, what, loss, arch)),
-            Case(f"{id} max", rf"{before}{number} \[{number}, {N}\]",
-                 lambda: l2_l4_over_seeds(np.max, what, loss, arch))]
+def with_range(id, before, value, after=""):
+    """Three cases for a quoted "<before>mean [min, max]<after>": ``value(None)``
+    (the mean, or the seed mean curve's figure) and ``value(np.min)``,
+    ``value(np.max)`` (over the single seeds)."""
+    num = r"[\d.,]+"
+    return [Case(id, rf"{before}{N} \[{num}, {num}\]{after}", lambda: value(None)),
+            Case(f"{id} min", rf"{before}{num} \[{N}, {num}\]{after}", lambda: value(np.min)),
+            Case(f"{id} max", rf"{before}{num} \[{num}, {N}\]{after}", lambda: value(np.max))]
+
+
+def l2_l4_with_range(id, before, what, arch, loss="l4", after=""):
+    """``with_range`` of what(loss, arch) on the seed mean curve and over the seeds."""
+    return with_range(id, before, lambda pick: what(loss, arch) if pick is None
+                      else l2_l4_over_seeds(pick, what, loss, arch), after)
 
 
 def scalar_between_seeds():
@@ -243,14 +248,10 @@ def m07_over_seeds(pick, what, method):
     return float(pick([what(method, s) for s in seeds("07")]))
 
 
-def m07_with_range(id, before, what, method):
-    """Three cases for "<before>mean [min, max]", as l2_l4_with_range."""
-    number = r"[\d.,]+"
-    return [Case(id, rf"{before}{N} \[", lambda: what(method)),
-            Case(f"{id} min", rf"{before}{number} \[{N},",
-                 lambda: m07_over_seeds(np.min, what, method)),
-            Case(f"{id} max", rf"{before}{number} \[{number}, {N}\]",
-                 lambda: m07_over_seeds(np.max, what, method))]
+def m07_with_range(id, before, what, method, after=""):
+    """``with_range`` of what(method) on the seed mean curve and over the seeds."""
+    return with_range(id, before, lambda pick: what(method) if pick is None
+                      else m07_over_seeds(pick, what, method), after)
 
 
 def m07_seeds_where(wins):
@@ -328,6 +329,12 @@ def seeds_10(method, criterion):
 
 def h10(method, criterion, column, pick=np.mean):
     return float(pick(seeds_10(method, criterion)[column]))
+
+
+def h10_range(id, before, method, criterion, column, after=""):
+    """``with_range`` of h10: the mean over seeds, and the min and max."""
+    return with_range(id, before, lambda pick: h10(method, criterion, column, pick or np.mean),
+                      after)
 
 
 def lower_10(a, b, criterion, column):
@@ -487,28 +494,14 @@ CASES = [
     Case("05 seed ranges apart", rf"below SGD's in {N} of them", lambda: adam_vs_sgd("apart")),
     # 6. l2 against l4 (the seed mean curves; [min, max] over the seeds' own curves)
     Case("06 l4 speed-up", rf"best loss {N}× sooner", lambda: l2_l4_speedup("l4", "[10]")),
-    Case("06 l4 depth 2 steps", rf"sooner \({N} \[", lambda: l2_l4_steps("l4", "[10]")),
-    Case("06 l4 depth 2 steps min", rf"sooner \([\d,]+ \[{N},",
-         lambda: l2_l4_over_seeds(np.min, l2_l4_steps, "l4", "[10]")),
-    Case("06 l4 depth 2 steps max", rf"sooner \([\d,]+ \[[\d,]+, {N}\] steps",
-         lambda: l2_l4_over_seeds(np.max, l2_l4_steps, "l4", "[10]")),
-    Case("06 l4 depth 1 steps", rf"steps against {N} \[65", lambda: l2_l4_steps("l4", "[]")),
-    Case("06 l4 depth 1 steps min", rf"steps against [\d,]+ \[{N},",
-         lambda: l2_l4_over_seeds(np.min, l2_l4_steps, "l4", "[]")),
-    Case("06 l4 depth 1 steps max", rf"steps against [\d,]+ \[[\d,]+, {N}\]; depth 3",
-         lambda: l2_l4_over_seeds(np.max, l2_l4_steps, "l4", "[]")),
+    *l2_l4_with_range("06 l4 depth 2 steps", r"sooner \(", l2_l4_steps, "[10]", after=" steps"),
+    *l2_l4_with_range("06 l4 depth 1 steps", "steps against ", l2_l4_steps, "[]",
+                      after="; depth 3"),
     Case("06 l4 depth 3 speed-up", rf"depth 3: {N}×\)", lambda: l2_l4_speedup("l4", "[10,10]")),
-    Case("06 l4 depth 2 final", rf"and ends at {N} \[[^]]+\] against 0", lambda: l2_l4_final("l4", "[10]")),
-    Case("06 l4 depth 2 final min", rf"and ends at [\d.]+ \[{N},",
-         lambda: l2_l4_over_seeds(np.min, l2_l4_final, "l4", "[10]")),
-    Case("06 l4 depth 2 final max", rf"and ends at [\d.]+ \[[\d.]+, {N}\] against",
-         lambda: l2_l4_over_seeds(np.max, l2_l4_final, "l4", "[10]")),
-    Case("06 l4 depth 1 final", rf"and ends at [\d.]+ \[[^]]+\] against {N} \[",
-         lambda: l2_l4_final("l4", "[]")),
-    Case("06 l4 depth 1 final min", rf"\] against [\d.]+ \[{N}, [\d.]+\]\. More depth",
-         lambda: l2_l4_over_seeds(np.min, l2_l4_final, "l4", "[]")),
-    Case("06 l4 depth 1 final max", rf"\] against [\d.]+ \[[\d.]+, {N}\]\. More depth",
-         lambda: l2_l4_over_seeds(np.max, l2_l4_final, "l4", "[]")),
+    *l2_l4_with_range("06 l4 depth 2 final", "and ends at ", l2_l4_final, "[10]",
+                      after=" against"),
+    *l2_l4_with_range("06 l4 depth 1 final", r"\] against ", l2_l4_final, "[]",
+                      after=r"\. More depth"),
     *l2_l4_with_range("06 l4 depth 4 steps", r"depths 4, 6 and 8 need ", l2_l4_steps, "[1,1,1]"),
     *l2_l4_with_range("06 l4 depth 6 steps", rf"depths 4, 6 and 8 need {RANGE}, ", l2_l4_steps,
                       "[1,1,1,1,1]"),
@@ -548,11 +541,8 @@ CASES = [
          lambda: l2_l4_over_seeds(np.min, l2_l4_final, "l2", *DEEPER_06)),
     Case("06 l2 deeper final any seed high", rf"higher, at [\d.]+–{N} in every seed",
          lambda: l2_l4_over_seeds(np.max, l2_l4_final, "l2", *DEEPER_06)),
-    Case("06 l2 depth 1 final", rf"in every seed against {N} \[", lambda: l2_l4_final("l2", "[]")),
-    Case("06 l2 depth 1 final min", rf"in every seed against [\d.]+ \[{N},",
-         lambda: l2_l4_over_seeds(np.min, l2_l4_final, "l2", "[]")),
-    Case("06 l2 depth 1 final max", rf"in every seed against [\d.]+ \[[\d.]+, {N}\]",
-         lambda: l2_l4_over_seeds(np.max, l2_l4_final, "l2", "[]")),
+    *l2_l4_with_range("06 l2 depth 1 final", "in every seed against ", l2_l4_final, "[]",
+                      loss="l2"),
     # 7. depth against AdaGrad and AdaDelta at 1e5 steps (seed mean; [min, max] over seeds)
     Case("07 width 1 = width 10", rf"the same curve as width 10 to {N} in every seed", width_gap_07),
     Case("07 speed-up", rf"\({N}× sooner to the target",
@@ -598,80 +588,30 @@ CASES = [
     Case("10 Adam depth lower", r"depth 2 ends lower in all (three) seeds",
          lambda: lower_10(ADAM2, "Adam, depth 1", "final", "final")),
     Case("10 Adam depth sooner", rf"gets there {N} steps sooner in each", adam_depth_gap_10),
-    Case("10 depth 2 final", rf"GD on depth 2 ends at {N} \[", lambda: h10(GD2, "final", "final")),
-    Case("10 depth 2 final min", rf"GD on depth 2 ends at [\d.]+ \[{N},",
-         lambda: h10(GD2, "final", "final", np.min)),
-    Case("10 depth 2 final max", rf"GD on depth 2 ends at [\d.]+ \[[\d.]+, {N}\]",
-         lambda: h10(GD2, "final", "final", np.max)),
-    Case("10 GD final", rf"against {N} \[[\d.]+, [\d.]+\] for GD and", lambda: h10(GD1, "final", "final")),
-    Case("10 GD final min", rf"against [\d.]+ \[{N}, [\d.]+\] for GD and",
-         lambda: h10(GD1, "final", "final", np.min)),
-    Case("10 GD final max", rf"against [\d.]+ \[[\d.]+, {N}\] for GD and",
-         lambda: h10(GD1, "final", "final", np.max)),
-    Case("10 AdaGrad final", rf"and {N} \[[\d.]+, [\d.]+\] for AdaGrad",
-         lambda: h10("AdaGrad", "final", "final")),
-    Case("10 AdaGrad final min", rf"and [\d.]+ \[{N}, [\d.]+\] for AdaGrad",
-         lambda: h10("AdaGrad", "final", "final", np.min)),
-    Case("10 AdaGrad final max", rf"and [\d.]+ \[[\d.]+, {N}\] for AdaGrad",
-         lambda: h10("AdaGrad", "final", "final", np.max)),
+    *h10_range("10 depth 2 final", "GD on depth 2 ends at ", GD2, "final", "final"),
+    *h10_range("10 GD final", "against ", GD1, "final", "final", after=" for GD and"),
+    *h10_range("10 AdaGrad final", "and ", "AdaGrad", "final", "final", after=" for AdaGrad"),
     Case("10 depth 2 below GD and AdaGrad", r"for AdaGrad, lower in all (three) seeds",
          lambda: min(lower_10(GD2, m, "final", "final") for m in (GD1, "AdaGrad"))),
     Case("10 speed-up", rf"reaches the target {N}× sooner than GD",
          lambda: h10(GD1, "final", "steps") / h10(GD2, "final", "steps")),
-    Case("10 depth 2 steps", rf"sooner than GD \({N} \[", lambda: h10(GD2, "final", "steps")),
-    Case("10 depth 2 steps min", rf"sooner than GD \([\d,]+ \[{N},",
-         lambda: h10(GD2, "final", "steps", np.min)),
-    Case("10 depth 2 steps max", rf"sooner than GD \([\d,]+ \[[\d,]+, {N}\]",
-         lambda: h10(GD2, "final", "steps", np.max)),
-    Case("10 GD steps", rf"steps against {N} \[[\d,]+, [\d,]+\]\)\.", lambda: h10(GD1, "final", "steps")),
-    Case("10 GD steps min", rf"steps against [\d,]+ \[{N}, [\d,]+\]\)\.",
-         lambda: h10(GD1, "final", "steps", np.min)),
-    Case("10 GD steps max", rf"steps against [\d,]+ \[[\d,]+, {N}\]\)\.",
-         lambda: h10(GD1, "final", "steps", np.max)),
+    *h10_range("10 depth 2 steps", r"sooner than GD \(", GD2, "final", "steps"),
+    *h10_range("10 GD steps", "steps against ", GD1, "final", "steps", after=r"\)\."),
     Case("10 AdaDelta below depth 2", r"AdaDelta ends lower than depth 2 in all (three) seeds",
          lambda: min(lower_10(m, GD2, "final", "final") for m in (TF, TORCH))),
-    Case("10 TF final", rf"with TensorFlow's settings at {N} \[", lambda: h10(TF, "final", "final")),
-    Case("10 TF final min", rf"with TensorFlow's settings at [\d.]+ \[{N},",
-         lambda: h10(TF, "final", "final", np.min)),
-    Case("10 TF final max", rf"with TensorFlow's settings at [\d.]+ \[[\d.]+, {N}\]",
-         lambda: h10(TF, "final", "final", np.max)),
-    Case("10 torch final", rf"with torch's at {N} \[", lambda: h10(TORCH, "final", "final")),
-    Case("10 torch final min", rf"with torch's at [\d.]+ \[{N},",
-         lambda: h10(TORCH, "final", "final", np.min)),
-    Case("10 torch final max", rf"with torch's at [\d.]+ \[[\d.]+, {N}\]",
-         lambda: h10(TORCH, "final", "final", np.max)),
-    Case("10 TF steps", rf"reaches the target sooner, in {N} \[", lambda: h10(TF, "final", "steps")),
-    Case("10 TF steps min", rf"reaches the target sooner, in [\d,]+ \[{N},",
-         lambda: h10(TF, "final", "steps", np.min)),
-    Case("10 TF steps max", rf"reaches the target sooner, in [\d,]+ \[[\d,]+, {N}\]",
-         lambda: h10(TF, "final", "steps", np.max)),
-    Case("10 torch steps", rf"\] and {N} \[[\d,]+, [\d,]+\] steps\. By speed",
-         lambda: h10(TORCH, "final", "steps")),
-    Case("10 torch steps min", rf"\] and [\d,]+ \[{N}, [\d,]+\] steps\. By speed",
-         lambda: h10(TORCH, "final", "steps", np.min)),
-    Case("10 torch steps max", rf"\] and [\d,]+ \[[\d,]+, {N}\] steps\. By speed",
-         lambda: h10(TORCH, "final", "steps", np.max)),
+    *h10_range("10 TF final", "with TensorFlow's settings at ", TF, "final", "final"),
+    *h10_range("10 torch final", "with torch's at ", TORCH, "final", "final"),
+    *h10_range("10 TF steps", "reaches the target sooner, in ", TF, "final", "steps"),
+    *h10_range("10 torch steps", r"\] and ", TORCH, "final", "steps",
+              after=r" steps\. By speed"),
     Case("10 depth 2 speed lr", rf"By speed, depth 2's lr is {N},", lambda: lr_10(GD2, "speed")),
     Case("10 depth 2 before AdaDelta", r"before both AdaDeltas in all (three) seeds",
          lambda: min(lower_10(GD2, m, "speed", "steps") for m in (TF, TORCH))),
-    Case("10 depth 2 speed steps", rf"seeds: in {N} \[", lambda: h10(GD2, "speed", "steps")),
-    Case("10 depth 2 speed steps min", rf"seeds: in [\d,]+ \[{N},",
-         lambda: h10(GD2, "speed", "steps", np.min)),
-    Case("10 depth 2 speed steps max", rf"seeds: in [\d,]+ \[[\d,]+, {N}\]",
-         lambda: h10(GD2, "speed", "steps", np.max)),
-    Case("10 torch speed steps", rf"against {N} \[[\d,]+, [\d,]+\] for torch's",
-         lambda: h10(TORCH, "speed", "steps")),
-    Case("10 torch speed steps min", rf"against [\d,]+ \[{N}, [\d,]+\] for torch's",
-         lambda: h10(TORCH, "speed", "steps", np.min)),
-    Case("10 torch speed steps max", rf"against [\d,]+ \[[\d,]+, {N}\] for torch's",
-         lambda: h10(TORCH, "speed", "steps", np.max)),
+    *h10_range("10 depth 2 speed steps", "seeds: in ", GD2, "speed", "steps"),
+    *h10_range("10 torch speed steps", "against ", TORCH, "speed", "steps",
+              after=" for torch's"),
     Case("10 torch speed lr", rf"for torch's AdaDelta \(lr {N}\)", lambda: lr_10(TORCH, "speed")),
-    Case("10 TF speed steps", rf"and {N} \[[\d,]+, [\d,]+\] for TensorFlow's",
-         lambda: h10(TF, "speed", "steps")),
-    Case("10 TF speed steps min", rf"and [\d,]+ \[{N}, [\d,]+\] for TensorFlow's",
-         lambda: h10(TF, "speed", "steps", np.min)),
-    Case("10 TF speed steps max", rf"and [\d,]+ \[[\d,]+, {N}\] for TensorFlow's",
-         lambda: h10(TF, "speed", "steps", np.max)),
+    *h10_range("10 TF speed steps", "and ", TF, "speed", "steps", after=" for TensorFlow's"),
     Case("10 TF speed lr", rf"for TensorFlow's \(lr {N}\)", lambda: lr_10(TF, "speed")),
     Case("10 speed lr diverges", r"But at 5e-4 all (three) seeds diverge",
          lambda: diverged_10(GD2, 5e-4, "count")),
