@@ -99,6 +99,8 @@ def _no_runs(*args, **kwargs):
 @pytest.mark.parametrize("args, message", [
     (["abalone", "--preset", "dmf-completion"], "abalone: the dmf-completion preset runs on "
                                                 "its own built-in problem; name no data set"),
+    (["--preset", "dmf-completon"], "preset: unknown 'dmf-completon'; expected one of ['dmf-"
+                                    "completion', 'e2e-vs-deep', 'paper-headline',"),
     (["--preset", "saxe-modes", "--loss", "l4"], "--loss: does not apply to the saxe-modes"),
     (["--preset", "dmf-completion", "--init", "default"], "--init: does not apply to the "
                                                           "dmf-completion"),

@@ -133,9 +133,10 @@ def _check_args(parser, args):
     if remote and args.jobs is not None:
         parser.error("--jobs: does not apply to a --scheduler address (its cluster has its own "
                      "workers); it sets the local processes or those of --scheduler local")
+    if args.preset not in PRESETS and args.preset not in PROBLEM_PRESETS:
+        parser.error(f"preset: unknown {args.preset!r}; expected one of "
+                     f"{sorted([*PRESETS, *PROBLEM_PRESETS])}")
     try:
-        if args.preset not in PROBLEM_PRESETS:
-            get_preset(args.preset)
         if args.hidden is not None:
             args.hidden = [parse_hidden(h) for h in args.hidden]
     except ValueError as exc:
